@@ -1,0 +1,471 @@
+//! The project file, `safer.toml`: organisation, paths, limits and sources.
+//!
+//! Pipeline facts live here; runtime knobs are command-line flags. Unknown
+//! keys are rejected so a typo is an error, not a silently ignored setting.
+//! Secrets never appear in this file: a database source names the
+//! environment variable that holds its connection string.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::schema::Column;
+
+/// File name looked for in the working directory.
+pub const CONFIG_FILE: &str = "safer.toml";
+
+/// A configuration problem, with the file it is in.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// Config file.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not match the schema.
+    #[error("{path}: {message}")]
+    Parse {
+        /// Config file.
+        path: PathBuf,
+        /// What is wrong, with line and column from the TOML parser.
+        message: String,
+    },
+    /// The file parsed but some settings are wrong; every problem is listed.
+    #[error("{path}: {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "))]
+    Invalid {
+        /// Config file.
+        path: PathBuf,
+        /// Each problem in words.
+        problems: Vec<String>,
+    },
+}
+
+/// The whole project configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Who the returns are for.
+    pub organisation: Organisation,
+    /// Where things live, relative to the config file.
+    #[serde(default)]
+    pub paths: Paths,
+    /// Resource limits for officers' SQL and for sources.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Data sources, landed in order by `safer ingest`.
+    #[serde(default)]
+    pub sources: Vec<Source>,
+    /// Directory of the config file; relative paths resolve against it.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// The reporting organisation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Organisation {
+    /// Name printed on every output, e.g. "Lancashire County Council".
+    pub name: String,
+    /// Police force file name part for police.uk files (e.g. `lancashire`).
+    #[serde(default)]
+    pub force: Option<String>,
+}
+
+/// Project paths.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paths {
+    /// The Parquet lake.
+    #[serde(default = "default_lake")]
+    pub lake: PathBuf,
+    /// Officers' indicator SQL.
+    #[serde(default = "default_queries")]
+    pub queries: PathBuf,
+    /// Generated outputs.
+    #[serde(default = "default_outputs")]
+    pub outputs: PathBuf,
+    /// Run ledger.
+    #[serde(default = "default_ledger")]
+    pub ledger: PathBuf,
+}
+
+fn default_lake() -> PathBuf {
+    "lake".into()
+}
+fn default_queries() -> PathBuf {
+    "queries".into()
+}
+fn default_outputs() -> PathBuf {
+    "outputs".into()
+}
+fn default_ledger() -> PathBuf {
+    "ledger".into()
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths {
+            lake: default_lake(),
+            queries: default_queries(),
+            outputs: default_outputs(),
+            ledger: default_ledger(),
+        }
+    }
+}
+
+/// Resource limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Memory one indicator query may use, in MiB.
+    #[serde(default = "default_query_memory")]
+    pub query_memory_mib: usize,
+    /// Time one indicator query may take, in seconds.
+    #[serde(default = "default_query_timeout")]
+    pub query_timeout_secs: u64,
+    /// Time to connect to a partner database, in seconds.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
+    /// Time one database source may take overall, in seconds.
+    #[serde(default = "default_source_timeout")]
+    pub source_timeout_secs: u64,
+}
+
+fn default_query_memory() -> usize {
+    1024
+}
+fn default_query_timeout() -> u64 {
+    120
+}
+fn default_connect_timeout() -> u64 {
+    10
+}
+fn default_source_timeout() -> u64 {
+    900
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            query_memory_mib: default_query_memory(),
+            query_timeout_secs: default_query_timeout(),
+            connect_timeout_secs: default_connect_timeout(),
+            source_timeout_secs: default_source_timeout(),
+        }
+    }
+}
+
+/// One data source. `kind` selects the reader.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Source {
+    /// A folder of data.police.uk street-level files.
+    PoliceUk(FileSource),
+    /// A folder of DfT STATS19 collision, vehicle and casualty files.
+    Stats19(FileSource),
+    /// ONS mid-year population estimates (MYEB2 layout).
+    OnsPopulation(FileSource),
+    /// CSV files with a declared schema.
+    Csv(CsvSource),
+    /// A SELECT against a partner database.
+    Sql(SqlSource),
+}
+
+impl Source {
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Source::PoliceUk(s) | Source::Stats19(s) | Source::OnsPopulation(s) => &s.name,
+            Source::Csv(s) => &s.name,
+            Source::Sql(s) => &s.name,
+        }
+    }
+
+    /// The kind, as written in config.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::PoliceUk(_) => "police_uk",
+            Source::Stats19(_) => "stats19",
+            Source::OnsPopulation(_) => "ons_population",
+            Source::Csv(_) => "csv",
+            Source::Sql(_) => "sql",
+        }
+    }
+}
+
+/// A file drop of a published format.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSource {
+    /// Source name (for reports and the ledger).
+    pub name: String,
+    /// File or folder, relative to the config file.
+    pub path: PathBuf,
+}
+
+/// CSV files with declared columns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvSource {
+    /// Source name.
+    pub name: String,
+    /// File or folder of `.csv` files.
+    pub path: PathBuf,
+    /// Lake table to land into.
+    pub table: String,
+    /// Declared columns (matched to the header by `source` or `name`).
+    pub columns: Vec<Column>,
+    /// Partition by the year of this column (date, timestamp or int).
+    #[serde(default)]
+    pub partition_by: Option<String>,
+    /// Extra strings meaning "no value".
+    #[serde(default)]
+    pub null_values: Vec<String>,
+    /// Ignore undeclared columns instead of refusing the file.
+    #[serde(default)]
+    pub ignore_extra_columns: bool,
+}
+
+/// How a database source refreshes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SqlMode {
+    /// Replace the whole table each run.
+    #[default]
+    Full,
+    /// Pull only rows whose watermark column is above the last landed value.
+    Incremental,
+}
+
+/// A partner database query.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlSource {
+    /// Source name.
+    pub name: String,
+    /// Environment variable holding the connection URL (with credentials).
+    #[serde(default)]
+    pub url_env: Option<String>,
+    /// A connection URL without credentials (e.g. `sqlite://data/partner.sqlite`).
+    /// A URL with a password here is refused: use `url_env`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Lake table to land into.
+    pub table: String,
+    /// The SELECT to run (the partner's schema, our column names).
+    pub query: String,
+    /// Declared result columns.
+    pub columns: Vec<Column>,
+    /// Full refresh or incremental.
+    #[serde(default)]
+    pub mode: SqlMode,
+    /// Watermark column for incremental pulls (must be declared).
+    #[serde(default)]
+    pub watermark: Option<String>,
+    /// Partition by the year of this column.
+    #[serde(default)]
+    pub partition_by: Option<String>,
+}
+
+impl Config {
+    /// Load and validate a config file.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut cfg: Config = toml::from_str(&text).map_err(|e| Error::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        cfg.base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        let problems = cfg.problems();
+        if !problems.is_empty() {
+            return Err(Error::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            });
+        }
+        Ok(cfg)
+    }
+
+    /// Resolve a path relative to the config file.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    /// The lake directory.
+    pub fn lake_dir(&self) -> PathBuf {
+        self.resolve(&self.paths.lake)
+    }
+
+    /// Every problem with the settings, collected rather than first-only.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut names = std::collections::HashSet::new();
+        let mut tables = std::collections::HashMap::new();
+        for s in &self.sources {
+            let name = s.name();
+            if !names.insert(name.to_string()) {
+                out.push(format!("source `{name}` is declared twice"));
+            }
+            let table = match s {
+                Source::Csv(c) => Some(c.table.clone()),
+                Source::Sql(c) => Some(c.table.clone()),
+                _ => None,
+            };
+            if let Some(t) = table {
+                if !is_identifier(&t) {
+                    out.push(format!(
+                        "source `{name}`: table `{t}` must be lower-case letters, digits and _"
+                    ));
+                }
+                if let Some(other) = tables.insert(t.clone(), name.to_string()) {
+                    out.push(format!(
+                        "sources `{other}` and `{name}` both land table `{t}`"
+                    ));
+                }
+            }
+            match s {
+                Source::Csv(c) => {
+                    check_columns(name, &c.columns, &mut out);
+                    if let Some(p) = &c.partition_by
+                        && !c.columns.iter().any(|x| &x.name == p)
+                    {
+                        out.push(format!(
+                            "source `{name}`: partition_by `{p}` is not a declared column"
+                        ));
+                    }
+                }
+                Source::Sql(c) => {
+                    check_columns(name, &c.columns, &mut out);
+                    match (&c.url, &c.url_env) {
+                        (None, None) => out.push(format!(
+                            "source `{name}`: set `url_env` to the name of the environment variable holding the connection URL"
+                        )),
+                        (Some(_), Some(_)) => out.push(format!(
+                            "source `{name}`: set only one of `url` and `url_env`"
+                        )),
+                        (Some(u), None) if url_has_password(u) => out.push(format!(
+                            "source `{name}`: `url` contains a password; put the URL in an environment variable and name it in `url_env`"
+                        )),
+                        _ => {}
+                    }
+                    if c.mode == SqlMode::Incremental {
+                        match &c.watermark {
+                            None => out.push(format!(
+                                "source `{name}`: mode = \"incremental\" needs `watermark`"
+                            )),
+                            Some(w) if !c.columns.iter().any(|x| &x.name == w) => {
+                                out.push(format!(
+                                    "source `{name}`: watermark `{w}` is not a declared column"
+                                ))
+                            }
+                            _ => {}
+                        }
+                    }
+                    if let Some(p) = &c.partition_by
+                        && !c.columns.iter().any(|x| &x.name == p)
+                    {
+                        out.push(format!(
+                            "source `{name}`: partition_by `{p}` is not a declared column"
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+fn check_columns(source: &str, cols: &[Column], out: &mut Vec<String>) {
+    if cols.is_empty() {
+        out.push(format!("source `{source}`: declare at least one column"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for c in cols {
+        if !is_identifier(&c.name) {
+            out.push(format!(
+                "source `{source}`: column `{}` must be lower-case letters, digits and _",
+                c.name
+            ));
+        }
+        if !seen.insert(&c.name) {
+            out.push(format!(
+                "source `{source}`: column `{}` is declared twice",
+                c.name
+            ));
+        }
+    }
+}
+
+/// Lower-case SQL identifier that needs no quoting.
+pub fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// True if a URL carries a password (`scheme://user:pass@host`).
+pub fn url_has_password(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+        || url.contains("password=")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_spotted() {
+        assert!(url_has_password("postgres://u:secret@db/x"));
+        assert!(url_has_password("mysql://h/db?password=x"));
+        assert!(!url_has_password("postgres://u@db/x"));
+        assert!(!url_has_password("sqlite://data/partner.sqlite"));
+    }
+
+    #[test]
+    fn collects_every_problem_and_rejects_unknown_keys() {
+        let text = r#"
+[organisation]
+name = "X"
+[[sources]]
+kind = "sql"
+name = "a"
+url = "postgres://u:pw@h/db"
+table = "T"
+query = "select 1"
+mode = "incremental"
+columns = [{ name = "id", type = "int" }]
+"#;
+        let cfg: Config = toml::from_str(text).unwrap();
+        let p = cfg.problems();
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p.iter().any(|x| x.contains("password")));
+        assert!(p.iter().any(|x| x.contains("watermark")));
+        assert!(p.iter().any(|x| x.contains("table `T`")));
+        let bad = "[organisation]\nname = \"X\"\ncolour = \"red\"\n";
+        assert!(toml::from_str::<Config>(bad).is_err());
+    }
+}

@@ -1,0 +1,302 @@
+//! The SQL engine: a DataFusion session over the lake, read-only and limited.
+//!
+//! Officers' SQL may only read. Every statement is parsed first and anything
+//! but a query (SELECT, WITH, VALUES, EXPLAIN of a query) is refused before
+//! planning; DataFusion's own `SQLOptions` then forbid DDL, DML and `SET`
+//! again as a second fence. No file-reading table functions or URL tables
+//! are registered, so a query can see only lake tables. Memory is capped per
+//! session and time per query.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::datasource::{MemTable, TableProvider};
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::DataFrame;
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+use datafusion::sql::sqlparser::ast::Statement;
+use futures::StreamExt;
+
+use crate::lake::{Lake, Manifest};
+use crate::schema::{INPUT_COLUMN, lake_schema};
+
+/// Errors from planning or running SQL.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The statement is not a read-only query.
+    #[error("{message}")]
+    NotReadOnly {
+        /// What was refused and why.
+        message: String,
+        /// Where, if known (1-based line and column in the SQL text).
+        location: Option<(u64, u64)>,
+    },
+    /// DataFusion refused or failed the query.
+    #[error("{message}")]
+    Sql {
+        /// DataFusion's message, first line.
+        message: String,
+        /// Where, if known.
+        location: Option<(u64, u64)>,
+    },
+    /// The query ran past its time limit.
+    #[error("the query did not finish within {0} s (limits.query_timeout_secs)")]
+    Timeout(u64),
+    /// The lake could not be read.
+    #[error(transparent)]
+    Lake(#[from] crate::lake::Error),
+}
+
+impl Error {
+    /// Line and column (1-based) in the SQL text, where known.
+    pub fn location(&self) -> Option<(u64, u64)> {
+        match self {
+            Error::NotReadOnly { location, .. } | Error::Sql { location, .. } => *location,
+            _ => None,
+        }
+    }
+
+    fn from_df(e: DataFusionError) -> Self {
+        let location = e
+            .diagnostic()
+            .and_then(|d| d.span)
+            .map(|s| (s.start.line, s.start.column))
+            .filter(|(l, _)| *l > 0)
+            .or_else(|| find_line_column(&e.to_string()));
+        let message = match e.diagnostic() {
+            Some(d) => d.message.clone(),
+            None => e.strip_backtrace(),
+        };
+        Error::Sql { message, location }
+    }
+}
+
+/// Find `Line: N, Column: M` in a parser message.
+fn find_line_column(msg: &str) -> Option<(u64, u64)> {
+    let i = msg.find("Line: ")?;
+    let rest = &msg[i + 6..];
+    let line: u64 = rest
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()?;
+    let j = rest.find("Column: ")?;
+    let col: u64 = rest[j + 8..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()?;
+    Some((line, col))
+}
+
+/// Limits for one engine.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineLimits {
+    /// Memory pool size in bytes.
+    pub memory_bytes: usize,
+    /// Per-query wall time.
+    pub timeout: Duration,
+}
+
+impl Default for EngineLimits {
+    fn default() -> Self {
+        EngineLimits {
+            memory_bytes: 1 << 30,
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// A read-only DataFusion session with every lake table registered.
+pub struct Engine {
+    ctx: SessionContext,
+    limits: EngineLimits,
+    tables: Vec<String>,
+}
+
+impl Engine {
+    /// Open a session over the lake.
+    pub async fn open(lake: &Lake, limits: EngineLimits) -> Result<Engine, Error> {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(limits.memory_bytes, 1.0)
+            .build_arc()
+            .map_err(Error::from_df)?;
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema("safer", "lake");
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let mut tables = Vec::new();
+        for m in lake.datasets()? {
+            let provider = table_for(lake, &m, &ctx).await?;
+            ctx.register_table(m.dataset.as_str(), provider)
+                .map_err(Error::from_df)?;
+            tables.push(m.dataset.clone());
+        }
+        Ok(Engine {
+            ctx,
+            limits,
+            tables,
+        })
+    }
+
+    /// Names of the registered tables.
+    pub fn tables(&self) -> &[String] {
+        &self.tables
+    }
+
+    /// The underlying session, for registering derived tables (results).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Plan a read-only query.
+    pub async fn plan(&self, sql: &str) -> Result<DataFrame, Error> {
+        check_read_only(sql)?;
+        let opts = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        self.ctx
+            .sql_with_options(sql, opts)
+            .await
+            .map_err(Error::from_df)
+    }
+
+    /// Run a read-only query and collect its (small) result, within the limits.
+    pub async fn query(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), Error> {
+        let df = self.plan(sql).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let run = async {
+            let mut stream = df.execute_stream().await.map_err(Error::from_df)?;
+            let mut out = Vec::new();
+            while let Some(b) = stream.next().await {
+                out.push(b.map_err(Error::from_df)?);
+            }
+            Ok::<_, Error>(out)
+        };
+        match tokio::time::timeout(self.limits.timeout, run).await {
+            Ok(r) => r.map(|b| (schema, b)),
+            Err(_) => Err(Error::Timeout(self.limits.timeout.as_secs())),
+        }
+    }
+}
+
+/// Refuse anything that is not a single read-only query.
+pub fn check_read_only(sql: &str) -> Result<(), Error> {
+    let statements = DFParser::parse_sql(sql).map_err(|e| {
+        let e = DataFusionError::from(e);
+        Error::from_df(e)
+    })?;
+    if statements.len() != 1 {
+        return Err(Error::NotReadOnly {
+            message: format!(
+                "expected exactly one SELECT statement, found {}",
+                statements.len()
+            ),
+            location: None,
+        });
+    }
+    let ok = match &statements[0] {
+        DFStatement::Statement(s) => match s.as_ref() {
+            Statement::Query(_) => true,
+            Statement::Explain { statement, .. } => {
+                matches!(statement.as_ref(), Statement::Query(_))
+            }
+            _ => false,
+        },
+        DFStatement::Explain(e) => matches!(
+            e.statement.as_ref(),
+            DFStatement::Statement(s) if matches!(s.as_ref(), Statement::Query(_))
+        ),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        let word = sql
+            .split_whitespace()
+            .find(|w| !w.starts_with("--"))
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        Err(Error::NotReadOnly {
+            message: format!(
+                "only read-only queries (SELECT / WITH) are allowed; `{word}` statements are refused"
+            ),
+            location: None,
+        })
+    }
+}
+
+/// A table provider for one dataset: exactly the manifest's files, `_input`
+/// hidden behind a projection so `SELECT *` shows the documented columns.
+async fn table_for(
+    lake: &Lake,
+    m: &Manifest,
+    ctx: &SessionContext,
+) -> Result<Arc<dyn TableProvider>, Error> {
+    let schema = lake_schema(&m.columns);
+    let dir = lake.dataset_dir(&m.dataset);
+    let raw: Arc<dyn TableProvider> = if m.files.is_empty() {
+        Arc::new(MemTable::try_new(schema.clone(), vec![vec![]]).map_err(Error::from_df)?)
+    } else {
+        let urls = m
+            .files
+            .values()
+            .map(|f| {
+                let p: PathBuf = std::path::absolute(dir.join(&f.path)).map_err(|source| {
+                    crate::lake::Error::Io {
+                        path: dir.join(&f.path),
+                        source,
+                    }
+                })?;
+                ListingTableUrl::parse(p.to_string_lossy()).map_err(Error::from_df)
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(schema.clone());
+        Arc::new(ListingTable::try_new(config).map_err(Error::from_df)?)
+    };
+    let df = ctx.read_table(raw).map_err(Error::from_df)?;
+    let df = df.drop_columns(&[INPUT_COLUMN]).map_err(Error::from_df)?;
+    Ok(df.into_view())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_queries_pass() {
+        assert!(check_read_only("SELECT 1").is_ok());
+        assert!(check_read_only("WITH a AS (SELECT 1 AS x) SELECT x FROM a").is_ok());
+        for bad in [
+            "DROP TABLE police_uk_street",
+            "CREATE TABLE x AS SELECT 1",
+            "INSERT INTO x VALUES (1)",
+            "COPY (SELECT 1) TO '/tmp/x.csv'",
+            "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/etc/passwd'",
+            "SET datafusion.execution.batch_size = 1",
+            "SELECT 1; DROP TABLE x",
+        ] {
+            assert!(check_read_only(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn parser_errors_have_positions() {
+        let e = check_read_only("SELECT\n  month,\n  FROM WHERE").unwrap_err();
+        assert!(e.location().is_some(), "{e:?}");
+    }
+}

@@ -1,0 +1,578 @@
+//! One atomic change to one dataset: replace some input units, add new rows,
+//! quarantine bad ones, then swap the manifest.
+//!
+//! A `Landing` is begun against the dataset's current manifest. Readers say
+//! which input units they are (re)landing; each partition they write starts
+//! with the old partition's rows minus those units, so a corrected month
+//! replaces exactly that month and everything else is carried over. Nothing
+//! the old manifest points at is touched until the new manifest is in place.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::datatypes::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use super::{
+    Error, FileEntry, InputEntry, Lake, Manifest, QUARANTINE_DATASET, now_rfc3339, sync_dir,
+    unique_suffix,
+};
+use crate::schema::{Column, INPUT_COLUMN, lake_schema};
+
+/// Rows per Parquet row group: large enough for good compression and few
+/// footers, small enough that a writer's buffer stays bounded (~tens of MB).
+const ROW_GROUP_ROWS: usize = 256 * 1024;
+
+/// A row that failed validation, kept with its reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuarantineRow {
+    /// Input unit the row belongs to.
+    pub input: String,
+    /// File (or source) it came from.
+    pub file: String,
+    /// 1-based line number in the file (0 where there is no line, e.g. SQL).
+    pub line: u64,
+    /// Why it was refused.
+    pub reason: String,
+    /// The raw record as read, for the officer who fixes it.
+    pub record: String,
+}
+
+/// What a committed landing changed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LandingSummary {
+    /// Partitions rewritten.
+    pub partitions_written: Vec<String>,
+    /// Rows now in the dataset.
+    pub total_rows: u64,
+    /// Quarantine rows written for this landing.
+    pub quarantined: u64,
+}
+
+/// An in-progress change to one dataset.
+#[derive(Debug)]
+pub struct Landing {
+    lake: Lake,
+    dataset: String,
+    dir: PathBuf,
+    columns: Vec<Column>,
+    schema: SchemaRef,
+    old: Manifest,
+    replaced: HashSet<String>,
+    full_refresh: bool,
+    writers: BTreeMap<String, PartitionWriter>,
+    inputs: BTreeMap<String, InputEntry>,
+    quarantine: Vec<QuarantineRow>,
+    watermark: Option<String>,
+}
+
+impl Landing {
+    /// Begin a change to `dataset` with the given declared columns.
+    ///
+    /// If the declared columns differ from what the dataset was landed with,
+    /// old rows cannot be carried over, so the landing becomes a full rebuild:
+    /// every input is treated as new.
+    pub fn begin(lake: &Lake, dataset: &str, columns: Vec<Column>) -> Result<Landing, Error> {
+        let dir = lake.dataset_dir(dataset);
+        let old = lake.manifest(dataset)?;
+        let full_refresh = matches!(&old, Some(m) if m.columns != columns);
+        if full_refresh {
+            tracing::warn!(
+                dataset,
+                "Declared columns changed; rebuilding the dataset from its inputs."
+            );
+        }
+        let old = old.unwrap_or_else(|| Manifest {
+            dataset: dataset.to_string(),
+            columns: columns.clone(),
+            ..Manifest::default()
+        });
+        Ok(Landing {
+            lake: lake.clone(),
+            dataset: dataset.to_string(),
+            dir,
+            schema: lake_schema(&columns),
+            columns,
+            watermark: old.watermark.clone(),
+            old,
+            replaced: HashSet::new(),
+            full_refresh,
+            writers: BTreeMap::new(),
+            inputs: BTreeMap::new(),
+            quarantine: Vec::new(),
+        })
+    }
+
+    /// The Arrow schema batches must have (declared columns plus `_input`).
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// The dataset's manifest as it was when the landing began.
+    pub fn previous(&self) -> &Manifest {
+        &self.old
+    }
+
+    /// Drop every old row: this landing replaces the whole dataset.
+    pub fn replace_all(&mut self) {
+        self.full_refresh = true;
+    }
+
+    /// Whether an input unit with this fingerprint still needs landing.
+    pub fn is_new(&self, unit: &str, fingerprint: &str) -> bool {
+        self.full_refresh
+            || self
+                .old
+                .inputs
+                .get(unit)
+                .is_none_or(|i| i.fingerprint != fingerprint)
+    }
+
+    /// Declare that `unit` is being (re)landed, so its old rows drop out.
+    /// Call for every unit before opening partitions.
+    pub fn replace_unit(&mut self, unit: &str) {
+        self.replaced.insert(unit.to_string());
+    }
+
+    /// Set the watermark to record on commit.
+    pub fn set_watermark(&mut self, watermark: Option<String>) {
+        self.watermark = watermark;
+    }
+
+    /// Open a writer for a partition, pre-filled with the old partition's rows
+    /// minus replaced units. Hand the writer back with [`Landing::adopt`].
+    pub fn open_partition(&self, partition: &str) -> Result<PartitionWriter, Error> {
+        self.opener().open(partition)
+    }
+
+    /// A thread-safe handle for opening partitions from parser threads.
+    /// Take it after every [`Landing::replace_unit`] call.
+    pub fn opener(&self) -> PartitionOpener {
+        PartitionOpener {
+            dir: self.dir.clone(),
+            schema: self.schema.clone(),
+            old_files: if self.full_refresh {
+                BTreeMap::new()
+            } else {
+                self.old.files.clone()
+            },
+            replaced: self.replaced.clone(),
+        }
+    }
+
+    /// Take back a writer opened with [`Landing::open_partition`].
+    pub fn adopt(&mut self, writer: PartitionWriter) -> Result<(), Error> {
+        if self.writers.contains_key(&writer.partition) {
+            return Err(Error::Internal(format!(
+                "partition {} of {} written twice in one landing",
+                writer.partition, self.dataset
+            )));
+        }
+        self.writers.insert(writer.partition.clone(), writer);
+        Ok(())
+    }
+
+    /// Write a batch to a partition, opening it on first use.
+    pub fn write(&mut self, partition: &str, batch: &RecordBatch) -> Result<(), Error> {
+        if !self.writers.contains_key(partition) {
+            let w = self.open_partition(partition)?;
+            self.writers.insert(partition.to_string(), w);
+        }
+        match self.writers.get_mut(partition) {
+            Some(w) => w.write(batch),
+            None => Err(Error::Internal("partition writer vanished".into())),
+        }
+    }
+
+    /// Record an input unit's accounting (rows read = landed + quarantined).
+    pub fn record_input(&mut self, unit: &str, entry: InputEntry) {
+        self.inputs.insert(unit.to_string(), entry);
+    }
+
+    /// Add quarantined rows.
+    pub fn quarantine(&mut self, rows: Vec<QuarantineRow>) {
+        self.quarantine.extend(rows);
+    }
+
+    /// Finish every file, swap the manifests, then remove superseded files.
+    pub fn commit(mut self) -> Result<LandingSummary, Error> {
+        // Partitions that held replaced units but received no new rows still
+        // need rewriting without those units.
+        let mut affected: BTreeSet<String> = BTreeSet::new();
+        for unit in &self.replaced {
+            if let Some(i) = self.old.inputs.get(unit) {
+                affected.extend(i.partitions.iter().cloned());
+            }
+        }
+        for p in affected {
+            if !self.writers.contains_key(&p) && !self.full_refresh {
+                let w = self.open_partition(&p)?;
+                self.writers.insert(p, w);
+            }
+        }
+
+        let mut files = if self.full_refresh {
+            BTreeMap::new()
+        } else {
+            self.old.files.clone()
+        };
+        let mut summary = LandingSummary::default();
+        for (partition, w) in std::mem::take(&mut self.writers) {
+            summary.partitions_written.push(partition.clone());
+            match w.finish()? {
+                Some(entry) => {
+                    files.insert(partition, entry);
+                }
+                None => {
+                    files.remove(&partition);
+                }
+            }
+        }
+
+        let mut inputs = if self.full_refresh {
+            BTreeMap::new()
+        } else {
+            self.old.inputs.clone()
+        };
+        for unit in &self.replaced {
+            inputs.remove(unit);
+        }
+        inputs.append(&mut self.inputs);
+
+        // Quarantine first: if we crash after it, the data manifest still
+        // describes the old state and a rerun repeats the landing.
+        summary.quarantined = self.quarantine.len() as u64;
+        if self.dataset != QUARANTINE_DATASET {
+            self.commit_quarantine()?;
+        }
+
+        let manifest = Manifest {
+            dataset: self.dataset.clone(),
+            columns: self.columns.clone(),
+            files,
+            inputs,
+            watermark: self.watermark.clone(),
+            updated_at: now_rfc3339(),
+        };
+        std::fs::create_dir_all(&self.dir).map_err(|source| Error::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
+        manifest.store(&self.dir)?;
+        summary.total_rows = manifest.rows();
+        remove_unreferenced(&self.dir, &manifest);
+        Ok(summary)
+    }
+
+    fn commit_quarantine(&self) -> Result<(), Error> {
+        let partition = format!("dataset={}", self.dataset);
+        let existing = self
+            .lake
+            .manifest(QUARANTINE_DATASET)?
+            .is_some_and(|m| m.files.contains_key(&partition));
+        if self.quarantine.is_empty() && self.replaced.is_empty() && !existing {
+            return Ok(());
+        }
+        let mut q = Landing::begin(&self.lake, QUARANTINE_DATASET, quarantine_columns())?;
+        let mut replaced = self.replaced.clone();
+        if self.full_refresh {
+            // Every old quarantine row of this dataset goes with the old data.
+            if let Some(m) = self.lake.manifest(QUARANTINE_DATASET)? {
+                replaced.extend(m.inputs.keys().filter_map(|k| {
+                    k.strip_prefix(&format!("{}/", self.dataset))
+                        .map(|_| k.clone())
+                }));
+            }
+        }
+        for unit in &replaced {
+            q.replace_unit(&quarantine_unit(&self.dataset, unit));
+        }
+        let mut w = q.open_partition(&partition)?;
+        let landed_at = now_rfc3339();
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        for chunk in self.quarantine.chunks(8192) {
+            w.write(&quarantine_batch(&self.dataset, chunk, &landed_at)?)?;
+            for r in chunk {
+                *counts.entry(r.input.clone()).or_default() += 1;
+            }
+        }
+        q.adopt(w)?;
+        for (input, n) in counts {
+            q.record_input(
+                &quarantine_unit(&self.dataset, &input),
+                InputEntry {
+                    origin: format!("{}:{}", self.dataset, input),
+                    fingerprint: String::new(),
+                    partitions: vec![partition.clone()],
+                    rows_read: n,
+                    rows_landed: n,
+                    rows_quarantined: 0,
+                    min_month: None,
+                    max_month: None,
+                    landed_at: landed_at.clone(),
+                },
+            );
+        }
+        q.commit().map(|_| ())
+    }
+}
+
+fn quarantine_unit(dataset: &str, unit: &str) -> String {
+    format!("{dataset}/{unit}")
+}
+
+/// Columns of the quarantine table.
+pub fn quarantine_columns() -> Vec<Column> {
+    use crate::schema::ColumnType::*;
+    vec![
+        Column::new("dataset", String),
+        Column::new("file", String),
+        Column::new("line", Int),
+        Column::new("reason", String),
+        Column::new("record", String),
+        Column::new("quarantined_at", String),
+    ]
+}
+
+fn quarantine_batch(dataset: &str, rows: &[QuarantineRow], at: &str) -> Result<RecordBatch, Error> {
+    let schema = lake_schema(&quarantine_columns());
+    let n = rows.len();
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec![dataset; n])),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.file.as_str()),
+        )),
+        Arc::new(datafusion::arrow::array::Int64Array::from_iter_values(
+            rows.iter().map(|r| r.line as i64),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.reason.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.record.as_str()),
+        )),
+        Arc::new(StringArray::from(vec![at; n])),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| quarantine_unit(dataset, &r.input)),
+        )),
+    ];
+    RecordBatch::try_new(schema, cols).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// Remove Parquet and temp files the manifest no longer references. Best
+/// effort: a file left behind wastes space but is never read.
+fn remove_unreferenced(dir: &Path, manifest: &Manifest) {
+    let keep: HashSet<PathBuf> = manifest.files.values().map(|f| dir.join(&f.path)).collect();
+    let Ok(parts) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for part in parts.flatten() {
+        let p = part.path();
+        if !p.is_dir() {
+            continue;
+        }
+        let Ok(files) = std::fs::read_dir(&p) else {
+            continue;
+        };
+        for f in files.flatten() {
+            let path = f.path();
+            let name = f.file_name().to_string_lossy().into_owned();
+            let stale =
+                (name.ends_with(".parquet") && !keep.contains(&path)) || name.ends_with(".tmp");
+            if stale && let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(path = %path.display(), error = %e, "Could not remove a superseded lake file.");
+            }
+        }
+        // An emptied partition directory is removed; a non-empty one stays.
+        let _ = std::fs::remove_dir(&p);
+    }
+}
+
+/// Opens partition writers; shareable across parser threads.
+#[derive(Debug, Clone)]
+pub struct PartitionOpener {
+    dir: PathBuf,
+    schema: SchemaRef,
+    old_files: BTreeMap<String, FileEntry>,
+    replaced: HashSet<String>,
+}
+
+impl PartitionOpener {
+    /// A writer for `partition`, pre-filled with the old rows that stay.
+    pub fn open(&self, partition: &str) -> Result<PartitionWriter, Error> {
+        let mut w = PartitionWriter::create(&self.dir, partition, self.schema.clone())?;
+        if let Some(old) = self.old_files.get(partition) {
+            w.copy_from(&self.dir.join(&old.path), &self.replaced)?;
+        }
+        Ok(w)
+    }
+}
+
+/// Writes one partition's new Parquet file under a temporary name.
+pub struct PartitionWriter {
+    partition: String,
+    dir: PathBuf,
+    tmp: PathBuf,
+    writer: Option<ArrowWriter<File>>,
+    rows: u64,
+}
+
+impl std::fmt::Debug for PartitionWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionWriter")
+            .field("partition", &self.partition)
+            .field("tmp", &self.tmp)
+            .field("rows", &self.rows)
+            .finish()
+    }
+}
+
+impl PartitionWriter {
+    fn create(dataset_dir: &Path, partition: &str, schema: SchemaRef) -> Result<Self, Error> {
+        let dir = dataset_dir.join(partition);
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let tmp = dir.join(format!(".part-{}.parquet.tmp", unique_suffix()));
+        let file = File::create(&tmp).map_err(|source| Error::Io {
+            path: tmp.clone(),
+            source,
+        })?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(3).map_err(|e| Error::Internal(format!("zstd level: {e}")))?,
+            ))
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .build();
+        let writer =
+            ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| Error::Parquet {
+                path: tmp.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(PartitionWriter {
+            partition: partition.to_string(),
+            dir,
+            tmp,
+            writer: Some(writer),
+            rows: 0,
+        })
+    }
+
+    /// The partition this writer fills.
+    pub fn partition(&self) -> &str {
+        &self.partition
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Append a batch.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let w = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| Error::Internal("write after finish".into()))?;
+        w.write(batch).map_err(|e| Error::Parquet {
+            path: self.tmp.clone(),
+            message: e.to_string(),
+        })?;
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Copy an old file's rows, skipping those whose `_input` is in `drop`.
+    fn copy_from(&mut self, old: &Path, drop: &HashSet<String>) -> Result<(), Error> {
+        let perr = |e: &dyn std::fmt::Display| Error::Parquet {
+            path: old.to_path_buf(),
+            message: e.to_string(),
+        };
+        let file = File::open(old).map_err(|source| Error::Io {
+            path: old.to_path_buf(),
+            source,
+        })?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| perr(&e))?
+            .with_batch_size(64 * 1024)
+            .build()
+            .map_err(|e| perr(&e))?;
+        for batch in reader {
+            let batch = batch.map_err(|e| perr(&e))?;
+            let batch = if drop.is_empty() {
+                batch
+            } else {
+                let input = batch
+                    .column_by_name(INPUT_COLUMN)
+                    .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+                    .ok_or_else(|| perr(&"no _input column"))?;
+                let keep: BooleanArray = input
+                    .iter()
+                    .map(|v| Some(!v.is_some_and(|v| drop.contains(v))))
+                    .collect();
+                filter_record_batch(&batch, &keep).map_err(|e| perr(&e))?
+            };
+            self.write(&batch)?;
+        }
+        Ok(())
+    }
+
+    /// Close, fsync and rename into place. Returns `None` (and removes the
+    /// temp file) when the partition ended up empty.
+    fn finish(mut self) -> Result<Option<FileEntry>, Error> {
+        let w = self
+            .writer
+            .take()
+            .ok_or_else(|| Error::Internal("finish twice".into()))?;
+        w.close().map_err(|e| Error::Parquet {
+            path: self.tmp.clone(),
+            message: e.to_string(),
+        })?;
+        if self.rows == 0 {
+            let _ = std::fs::remove_file(&self.tmp);
+            return Ok(None);
+        }
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io { path, source }
+        };
+        File::open(&self.tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io(&self.tmp))?;
+        let name = format!("part-{}.parquet", unique_suffix());
+        let dest = self.dir.join(&name);
+        std::fs::rename(&self.tmp, &dest).map_err(io(&dest))?;
+        sync_dir(&self.dir)?;
+        let bytes = std::fs::metadata(&dest).map_err(io(&dest))?.len();
+        Ok(Some(FileEntry {
+            path: format!("{}/{}", self.partition, name),
+            rows: self.rows,
+            bytes,
+        }))
+    }
+}
+
+impl Drop for PartitionWriter {
+    fn drop(&mut self) {
+        // An abandoned writer (error part way) leaves no temp file behind.
+        if self.writer.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// A batch-building helper for readers: the `_input` column for `n` rows.
+pub fn input_column(unit: &str, n: usize) -> ArrayRef {
+    Arc::new(StringArray::from(vec![unit; n]))
+}

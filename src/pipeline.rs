@@ -1,0 +1,315 @@
+//! The job: sources -> lake -> indicators -> outputs, with a ledger record.
+//!
+//! Data flows one way. Each stage keeps going when one item fails (a source,
+//! an indicator) and the failure is recorded; the run then ends `partial`
+//! and the process exits non-zero so a scheduler or a person notices.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::config::{self, Config};
+use crate::engine::{Engine, EngineLimits};
+use crate::indicators;
+use crate::lake::{self, Lake, now_rfc3339, unique_suffix};
+use crate::ledger::{self, IndicatorRecord, RunRecord};
+use crate::outputs::{self, Freshness, RunView, Series};
+use crate::sources::{self, SourceReport};
+
+/// The project file `safer demo` writes.
+pub const DEMO_CONFIG: &str = include_str!("demo_config.toml");
+
+/// Errors that stop a run before it can record anything useful.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The config is wrong.
+    #[error(transparent)]
+    Config(#[from] config::Error),
+    /// The lake cannot be opened or locked.
+    #[error(transparent)]
+    Lake(#[from] lake::Error),
+    /// The engine could not start.
+    #[error(transparent)]
+    Engine(#[from] crate::engine::Error),
+    /// The demo data could not be generated.
+    #[error(transparent)]
+    Demo(#[from] crate::demo::Error),
+    /// Some other file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// Path.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// A new run id: UTC time plus a unique suffix, sortable.
+pub fn new_run_id() -> String {
+    format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        &unique_suffix()[..8.min(unique_suffix().len())]
+    )
+}
+
+/// Engine limits from config.
+pub fn engine_limits(cfg: &Config) -> EngineLimits {
+    EngineLimits {
+        memory_bytes: cfg.limits.query_memory_mib * 1024 * 1024,
+        timeout: Duration::from_secs(cfg.limits.query_timeout_secs),
+    }
+}
+
+/// Land every configured source, in order. Sources never abort each other.
+pub async fn ingest_sources(cfg: &Config, lake: &Lake) -> Vec<SourceReport> {
+    let mut out = Vec::new();
+    for s in &cfg.sources {
+        out.push(sources::run(cfg, lake, s).await);
+    }
+    out
+}
+
+/// `safer ingest`: land every source and record the run.
+pub async fn ingest(cfg: &Config) -> Result<RunRecord, Error> {
+    let run_id = new_run_id();
+    let started = now_rfc3339();
+    let span = tracing::info_span!("run", run_id = %run_id, job = "ingest");
+    let _e = span.enter();
+    let lake = Lake::open(cfg.lake_dir())?;
+    let _lock = lake.lock()?;
+    let reports = ingest_sources(cfg, &lake).await;
+    let status = if reports.iter().any(SourceReport::failed) {
+        "partial"
+    } else {
+        "ok"
+    };
+    let record = RunRecord {
+        run_id,
+        job: "ingest".into(),
+        started,
+        finished: now_rfc3339(),
+        status: status.into(),
+        sources: reports,
+        indicators: Vec::new(),
+        outputs: Vec::new(),
+        problems: Vec::new(),
+    };
+    write_ledger(cfg, &record);
+    Ok(record)
+}
+
+/// `safer run`: ingest, evaluate every indicator, write outputs, record.
+pub async fn run(cfg: &Config, job: &str) -> Result<RunRecord, Error> {
+    let run_id = new_run_id();
+    let started = now_rfc3339();
+    let span = tracing::info_span!("run", run_id = %run_id, job);
+    let _e = span.enter();
+    tracing::info!(organisation = %cfg.organisation.name, "Run started.");
+    let lake = Lake::open(cfg.lake_dir())?;
+    let _lock = lake.lock()?;
+    let reports = ingest_sources(cfg, &lake).await;
+
+    let mut problems = Vec::new();
+    let engine = Engine::open(&lake, engine_limits(cfg)).await?;
+    let queries_dir = cfg.resolve(&cfg.paths.queries);
+    let (catalogue, load_errors) = indicators::discover(&queries_dir);
+    for e in load_errors {
+        tracing::error!(error = %e, "Indicator file could not be loaded.");
+        problems.push(e.to_string());
+    }
+    let mut series = Vec::new();
+    let mut records = Vec::new();
+    for ind in catalogue {
+        let t = Instant::now();
+        let span = tracing::info_span!("indicator", id = %ind.id);
+        let _e = span.enter();
+        let result = indicators::run(&engine, &ind).await;
+        let seconds = t.elapsed().as_secs_f64();
+        let (points, error) = match result {
+            Ok(p) => {
+                tracing::info!(points = p.len(), seconds, "Indicator evaluated.");
+                (p, None)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "Indicator failed; the others still run.");
+                (Vec::new(), Some(e.to_string()))
+            }
+        };
+        records.push(IndicatorRecord {
+            id: ind.id.clone(),
+            path: ind.path.display().to_string(),
+            sql_hash: ind.sql_hash.clone(),
+            status: if error.is_some() { "failed" } else { "ok" }.into(),
+            points: points.len(),
+            error: error.clone(),
+            seconds,
+        });
+        series.push(Series {
+            indicator: ind,
+            points,
+            error,
+        });
+    }
+
+    let freshness = freshness(&lake)?;
+    let latest_month = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.month))
+        .max();
+    let view = RunView {
+        organisation: cfg.organisation.name.clone(),
+        run_id: &run_id,
+        run_time: &started,
+        latest_month,
+        freshness,
+        series,
+    };
+    let outputs_dir = cfg.resolve(&cfg.paths.outputs);
+    let mut written = Vec::new();
+    match outputs::write_returns(&outputs_dir, &view) {
+        Ok(paths) => {
+            for p in &paths {
+                tracing::info!(path = %p.display(), "Output written.");
+            }
+            written.extend(paths.iter().map(|p| p.display().to_string()));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "Output failed; the previous output is untouched.");
+            problems.push(format!("output indicator-returns: {e}"));
+        }
+    }
+
+    let failed = reports.iter().any(SourceReport::failed)
+        || records.iter().any(|r| r.status != "ok")
+        || !problems.is_empty();
+    let record = RunRecord {
+        run_id,
+        job: job.into(),
+        started,
+        finished: now_rfc3339(),
+        status: if failed { "partial" } else { "ok" }.into(),
+        sources: reports,
+        indicators: records,
+        outputs: written,
+        problems,
+    };
+    tracing::info!(status = %record.status, "Run finished.");
+    write_ledger(cfg, &record);
+    Ok(record)
+}
+
+fn write_ledger(cfg: &Config, record: &RunRecord) {
+    let dir = cfg.resolve(&cfg.paths.ledger);
+    if let Err(e) = ledger::append(&dir, record) {
+        tracing::error!(dir = %dir.display(), error = %e, "Could not append to the run ledger.");
+    }
+}
+
+/// Freshness of every dataset, for covers and manifests.
+pub fn freshness(lake: &Lake) -> Result<Vec<Freshness>, Error> {
+    Ok(lake
+        .datasets()?
+        .into_iter()
+        .filter(|m| m.dataset != lake::QUARANTINE_DATASET)
+        .map(|m| {
+            let range = m.month_range();
+            Freshness {
+                rows: m.rows(),
+                from: range.as_ref().map(|r| r.0.clone()),
+                to: range.map(|r| r.1),
+                inputs: m
+                    .inputs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.fingerprint.clone()))
+                    .collect(),
+                dataset: m.dataset,
+            }
+        })
+        .collect())
+}
+
+/// Options for `safer demo`.
+#[derive(Debug, Clone)]
+pub struct DemoSetup {
+    /// Folder for everything.
+    pub dir: PathBuf,
+    /// Random seed.
+    pub seed: u64,
+    /// Years of monthly data.
+    pub years: u32,
+    /// Last month of data (first day).
+    pub end_month: chrono::NaiveDate,
+}
+
+/// Generate the demo folder (data, config, queries) and return its config.
+pub async fn prepare_demo(setup: &DemoSetup) -> Result<Config, Error> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    std::fs::create_dir_all(&setup.dir).map_err(io(&setup.dir))?;
+    // A demo is fresh data: drop the previous demo lake so an incremental
+    // watermark from an older seed cannot hide the new rows.
+    let lake_dir = setup.dir.join("lake");
+    if lake_dir.exists() {
+        std::fs::remove_dir_all(&lake_dir).map_err(io(&lake_dir))?;
+    }
+    let opts = crate::demo::DemoOptions {
+        dir: setup.dir.clone(),
+        seed: setup.seed,
+        years: setup.years,
+        end_month: setup.end_month,
+        partner_db: true,
+    };
+    let data = crate::demo::generate(&opts).await?;
+    tracing::info!(
+        police_rows = data.police_rows,
+        months = data.months,
+        "Synthetic data generated."
+    );
+    copy_queries(&find_queries_dir(), &setup.dir.join("queries"))?;
+    let cfg_path = setup.dir.join(config::CONFIG_FILE);
+    lake::atomic_write(&cfg_path, DEMO_CONFIG.as_bytes())?;
+    Ok(Config::load(&cfg_path)?)
+}
+
+/// The project's own `queries/`: beside the working directory, else the
+/// source tree this binary was built from.
+pub fn find_queries_dir() -> PathBuf {
+    let here = PathBuf::from("queries");
+    if here.is_dir() {
+        return here;
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/queries"))
+}
+
+fn copy_queries(from: &Path, to: &Path) -> Result<(), Error> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    if !from.is_dir() {
+        tracing::warn!(path = %from.display(), "No queries folder found; the demo runs no indicators.");
+        return Ok(());
+    }
+    if std::fs::canonicalize(from).ok() == std::fs::canonicalize(to).ok() {
+        return Ok(());
+    }
+    let mut stack = vec![from.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(io(&d))? {
+            let p = e.map_err(io(&d))?.path();
+            let rel = p.strip_prefix(from).unwrap_or(&p);
+            let dest = to.join(rel);
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                if let Some(parent) = dest.parent() {
+                    std::fs::create_dir_all(parent).map_err(io(parent))?;
+                }
+                std::fs::copy(&p, &dest).map_err(io(&dest))?;
+            }
+        }
+    }
+    Ok(())
+}

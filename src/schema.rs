@@ -1,0 +1,193 @@
+//! Column types and declared schemas shared by every source kind.
+//!
+//! A source declares its columns in `safer.toml` with these small type names;
+//! the same names describe the built-in contracts (police.uk, STATS19). They map
+//! onto Arrow types in one place so that the lake, the readers and the SQL
+//! engine agree on what a column is.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use serde::{Deserialize, Serialize};
+
+/// Name of the lake-internal column that records which input unit (file,
+/// month, pull) a row came from. Replacing a corrected input removes exactly
+/// the rows it landed before; tables expose it for provenance.
+pub const INPUT_COLUMN: &str = "_input";
+
+/// The type of a declared column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    /// UTF-8 text.
+    String,
+    /// 64-bit signed integer.
+    Int,
+    /// 64-bit float.
+    Float,
+    /// true/false (also 1/0, yes/no, y/n in CSV).
+    Bool,
+    /// Calendar date (`YYYY-MM-DD`, or the format the source declares).
+    Date,
+    /// Date and time without zone (`YYYY-MM-DD HH:MM:SS`), stored as microseconds.
+    Timestamp,
+}
+
+impl ColumnType {
+    /// The Arrow type this column lands as.
+    pub fn arrow(self) -> DataType {
+        match self {
+            ColumnType::String => DataType::Utf8,
+            ColumnType::Int => DataType::Int64,
+            ColumnType::Float => DataType::Float64,
+            ColumnType::Bool => DataType::Boolean,
+            ColumnType::Date => DataType::Date32,
+            ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        }
+    }
+
+    /// Short name as written in config.
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::String => "string",
+            ColumnType::Int => "int",
+            ColumnType::Float => "float",
+            ColumnType::Bool => "bool",
+            ColumnType::Date => "date",
+            ColumnType::Timestamp => "timestamp",
+        }
+    }
+
+    /// Parse a type name as written on the command line (`name:int`).
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "string" | "text" | "utf8" | "varchar" => ColumnType::String,
+            "int" | "integer" | "bigint" | "int64" => ColumnType::Int,
+            "float" | "double" | "real" | "float64" => ColumnType::Float,
+            "bool" | "boolean" => ColumnType::Bool,
+            "date" => ColumnType::Date,
+            "timestamp" | "datetime" => ColumnType::Timestamp,
+            _ => return None,
+        })
+    }
+}
+
+/// One declared column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    /// Column name in the lake (snake_case by convention).
+    pub name: String,
+    /// Column type.
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+    /// Name in the source file or query result, when it differs from `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// A row with this column blank is quarantined.
+    #[serde(default)]
+    pub required: bool,
+    /// chrono format for `date`/`timestamp` columns in CSV (default ISO 8601).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+impl Column {
+    /// A nullable column with no renaming.
+    pub fn new(name: &str, ty: ColumnType) -> Self {
+        Column {
+            name: name.to_string(),
+            ty,
+            source: None,
+            required: false,
+            format: None,
+        }
+    }
+
+    /// Mark the column as required.
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    /// Name of the column in the input.
+    pub fn source_name(&self) -> &str {
+        self.source.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// Arrow schema for declared columns, plus the trailing `_input` column.
+pub fn lake_schema(columns: &[Column]) -> SchemaRef {
+    let mut fields: Vec<Field> = columns
+        .iter()
+        .map(|c| Field::new(&c.name, c.ty.arrow(), true))
+        .collect();
+    fields.push(Field::new(INPUT_COLUMN, DataType::Utf8, false));
+    Arc::new(Schema::new(fields))
+}
+
+/// Parse `name:type,name:type` as given to `safer import csv --columns`.
+pub fn parse_column_list(spec: &str) -> Result<Vec<Column>, String> {
+    let mut out = Vec::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, ty) = part
+            .split_once(':')
+            .ok_or_else(|| format!("column `{part}` needs a type, like `{part}:string`"))?;
+        let ty = ColumnType::parse(ty).ok_or_else(|| {
+            format!("column `{name}` has unknown type `{ty}` (use string, int, float, bool, date or timestamp)")
+        })?;
+        let (name, required) = match name.strip_suffix('!') {
+            Some(n) => (n, true),
+            None => (name, false),
+        };
+        let mut col = Column::new(&snake_case(name), ty);
+        if col.name != name {
+            col.source = Some(name.to_string());
+        }
+        col.required = required;
+        out.push(col);
+    }
+    if out.is_empty() {
+        return Err("no columns declared".into());
+    }
+    Ok(out)
+}
+
+/// `Crime ID` -> `crime_id`, `LSOA21CD` -> `lsoa21cd`.
+pub fn snake_case(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.trim().chars() {
+        if ch.is_ascii_alphanumeric() {
+            out.push(ch.to_ascii_lowercase());
+        } else if !out.ends_with('_') && !out.is_empty() {
+            out.push('_');
+        }
+    }
+    while out.ends_with('_') {
+        out.pop();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snake_cases_police_headers() {
+        assert_eq!(snake_case("Crime ID"), "crime_id");
+        assert_eq!(snake_case("Last outcome category"), "last_outcome_category");
+        assert_eq!(snake_case("LSOA code"), "lsoa_code");
+    }
+
+    #[test]
+    fn parses_column_lists() {
+        let cols = parse_column_list("LSOA21CD!:string, n:int").unwrap();
+        assert_eq!(cols[0].name, "lsoa21cd");
+        assert_eq!(cols[0].source.as_deref(), Some("LSOA21CD"));
+        assert!(cols[0].required);
+        assert_eq!(cols[1].ty, ColumnType::Int);
+        assert!(parse_column_list("a").is_err());
+        assert!(parse_column_list("a:blob").is_err());
+    }
+}

@@ -1,0 +1,392 @@
+//! Landing a set of input files into one dataset: fingerprint, skip what is
+//! unchanged, refuse files whose columns are wrong, parse the rest (in
+//! parallel by partition group), quarantine bad rows and commit atomically.
+//!
+//! Each file format supplies only a header check and a row parser; the
+//! accounting (rows read = rows landed + rows quarantined), idempotence and
+//! atomicity live here once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use datafusion::arrow::array::RecordBatch;
+use sha2::{Digest, Sha256};
+
+use super::{DatasetReport, Error};
+use crate::lake::{
+    InputEntry, Lake, Landing, PartitionOpener, PartitionWriter, QuarantineRow, now_rfc3339,
+};
+use crate::schema::Column;
+
+/// One input file to land.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its unit key in the manifest: stable across corrected re-deliveries
+    /// of the same data (e.g. `2024-01-lancashire` for a police.uk month).
+    pub unit: String,
+    /// Files with the same group are parsed on the same thread; different
+    /// groups must write disjoint partitions.
+    pub group: String,
+}
+
+/// What parsing one file produced.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// Data rows read (excluding the header).
+    pub rows_read: u64,
+    /// Rows written to the dataset.
+    pub rows_landed: u64,
+    /// Rows refused, with reasons.
+    pub quarantine: Vec<QuarantineRow>,
+    /// Earliest month `YYYY-MM` landed.
+    pub min_month: Option<String>,
+    /// Latest month landed.
+    pub max_month: Option<String>,
+    /// Partitions the rows went to.
+    pub partitions: BTreeSet<String>,
+}
+
+impl Parsed {
+    /// Widen the month range with one landed month.
+    pub fn see_month(&mut self, month: &str) {
+        if self.min_month.as_deref().is_none_or(|m| month < m) {
+            self.min_month = Some(month.to_string());
+        }
+        if self.max_month.as_deref().is_none_or(|m| month > m) {
+            self.max_month = Some(month.to_string());
+        }
+    }
+}
+
+/// Where a parser sends its batches: partition writers opened on demand.
+pub struct Sink<'a> {
+    opener: &'a PartitionOpener,
+    writers: BTreeMap<String, PartitionWriter>,
+}
+
+impl Sink<'_> {
+    /// Write a batch of good rows into a partition.
+    pub fn write(&mut self, partition: &str, batch: &RecordBatch) -> Result<(), Error> {
+        if !self.writers.contains_key(partition) {
+            let w = self.opener.open(partition)?;
+            self.writers.insert(partition.to_string(), w);
+        }
+        if let Some(w) = self.writers.get_mut(partition) {
+            w.write(batch)?;
+        }
+        Ok(())
+    }
+}
+
+/// A file format: checks headers and parses bytes into batches.
+pub trait Format: Sync {
+    /// Check the header line before anything is replaced; `Err` refuses the
+    /// whole file with a message naming the columns.
+    fn check_header(&self, path: &Path, bytes: &[u8]) -> Result<(), Error>;
+    /// Parse a whole file, writing good rows to `sink`.
+    fn parse(&self, file: &InputFile, bytes: &[u8], sink: &mut Sink<'_>) -> Result<Parsed, Error>;
+}
+
+/// SHA-256 of a file, hex.
+pub fn fingerprint_file(path: &Path) -> Result<String, Error> {
+    let mut f = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Strip a UTF-8 byte-order mark, as Excel adds on save.
+pub fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
+/// The first line of a file as header fields (BOM stripped, CSV-unquoted).
+pub fn header_fields(path: &Path, bytes: &[u8]) -> Result<Vec<String>, Error> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(strip_bom(bytes));
+    let mut rec = csv::StringRecord::new();
+    match rdr.read_record(&mut rec) {
+        Ok(true) => Ok(rec.iter().map(|f| f.trim().to_string()).collect()),
+        Ok(false) => Err(Error::Refused {
+            path: path.to_path_buf(),
+            reason: "the file is empty (no header line)".into(),
+        }),
+        Err(e) => Err(Error::Refused {
+            path: path.to_path_buf(),
+            reason: format!("the header line is not readable CSV: {e}"),
+        }),
+    }
+}
+
+/// Compare a header with the expected columns, naming what is missing and
+/// what is unexpected. `optional` columns may be absent.
+pub fn compare_header(
+    path: &Path,
+    found: &[String],
+    required: &[&str],
+    optional: &[&str],
+) -> Result<(), Error> {
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|c| !found.iter().any(|f| f == c))
+        .collect();
+    let unexpected: Vec<&str> = found
+        .iter()
+        .map(String::as_str)
+        .filter(|f| !required.contains(f) && !optional.contains(f))
+        .collect();
+    let mut dupes: Vec<&str> = Vec::new();
+    for (i, f) in found.iter().enumerate() {
+        if found[..i].contains(f) && !dupes.contains(&f.as_str()) {
+            dupes.push(f);
+        }
+    }
+    if missing.is_empty() && unexpected.is_empty() && dupes.is_empty() {
+        return Ok(());
+    }
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!("missing columns: {}", quote_list(&missing)));
+    }
+    if !unexpected.is_empty() {
+        parts.push(format!("unexpected columns: {}", quote_list(&unexpected)));
+    }
+    if !dupes.is_empty() {
+        parts.push(format!("repeated columns: {}", quote_list(&dupes)));
+    }
+    Err(Error::Refused {
+        path: path.to_path_buf(),
+        reason: format!(
+            "refused whole, nothing landed from it; {}",
+            parts.join("; ")
+        ),
+    })
+}
+
+fn quote_list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Land `files` into `dataset`. Unchanged files are skipped, refused files
+/// are reported in `problems` and leave their old rows in place.
+pub fn land(
+    lake: &Lake,
+    dataset: &str,
+    columns: Vec<Column>,
+    files: Vec<InputFile>,
+    format: &dyn Format,
+    problems: &mut Vec<String>,
+) -> Result<DatasetReport, Error> {
+    let mut landing = Landing::begin(lake, dataset, columns)?;
+    let mut report = DatasetReport::new(dataset);
+
+    // Phase 1: fingerprint and check headers; decide what to (re)land.
+    let mut todo: Vec<(InputFile, String)> = Vec::new();
+    for file in files {
+        let fp = fingerprint_file(&file.path)?;
+        if !landing.is_new(&file.unit, &fp) {
+            report.inputs_unchanged += 1;
+            continue;
+        }
+        let bytes = read_head(&file.path)?;
+        if let Err(e) = format.check_header(&file.path, &bytes) {
+            tracing::error!(dataset, file = %file.path.display(), error = %e, "Input file refused.");
+            problems.push(e.to_string());
+            report.inputs_refused += 1;
+            continue;
+        }
+        todo.push((file, fp));
+    }
+    if todo.is_empty() {
+        report.total_rows = landing.previous().rows();
+        return Ok(report);
+    }
+    for (f, _) in &todo {
+        landing.replace_unit(&f.unit);
+    }
+
+    // Phase 2: parse by group, in parallel, each group on its own writers.
+    let mut groups: BTreeMap<String, Vec<(InputFile, String)>> = BTreeMap::new();
+    for (f, fp) in todo {
+        groups.entry(f.group.clone()).or_default().push((f, fp));
+    }
+    let groups: Vec<Vec<(InputFile, String)>> = groups.into_values().collect();
+    let results = parse_groups(&landing.opener(), groups, format);
+
+    let mut parsed_all: Vec<(InputFile, String, Parsed)> = Vec::new();
+    for r in results {
+        let (writers, parsed) = r?;
+        for w in writers {
+            landing.adopt(w)?;
+        }
+        parsed_all.extend(parsed);
+    }
+
+    let landed_at = now_rfc3339();
+    for (file, fp, parsed) in parsed_all {
+        report.inputs_landed += 1;
+        report.rows_read += parsed.rows_read;
+        report.rows_landed += parsed.rows_landed;
+        report.rows_quarantined += parsed.quarantine.len() as u64;
+        if parsed.rows_read != parsed.rows_landed + parsed.quarantine.len() as u64 {
+            return Err(Error::Internal(format!(
+                "{}: rows read {} != landed {} + quarantined {}",
+                file.path.display(),
+                parsed.rows_read,
+                parsed.rows_landed,
+                parsed.quarantine.len()
+            )));
+        }
+        if !parsed.quarantine.is_empty() {
+            tracing::warn!(
+                dataset,
+                file = %file.path.display(),
+                rows = parsed.quarantine.len(),
+                first_reason = %parsed.quarantine[0].reason,
+                "Rows quarantined."
+            );
+        }
+        landing.record_input(
+            &file.unit,
+            InputEntry {
+                origin: file.path.display().to_string(),
+                fingerprint: fp,
+                partitions: parsed.partitions.iter().cloned().collect(),
+                rows_read: parsed.rows_read,
+                rows_landed: parsed.rows_landed,
+                rows_quarantined: parsed.quarantine.len() as u64,
+                min_month: parsed.min_month.clone(),
+                max_month: parsed.max_month.clone(),
+                landed_at: landed_at.clone(),
+            },
+        );
+        landing.quarantine(parsed.quarantine);
+    }
+    let summary = landing.commit()?;
+    report.total_rows = summary.total_rows;
+    Ok(report)
+}
+
+type GroupResult = Result<(Vec<PartitionWriter>, Vec<(InputFile, String, Parsed)>), Error>;
+
+fn parse_groups(
+    opener: &PartitionOpener,
+    groups: Vec<Vec<(InputFile, String)>>,
+    format: &dyn Format,
+) -> Vec<GroupResult> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(groups.len())
+        .max(1);
+    let queue = Mutex::new(groups.into_iter().enumerate().collect::<Vec<_>>());
+    let results: Mutex<Vec<(usize, GroupResult)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let next = queue.lock().ok().and_then(|mut q| q.pop());
+                    let Some((i, group)) = next else { break };
+                    let r = parse_group(opener, group, format);
+                    if let Ok(mut out) = results.lock() {
+                        out.push((i, r));
+                    }
+                }
+            });
+        }
+    });
+    let mut out = results.into_inner().unwrap_or_default();
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
+fn parse_group(
+    opener: &PartitionOpener,
+    group: Vec<(InputFile, String)>,
+    format: &dyn Format,
+) -> GroupResult {
+    let mut sink = Sink {
+        opener,
+        writers: BTreeMap::new(),
+    };
+    let mut parsed = Vec::new();
+    for (file, fp) in group {
+        let bytes = std::fs::read(&file.path).map_err(|source| Error::Io {
+            path: file.path.clone(),
+            source,
+        })?;
+        let p = format.parse(&file, &bytes, &mut sink)?;
+        parsed.push((file, fp, p));
+    }
+    Ok((sink.writers.into_values().collect(), parsed))
+}
+
+/// The first 64 KiB of a file: enough for any header line.
+fn read_head(path: &Path) -> Result<Vec<u8>, Error> {
+    let f = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    f.take(64 * 1024)
+        .read_to_end(&mut buf)
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(buf)
+}
+
+/// Every file under `root` (recursively, sorted) whose name satisfies `keep`.
+pub fn find_files(root: &Path, keep: &dyn Fn(&str) -> bool) -> Result<Vec<PathBuf>, Error> {
+    let mut out = Vec::new();
+    if root.is_file() {
+        out.push(root.to_path_buf());
+        return Ok(out);
+    }
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        for e in entries {
+            let e = e.map_err(|source| Error::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().and_then(|n| n.to_str()).is_some_and(keep) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}

@@ -1,0 +1,404 @@
+//! Sources: everything that lands data in the lake.
+//!
+//! File drops (police.uk, STATS19, ONS, declared CSV) share one landing path
+//! in [`files`]; partner databases go through [`sql`]. A source that fails
+//! leaves its tables exactly as they were; the report says why, without
+//! secrets, and the other sources still run.
+//!
+//! Adding a source kind: a `config::Source` variant, a reader implementing
+//! [`files::Format`] (or a module like [`sql`]), a branch in [`run`], and a
+//! fixture test of every quirk the real format has.
+
+pub mod files;
+pub mod ons;
+pub mod police_uk;
+pub mod sql;
+pub mod stats19;
+pub mod typed_csv;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::{Config, CsvSource, Source};
+use crate::lake::{self, Lake};
+use files::{InputFile, find_files};
+use typed_csv::{PartitionBy, TypedCsv};
+
+/// Errors from a source.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// File involved.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// A whole file was refused (wrong columns, empty).
+    #[error("{path}: {reason}")]
+    Refused {
+        /// File refused.
+        path: PathBuf,
+        /// Why, naming the columns.
+        reason: String,
+    },
+    /// Writing to the lake failed.
+    #[error(transparent)]
+    Lake(#[from] lake::Error),
+    /// Could not connect to a database (message already redacted).
+    #[error("source `{source_name}`: could not connect: {message}")]
+    Connect {
+        /// Source name.
+        source_name: String,
+        /// Redacted driver message.
+        message: String,
+    },
+    /// The database rejected or failed the query (message redacted).
+    #[error("source `{source_name}`: query failed: {message}")]
+    Query {
+        /// Source name.
+        source_name: String,
+        /// Redacted driver message.
+        message: String,
+    },
+    /// The source took longer than its limit.
+    #[error("source `{source_name}`: gave up after {secs} s (limits.source_timeout_secs)")]
+    Timeout {
+        /// Source name.
+        source_name: String,
+        /// Limit.
+        secs: u64,
+    },
+    /// The source is configured wrongly.
+    #[error("source `{source_name}`: {message}")]
+    Config {
+        /// Source name.
+        source_name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A bug in a reader.
+    #[error("internal error (this is a bug): {0}")]
+    Internal(String),
+}
+
+/// What landing did to one dataset.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct DatasetReport {
+    /// Dataset (table) name.
+    pub dataset: String,
+    /// Inputs landed this time (new or changed).
+    pub inputs_landed: u64,
+    /// Inputs skipped because their fingerprint had not changed.
+    pub inputs_unchanged: u64,
+    /// Inputs refused whole.
+    pub inputs_refused: u64,
+    /// Data rows read from landed inputs.
+    pub rows_read: u64,
+    /// Rows landed.
+    pub rows_landed: u64,
+    /// Rows quarantined.
+    pub rows_quarantined: u64,
+    /// Rows in the dataset afterwards.
+    pub total_rows: u64,
+}
+
+impl DatasetReport {
+    /// An empty report for a dataset.
+    pub fn new(dataset: &str) -> Self {
+        DatasetReport {
+            dataset: dataset.to_string(),
+            ..Default::default()
+        }
+    }
+}
+
+/// What happened to one source.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceReport {
+    /// Source name.
+    pub name: String,
+    /// Source kind.
+    pub kind: String,
+    /// Per-dataset accounting.
+    pub datasets: Vec<DatasetReport>,
+    /// Refused files and other per-input problems (the source still ran).
+    pub problems: Vec<String>,
+    /// Set when the source failed as a whole; its tables are unchanged.
+    pub error: Option<String>,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+impl SourceReport {
+    /// True if anything needs a person's attention.
+    pub fn failed(&self) -> bool {
+        self.error.is_some() || !self.problems.is_empty()
+    }
+}
+
+/// Land every police.uk street file under `path` (other files are ignored).
+pub fn land_police_uk(
+    lake: &Lake,
+    path: &Path,
+    force: Option<&str>,
+    problems: &mut Vec<String>,
+) -> Result<DatasetReport, Error> {
+    let paths = find_files(path, &|n| n.ends_with("-street.csv"))?;
+    let mut inputs = Vec::new();
+    for p in paths {
+        match police_uk::input_file(&p) {
+            Some(f) if force.is_none_or(|force| f.unit.ends_with(&format!("-{force}"))) => {
+                inputs.push(f)
+            }
+            Some(_) => {}
+            None => problems.push(format!(
+                "{}: not a police.uk street file name (expected YYYY-MM-<force>-street.csv); skipped",
+                p.display()
+            )),
+        }
+    }
+    files::land(
+        lake,
+        police_uk::TABLE,
+        police_uk::columns(),
+        inputs,
+        &police_uk::StreetFormat::default(),
+        problems,
+    )
+}
+
+/// Land every STATS19 file under `path` into its three tables.
+pub fn land_stats19(
+    lake: &Lake,
+    path: &Path,
+    problems: &mut Vec<String>,
+) -> Result<Vec<DatasetReport>, Error> {
+    let paths = find_files(path, &|n| n.to_ascii_lowercase().ends_with(".csv"))?;
+    let mut by_table: Vec<(&str, &str, Vec<InputFile>)> = stats19::TABLES
+        .iter()
+        .map(|(t, d)| (*t, *d, Vec::new()))
+        .collect();
+    for p in paths {
+        match stats19::classify(&p) {
+            Some((dataset, f)) => {
+                if let Some(slot) = by_table.iter_mut().find(|(_, d, _)| *d == dataset) {
+                    slot.2.push(f);
+                }
+            }
+            None => problems.push(format!(
+                "{}: not a STATS19 file name (expected dft-road-casualty-statistics-<table>-<year>.csv); skipped",
+                p.display()
+            )),
+        }
+    }
+    let mut out = Vec::new();
+    for (table, dataset, inputs) in by_table {
+        if inputs.is_empty() {
+            continue;
+        }
+        let Some(format) = stats19::format(table) else {
+            continue;
+        };
+        out.push(files::land(
+            lake,
+            dataset,
+            format.columns().to_vec(),
+            inputs,
+            &format,
+            problems,
+        )?);
+    }
+    Ok(out)
+}
+
+/// Land ONS mid-year estimates.
+pub fn land_ons_population(
+    lake: &Lake,
+    path: &Path,
+    problems: &mut Vec<String>,
+) -> Result<DatasetReport, Error> {
+    let inputs = csv_inputs(path)?;
+    files::land(
+        lake,
+        ons::TABLE,
+        ons::columns(),
+        inputs,
+        &ons::MidYearEstimates::default(),
+        problems,
+    )
+}
+
+/// Land CSV files with a declared schema.
+pub fn land_csv(
+    lake: &Lake,
+    src: &CsvSource,
+    path: &Path,
+    problems: &mut Vec<String>,
+) -> Result<DatasetReport, Error> {
+    let mut format = TypedCsv::new(src.columns.clone())
+        .ignoring_extra_columns(src.ignore_extra_columns)
+        .with_null_tokens(
+            &src.null_values
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
+    if let Some(p) = &src.partition_by {
+        format = format.with_partition(PartitionBy::Year(p.clone()));
+    }
+    if let Some(c) = src.columns.iter().find(|c| {
+        matches!(
+            c.ty,
+            crate::schema::ColumnType::Date | crate::schema::ColumnType::Timestamp
+        )
+    }) {
+        format = format.with_month_column(&c.name);
+    }
+    let inputs = csv_inputs(path)?;
+    files::land(
+        lake,
+        &src.table,
+        src.columns.clone(),
+        inputs,
+        &format,
+        problems,
+    )
+}
+
+/// Each `.csv` under `path` as an input unit named by its file name.
+fn csv_inputs(path: &Path) -> Result<Vec<InputFile>, Error> {
+    Ok(
+        find_files(path, &|n| n.to_ascii_lowercase().ends_with(".csv"))?
+            .into_iter()
+            .map(|p| InputFile {
+                unit: p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                path: p,
+                group: "all".into(),
+            })
+            .collect(),
+    )
+}
+
+/// Run one configured source against the lake. Never panics, never returns
+/// an error: the report carries the outcome.
+pub async fn run(cfg: &Config, lake: &Lake, source: &Source) -> SourceReport {
+    let started = std::time::Instant::now();
+    let mut report = SourceReport {
+        name: source.name().to_string(),
+        kind: source.kind().to_string(),
+        datasets: Vec::new(),
+        problems: Vec::new(),
+        error: None,
+        seconds: 0.0,
+    };
+    let span = tracing::info_span!("source", name = source.name(), kind = source.kind());
+    let _enter = span.enter();
+    let result: Result<Vec<DatasetReport>, Error> = match source {
+        Source::Sql(s) => {
+            let url = match (&s.url, &s.url_env) {
+                (Some(u), _) => Ok(u.clone()),
+                (None, Some(var)) => std::env::var(var).map_err(|_| Error::Config {
+                    source_name: s.name.clone(),
+                    message: format!("environment variable `{var}` is not set"),
+                }),
+                (None, None) => Err(Error::Config {
+                    source_name: s.name.clone(),
+                    message: "no url_env".into(),
+                }),
+            };
+            match url {
+                Ok(url) => sql::land(
+                    lake,
+                    s,
+                    &url,
+                    &cfg.base_dir,
+                    Duration::from_secs(cfg.limits.connect_timeout_secs),
+                    Duration::from_secs(cfg.limits.source_timeout_secs),
+                )
+                .await
+                .map(|r| vec![r]),
+                Err(e) => Err(e),
+            }
+        }
+        other => {
+            let (lake, cfg_base, source) = (lake.clone(), cfg.clone(), other.clone());
+            let force = cfg.organisation.force.clone();
+            let joined = tokio::task::spawn_blocking(move || {
+                let mut problems = Vec::new();
+                let r =
+                    land_file_source(&lake, &cfg_base, &source, force.as_deref(), &mut problems);
+                (r, problems)
+            })
+            .await;
+            match joined {
+                Ok((r, problems)) => {
+                    report.problems = problems;
+                    r
+                }
+                Err(e) => Err(Error::Internal(format!("landing task failed: {e}"))),
+            }
+        }
+    };
+    match result {
+        Ok(ds) => {
+            for d in &ds {
+                tracing::info!(
+                    dataset = %d.dataset,
+                    inputs_landed = d.inputs_landed,
+                    inputs_unchanged = d.inputs_unchanged,
+                    rows_read = d.rows_read,
+                    rows_landed = d.rows_landed,
+                    rows_quarantined = d.rows_quarantined,
+                    total_rows = d.total_rows,
+                    "Dataset landed."
+                );
+            }
+            report.datasets = ds;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "Source failed; its tables are unchanged.");
+            report.error = Some(e.to_string());
+        }
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    report
+}
+
+fn land_file_source(
+    lake: &Lake,
+    cfg: &Config,
+    source: &Source,
+    force: Option<&str>,
+    problems: &mut Vec<String>,
+) -> Result<Vec<DatasetReport>, Error> {
+    let check = |p: &Path| -> Result<PathBuf, Error> {
+        if p.exists() {
+            Ok(p.to_path_buf())
+        } else {
+            Err(Error::Config {
+                source_name: source.name().to_string(),
+                message: format!("{} does not exist", p.display()),
+            })
+        }
+    };
+    match source {
+        Source::PoliceUk(s) => {
+            land_police_uk(lake, &check(&cfg.resolve(&s.path))?, force, problems).map(|r| vec![r])
+        }
+        Source::Stats19(s) => land_stats19(lake, &check(&cfg.resolve(&s.path))?, problems),
+        Source::OnsPopulation(s) => {
+            land_ons_population(lake, &check(&cfg.resolve(&s.path))?, problems).map(|r| vec![r])
+        }
+        Source::Csv(s) => {
+            land_csv(lake, s, &check(&cfg.resolve(&s.path))?, problems).map(|r| vec![r])
+        }
+        Source::Sql(_) => Err(Error::Internal("SQL source on the file path".into())),
+    }
+}

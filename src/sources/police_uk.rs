@@ -1,0 +1,470 @@
+//! data.police.uk street-level crime files (`YYYY-MM/YYYY-MM-<force>-street.csv`).
+//!
+//! Real files carry quirks this reader accepts: a UTF-8 BOM and CRLF line
+//! ends after a trip through Excel, quoted fields with commas, blank Crime ID
+//! on anti-social behaviour rows, blank coordinates with `No Location` (or the
+//! older `No location`), identical rows that are separate incidents, and
+//! pre-2013 category names. Rows that break the contract are quarantined with
+//! file, line and reason; a file whose header is wrong is refused whole.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{Datelike, NaiveDate};
+use datafusion::arrow::array::{
+    ArrayRef, Date32Builder, Float64Builder, RecordBatch, StringBuilder,
+};
+use datafusion::arrow::datatypes::SchemaRef;
+
+use super::Error;
+use super::files::{Format, InputFile, Parsed, Sink, compare_header, header_fields, strip_bom};
+use crate::lake::{QuarantineRow, input_column};
+use crate::schema::{Column, ColumnType, lake_schema};
+
+/// Lake table name.
+pub const TABLE: &str = "police_uk_street";
+
+/// The published header, exactly.
+pub const HEADER: [&str; 12] = [
+    "Crime ID",
+    "Month",
+    "Reported by",
+    "Falls within",
+    "Longitude",
+    "Latitude",
+    "Location",
+    "LSOA code",
+    "LSOA name",
+    "Crime type",
+    "Last outcome category",
+    "Context",
+];
+
+/// Current police.uk crime categories.
+pub const CRIME_TYPES: [&str; 14] = [
+    "Anti-social behaviour",
+    "Bicycle theft",
+    "Burglary",
+    "Criminal damage and arson",
+    "Drugs",
+    "Other crime",
+    "Other theft",
+    "Possession of weapons",
+    "Public order",
+    "Robbery",
+    "Shoplifting",
+    "Theft from the person",
+    "Vehicle crime",
+    "Violence and sexual offences",
+];
+
+/// Category names used before the 2013 revision, and what they land as.
+/// `Violent crime` became `Violence and sexual offences` one-for-one;
+/// `Public disorder and weapons` was split in two, so it cannot be mapped and
+/// lands under its own historical name rather than being misattributed.
+pub const HISTORICAL_CRIME_TYPES: [(&str, &str); 2] = [
+    ("Violent crime", "Violence and sexual offences"),
+    ("Public disorder and weapons", "Public disorder and weapons"),
+];
+
+/// Declared lake columns: the header in snake_case, `month` as a date.
+pub fn columns() -> Vec<Column> {
+    use ColumnType::*;
+    vec![
+        Column::new("crime_id", String),
+        Column::new("month", Date).required(),
+        Column::new("reported_by", String),
+        Column::new("falls_within", String),
+        Column::new("longitude", Float),
+        Column::new("latitude", Float),
+        Column::new("location", String),
+        Column::new("lsoa_code", String),
+        Column::new("lsoa_name", String),
+        Column::new("crime_type", String).required(),
+        Column::new("last_outcome_category", String),
+        Column::new("context", String),
+    ]
+}
+
+/// The month and force in a street file's name, e.g.
+/// `2024-01-lancashire-street.csv` -> (2024-01-01, `lancashire`).
+pub fn parse_file_name(name: &str) -> Option<(NaiveDate, String)> {
+    let stem = name.strip_suffix("-street.csv")?;
+    let month = parse_month(stem.get(..7)?)?;
+    let force = stem.get(8..)?;
+    if stem.as_bytes().get(7) != Some(&b'-') || force.is_empty() {
+        return None;
+    }
+    Some((month, force.to_string()))
+}
+
+/// `YYYY-MM` -> first day of that month.
+pub fn parse_month(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 7 || b[4] != b'-' {
+        return None;
+    }
+    let y: i32 = s[..4].parse().ok()?;
+    let m: u32 = s[5..].parse().ok()?;
+    NaiveDate::from_ymd_opt(y, m, 1)
+}
+
+/// Input unit and partition for a street file, from its name.
+pub fn input_file(path: &Path) -> Option<InputFile> {
+    let name = path.file_name()?.to_str()?;
+    let (month, force) = parse_file_name(name)?;
+    Some(InputFile {
+        path: path.to_path_buf(),
+        unit: format!("{}-{}", month.format("%Y-%m"), force),
+        group: partition_for(month),
+    })
+}
+
+/// Partition for a month.
+pub fn partition_for(month: NaiveDate) -> String {
+    format!("year={}", month.year())
+}
+
+/// The police.uk street format.
+pub struct StreetFormat {
+    schema: SchemaRef,
+}
+
+impl Default for StreetFormat {
+    fn default() -> Self {
+        StreetFormat {
+            schema: lake_schema(&columns()),
+        }
+    }
+}
+
+const BATCH_ROWS: usize = 64 * 1024;
+const EPOCH_DAYS_CE: i32 = 719_163;
+
+struct Builders {
+    crime_id: StringBuilder,
+    month: Date32Builder,
+    reported_by: StringBuilder,
+    falls_within: StringBuilder,
+    longitude: Float64Builder,
+    latitude: Float64Builder,
+    location: StringBuilder,
+    lsoa_code: StringBuilder,
+    lsoa_name: StringBuilder,
+    crime_type: StringBuilder,
+    outcome: StringBuilder,
+    context: StringBuilder,
+    rows: usize,
+}
+
+impl Builders {
+    fn new() -> Self {
+        let s = || StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 24);
+        Builders {
+            crime_id: StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 64),
+            month: Date32Builder::with_capacity(BATCH_ROWS),
+            reported_by: s(),
+            falls_within: s(),
+            longitude: Float64Builder::with_capacity(BATCH_ROWS),
+            latitude: Float64Builder::with_capacity(BATCH_ROWS),
+            location: s(),
+            lsoa_code: s(),
+            lsoa_name: s(),
+            crime_type: s(),
+            outcome: s(),
+            context: s(),
+            rows: 0,
+        }
+    }
+
+    fn finish(&mut self, schema: &SchemaRef, unit: &str) -> Result<RecordBatch, Error> {
+        let n = self.rows;
+        self.rows = 0;
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(self.crime_id.finish()),
+            Arc::new(self.month.finish()),
+            Arc::new(self.reported_by.finish()),
+            Arc::new(self.falls_within.finish()),
+            Arc::new(self.longitude.finish()),
+            Arc::new(self.latitude.finish()),
+            Arc::new(self.location.finish()),
+            Arc::new(self.lsoa_code.finish()),
+            Arc::new(self.lsoa_name.finish()),
+            Arc::new(self.crime_type.finish()),
+            Arc::new(self.outcome.finish()),
+            Arc::new(self.context.finish()),
+            input_column(unit, n),
+        ];
+        RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::Internal(e.to_string()))
+    }
+}
+
+fn opt(b: &mut StringBuilder, v: &str) {
+    if v.is_empty() {
+        b.append_null();
+    } else {
+        b.append_value(v);
+    }
+}
+
+/// A validated row, borrowing the record's text.
+struct Row<'a> {
+    crime_id: &'a str,
+    month: NaiveDate,
+    fields: [&'a str; 12],
+    coords: Option<(f64, f64)>,
+    crime_type: &'a str,
+}
+
+/// Check one record against the contract; `Err` is the quarantine reason.
+fn validate<'a>(
+    rec: &'a csv::ByteRecord,
+    file_month: Option<NaiveDate>,
+) -> Result<Row<'a>, String> {
+    if rec.len() != HEADER.len() {
+        return Err(format!(
+            "expected {} fields, found {}",
+            HEADER.len(),
+            rec.len()
+        ));
+    }
+    let mut fields = [""; 12];
+    for (i, raw) in rec.iter().enumerate() {
+        fields[i] =
+            std::str::from_utf8(raw).map_err(|_| format!("`{}` is not valid UTF-8", HEADER[i]))?;
+    }
+    let crime_id = fields[0].trim();
+    if !crime_id.is_empty()
+        && (crime_id.len() != 64 || !crime_id.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(format!(
+            "`Crime ID` `{crime_id}` is not 64 hexadecimal characters"
+        ));
+    }
+    let month = parse_month(fields[1].trim())
+        .ok_or_else(|| format!("`Month` `{}` is not a YYYY-MM month", fields[1]))?;
+    if let Some(fm) = file_month
+        && fm != month
+    {
+        return Err(format!(
+            "`Month` {} does not match the file's month {}",
+            month.format("%Y-%m"),
+            fm.format("%Y-%m")
+        ));
+    }
+    let (lon, lat) = (fields[4].trim(), fields[5].trim());
+    let coords = match (lon.is_empty(), lat.is_empty()) {
+        (true, true) => None,
+        (false, false) => {
+            let lon: f64 = lon
+                .parse()
+                .map_err(|_| format!("`Longitude` `{lon}` is not a number"))?;
+            let lat: f64 = lat
+                .parse()
+                .map_err(|_| format!("`Latitude` `{lat}` is not a number"))?;
+            if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
+                return Err(format!("coordinates ({lon}, {lat}) are out of range"));
+            }
+            Some((lon, lat))
+        }
+        _ => return Err("only one of `Longitude` and `Latitude` is given".into()),
+    };
+    let ct = fields[9].trim();
+    let crime_type = if let Some(known) = CRIME_TYPES.iter().find(|c| **c == ct) {
+        known
+    } else if let Some((_, mapped)) = HISTORICAL_CRIME_TYPES.iter().find(|(old, _)| *old == ct) {
+        mapped
+    } else if ct.is_empty() {
+        return Err("`Crime type` is blank".into());
+    } else {
+        return Err(format!("`Crime type` `{ct}` is not a police.uk category"));
+    };
+    Ok(Row {
+        crime_id,
+        month,
+        fields,
+        coords,
+        crime_type,
+    })
+}
+
+impl Format for StreetFormat {
+    fn check_header(&self, path: &Path, bytes: &[u8]) -> Result<(), Error> {
+        let found = header_fields(path, bytes)?;
+        compare_header(path, &found, &HEADER, &[])?;
+        if found.iter().map(String::as_str).ne(HEADER.iter().copied()) {
+            return Err(Error::Refused {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "refused whole, nothing landed from it; columns are out of order (expected `{}`)",
+                    HEADER.join(",")
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn parse(&self, file: &InputFile, bytes: &[u8], sink: &mut Sink<'_>) -> Result<Parsed, Error> {
+        let file_name = file.path.display().to_string();
+        let file_month = file
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(parse_file_name)
+            .map(|(m, _)| m);
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(strip_bom(bytes));
+        let mut parsed = Parsed::default();
+        let mut b = Builders::new();
+        let mut rec = csv::ByteRecord::new();
+        // Months seen, by partition: a file is one month, but keep it general.
+        let mut cur_partition: Option<String> = None;
+        loop {
+            match rdr.read_byte_record(&mut rec) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => {
+                    // The csv crate only fails on I/O or invalid UTF-8 in
+                    // string mode; with byte records this is a broken quote
+                    // at end of file. Quarantine the remainder as one row.
+                    parsed.rows_read += 1;
+                    parsed.quarantine.push(QuarantineRow {
+                        input: file.unit.clone(),
+                        file: file_name.clone(),
+                        line: e.position().map(|p| p.line()).unwrap_or(0),
+                        reason: format!("unreadable CSV: {e}"),
+                        record: String::new(),
+                    });
+                    break;
+                }
+            }
+            parsed.rows_read += 1;
+            let line = rec.position().map(|p| p.line()).unwrap_or(0);
+            let row = match validate(&rec, file_month) {
+                Ok(r) => r,
+                Err(reason) => {
+                    parsed.quarantine.push(QuarantineRow {
+                        input: file.unit.clone(),
+                        file: file_name.clone(),
+                        line,
+                        reason,
+                        record: record_text(&rec),
+                    });
+                    continue;
+                }
+            };
+            let partition = partition_for(row.month);
+            if cur_partition.as_deref() != Some(partition.as_str()) {
+                if b.rows > 0
+                    && let Some(p) = &cur_partition
+                {
+                    sink.write(p, &b.finish(&self.schema, &file.unit)?)?;
+                }
+                parsed.partitions.insert(partition.clone());
+                cur_partition = Some(partition);
+            }
+            parsed.see_month(&row.month.format("%Y-%m").to_string());
+            opt(&mut b.crime_id, row.crime_id);
+            b.month
+                .append_value(row.month.num_days_from_ce() - EPOCH_DAYS_CE);
+            opt(&mut b.reported_by, row.fields[2].trim());
+            opt(&mut b.falls_within, row.fields[3].trim());
+            match row.coords {
+                Some((lon, lat)) => {
+                    b.longitude.append_value(lon);
+                    b.latitude.append_value(lat);
+                }
+                None => {
+                    b.longitude.append_null();
+                    b.latitude.append_null();
+                }
+            }
+            opt(&mut b.location, row.fields[6].trim());
+            opt(&mut b.lsoa_code, row.fields[7].trim());
+            opt(&mut b.lsoa_name, row.fields[8].trim());
+            b.crime_type.append_value(row.crime_type);
+            opt(&mut b.outcome, row.fields[10].trim());
+            opt(&mut b.context, row.fields[11].trim());
+            b.rows += 1;
+            parsed.rows_landed += 1;
+            if b.rows >= BATCH_ROWS
+                && let Some(p) = &cur_partition
+            {
+                sink.write(p, &b.finish(&self.schema, &file.unit)?)?;
+            }
+        }
+        if b.rows > 0
+            && let Some(p) = &cur_partition
+        {
+            sink.write(p, &b.finish(&self.schema, &file.unit)?)?;
+        }
+        Ok(parsed)
+    }
+}
+
+/// A record as comma-joined text for the quarantine table.
+pub fn record_text(rec: &csv::ByteRecord) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let _ = w.write_byte_record(rec);
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8_lossy(&bytes).trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names() {
+        let (m, f) = parse_file_name("2024-01-lancashire-street.csv").unwrap();
+        assert_eq!(m, NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
+        assert_eq!(f, "lancashire");
+        assert_eq!(
+            parse_file_name("2013-12-avon-and-somerset-street.csv")
+                .unwrap()
+                .1,
+            "avon-and-somerset"
+        );
+        assert!(parse_file_name("2024-01-lancashire-outcomes.csv").is_none());
+        assert!(parse_file_name("2024-13-lancashire-street.csv").is_none());
+    }
+
+    fn rec(s: &str) -> csv::ByteRecord {
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(s.as_bytes());
+        let mut out = csv::ByteRecord::new();
+        r.read_byte_record(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn validates_rows() {
+        let m = parse_month("2024-01");
+        let ok = rec(
+            ",2024-01,Lancashire Constabulary,Lancashire Constabulary,-2.7,53.7,On or near X,E01025000,Preston 001A,Anti-social behaviour,,",
+        );
+        assert!(validate(&ok, m).is_ok());
+        let wrong_month = rec(",2024-02,L,L,-2.7,53.7,On or near X,E01025000,Preston 001A,Drugs,,");
+        assert!(
+            validate(&wrong_month, m)
+                .unwrap_err()
+                .contains("does not match")
+        );
+        let bad_type = rec(",2024-01,L,L,,,No Location,,,Jaywalking,,");
+        assert!(validate(&bad_type, m).unwrap_err().contains("Jaywalking"));
+        let half = rec(",2024-01,L,L,-2.7,,No Location,,,Drugs,,");
+        assert!(validate(&half, m).unwrap_err().contains("only one"));
+        let old = rec(",2011-05,L,L,,,No location,,,Violent crime,,");
+        assert_eq!(
+            validate(&old, None).unwrap().crime_type,
+            "Violence and sexual offences"
+        );
+        let short = rec(",2024-01,L");
+        assert!(validate(&short, m).unwrap_err().contains("found 3"));
+    }
+}
