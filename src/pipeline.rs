@@ -152,10 +152,19 @@ pub async fn run(cfg: &Config, job: &str) -> Result<RunRecord, Error> {
     }
 
     let freshness = freshness(&lake)?;
-    let latest_month = series
+    // The reporting month is the latest month of the monthly police feed,
+    // the backbone of the returns; annual sources (STATS19) lag behind it.
+    let police_latest = freshness
         .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.month))
-        .max();
+        .find(|f| f.dataset == sources::police_uk::TABLE)
+        .and_then(|f| f.to.as_deref())
+        .and_then(sources::police_uk::parse_month);
+    let latest_month = police_latest.or_else(|| {
+        series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.month))
+            .max()
+    });
     let view = RunView {
         organisation: cfg.organisation.name.clone(),
         run_id: &run_id,

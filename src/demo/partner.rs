@@ -68,6 +68,9 @@ impl<T: Into<Val>> From<Option<T>> for Val {
     }
 }
 
+/// Rows of one table, each a vector of values in column order.
+type Rows = Vec<Vec<Val>>;
+
 /// Table definitions: name and `(column, type)` pairs; the first is the key.
 const TABLES: [(&str, &[(&str, &str)]); 12] = [
     (
@@ -262,7 +265,7 @@ pub async fn write(plan: &Plan, crimes: &[Crime], path: &Path) -> Result<(), Err
     }
 
     insert(&mut tx, 0, crime_rows(plan, crimes), path).await?;
-    let generators: [fn(&Plan) -> Vec<Vec<Val>>; 11] = [
+    let generators: [fn(&Plan) -> Rows; 11] = [
         marac,
         exploitation,
         missing,
@@ -297,7 +300,7 @@ pub async fn write(plan: &Plan, crimes: &[Crime], path: &Path) -> Result<(), Err
 async fn insert(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     t: usize,
-    rows: Vec<Vec<Val>>,
+    rows: Rows,
     path: &Path,
 ) -> Result<(), Error> {
     let (name, cols) = TABLES[t];
@@ -1010,7 +1013,7 @@ fn outcome_code(rng: &mut Rng, outcome: u8, da: bool) -> Option<i64> {
 }
 
 /// Rows of `crime_extract`, one per police.uk crime row, same ids and order.
-fn crime_rows(plan: &Plan, crimes: &[Crime]) -> Vec<Vec<Val>> {
+fn crime_rows(plan: &Plan, crimes: &[Crime]) -> Rows {
     let cat = &plan.catalogue;
     let mut out = Vec::with_capacity(crimes.len());
     let mut start = 0;
@@ -1228,7 +1231,7 @@ fn events(
     plan: &Plan,
     spec: Spec,
     mut row: impl FnMut(&mut Rng, String, NaiveDate, &'static str) -> Vec<Val>,
-) -> Vec<Vec<Val>> {
+) -> Rows {
     let mut out = Vec::new();
     let mut seq = 0u64;
     for m in &plan.months {
@@ -1261,7 +1264,7 @@ fn sex_of(rng: &mut Rng, female: f64) -> &'static str {
 }
 
 /// MARAC: about 40 cases per 10,000 adult females a year (SafeLives), 30% repeat.
-fn marac(plan: &Plan) -> Vec<Vec<Val>> {
+fn marac(plan: &Plan) -> Rows {
     let total_pop: f64 = DISTRICTS.iter().map(|d| f64::from(d.population)).sum();
     let adult_females = total_pop * 0.51 * 0.79;
     events(
@@ -1289,7 +1292,7 @@ fn marac(plan: &Plan) -> Vec<Vec<Val>> {
 }
 
 /// CSE/CCE referrals: tens per district a year; criminal exploitation rising.
-fn exploitation(plan: &Plan) -> Vec<Vec<Val>> {
+fn exploitation(plan: &Plan) -> Rows {
     events(
         plan,
         Spec {
@@ -1324,7 +1327,7 @@ fn exploitation(plan: &Plan) -> Vec<Vec<Val>> {
 }
 
 /// Children missing from home: a few hundred episodes a month.
-fn missing(plan: &Plan) -> Vec<Vec<Val>> {
+fn missing(plan: &Plan) -> Rows {
     events(
         plan,
         Spec {
@@ -1351,7 +1354,7 @@ fn missing(plan: &Plan) -> Vec<Vec<Val>> {
 }
 
 /// Prevent referrals: about 150 a year force-wide, so 0-4 per district-month.
-fn prevent(plan: &Plan) -> Vec<Vec<Val>> {
+fn prevent(plan: &Plan) -> Rows {
     events(
         plan,
         Spec {
@@ -1384,7 +1387,7 @@ fn prevent(plan: &Plan) -> Vec<Vec<Val>> {
 }
 
 /// Community tension reports, with the August 2024 disorder as a spike.
-fn tension(plan: &Plan) -> Vec<Vec<Val>> {
+fn tension(plan: &Plan) -> Rows {
     events(
         plan,
         Spec {
@@ -1432,7 +1435,7 @@ fn tension(plan: &Plan) -> Vec<Vec<Val>> {
 
 /// Youth justice first-time entrants: about 170 per 100,000 aged 10-17,
 /// falling over time as diversion grows.
-fn first_time_entrants(plan: &Plan) -> Vec<Vec<Val>> {
+fn first_time_entrants(plan: &Plan) -> Rows {
     let total_pop: f64 = DISTRICTS.iter().map(|d| f64::from(d.population)).sum();
     let youth = total_pop * 0.094;
     events(
@@ -1460,7 +1463,7 @@ fn first_time_entrants(plan: &Plan) -> Vec<Vec<Val>> {
 }
 
 /// Trading standards seizures: tobacco and, increasingly, illegal vapes.
-fn seizures(plan: &Plan) -> Vec<Vec<Val>> {
+fn seizures(plan: &Plan) -> Rows {
     events(
         plan,
         Spec {
@@ -1497,7 +1500,7 @@ fn seizures(plan: &Plan) -> Vec<Vec<Val>> {
 }
 
 /// Council ASB case management: hundreds of cases a month.
-fn asb_cases(plan: &Plan) -> Vec<Vec<Val>> {
+fn asb_cases(plan: &Plan) -> Rows {
     events(
         plan,
         Spec {
@@ -1525,7 +1528,7 @@ fn asb_cases(plan: &Plan) -> Vec<Vec<Val>> {
 
 /// Hospital admissions for assault: about 600 a year, 15% sharp object,
 /// about 35% aged under 25.
-fn hospital(plan: &Plan) -> Vec<Vec<Val>> {
+fn hospital(plan: &Plan) -> Rows {
     events(
         plan,
         Spec {
@@ -1561,7 +1564,7 @@ fn hospital(plan: &Plan) -> Vec<Vec<Val>> {
 }
 
 /// Organised crime group disruptions.
-fn ocg(plan: &Plan) -> Vec<Vec<Val>> {
+fn ocg(plan: &Plan) -> Rows {
     events(
         plan,
         Spec {
@@ -1586,7 +1589,7 @@ fn ocg(plan: &Plan) -> Vec<Vec<Val>> {
 }
 
 /// Safe accommodation referrals (Domestic Abuse Act 2021 Part 4 duty).
-fn safe_accommodation(plan: &Plan) -> Vec<Vec<Val>> {
+fn safe_accommodation(plan: &Plan) -> Rows {
     events(
         plan,
         Spec {

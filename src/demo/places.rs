@@ -699,7 +699,7 @@ fn make_lsoa(
     // Deprivation decile: deprived districts skew to low deciles.
     let d = (sh.deprivation * 0.7 + rng.f64() * 0.6).clamp(0.0, 0.999);
     let imd_decile = 10 - (d * 10.0) as u8;
-    let n_points = rng.range(8, 28) as usize;
+    let n_points = rng.range(14, 40) as usize;
     let mut points = Vec::with_capacity(n_points);
     let mut weights = Vec::with_capacity(n_points);
     for _ in 0..n_points {

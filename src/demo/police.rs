@@ -245,6 +245,9 @@ fn expected(t: &Tables, d: usize, m: Month) -> (f64, f64) {
     )
 }
 
+/// One month's result: its index, row count and collected crimes.
+type MonthOut = (usize, u64, Vec<Crime>);
+
 /// Write every month's file; returns the row count and (if `collect`) the crimes.
 pub fn write(plan: &Plan, police_dir: &Path, collect: bool) -> Result<(u64, Vec<Crime>), Error> {
     remove_stale(plan, police_dir)?;
@@ -255,7 +258,7 @@ pub fn write(plan: &Plan, police_dir: &Path, collect: bool) -> Result<(u64, Vec<
         .unwrap_or(1)
         .clamp(1, 4)
         .min(n.max(1));
-    let results: Vec<Result<Vec<(usize, u64, Vec<Crime>)>, Error>> = std::thread::scope(|s| {
+    let results: Vec<Result<Vec<MonthOut>, Error>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|w| {
                 let tables = &tables;
@@ -400,8 +403,8 @@ fn write_month(
             }
         }
     }
-    // Mix districts and categories as in a real file, keeping twins adjacent
-    // is not needed: identical rows anywhere in the month are the real case.
+    // Real files interleave districts and categories; identical ASB twins
+    // may land anywhere in the month, as they do in published files.
     for i in (1..rows.len()).rev() {
         let j = rng.below(i as u64 + 1) as usize;
         rows.swap(i, j);

@@ -387,7 +387,7 @@ fn remove_stale(years: &[i32], dir: &Path) -> Result<(), Error> {
 
 /// Write the three files for every touched year; the earliest uses old names.
 pub fn write(plan: &Plan, dir: &Path) -> Result<(), Error> {
-    let years = plan.years();
+    let years = plan.stats19_years();
     remove_stale(&years, dir)?;
     let oldest = years.first().copied().unwrap_or(plan.end.year);
     for y in years {
@@ -450,9 +450,9 @@ fn write_year(plan: &Plan, dir: &Path, year: i32, old: bool) -> Result<(), Error
         if old {
             row.truncate(COLLISION_NEW_FROM);
         }
-        cout.row(&row)?;
+        cout.row(row)?;
         for (vi, v) in c.vehicles.iter().enumerate() {
-            vout.row(&vehicle_row(plan, &mut rng, c, vi, v, &key))?;
+            vout.row(vehicle_row(plan, &mut rng, c, vi, v, &key))?;
         }
         for (ki, k) in c.casualties.iter().enumerate() {
             let mut row = casualty_row(plan, &mut rng, c, ki, k, &key);

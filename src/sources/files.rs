@@ -91,6 +91,46 @@ pub trait Format: Sync {
     fn parse(&self, file: &InputFile, bytes: &[u8], sink: &mut Sink<'_>) -> Result<Parsed, Error>;
 }
 
+/// Line numbers from byte offsets. The csv crate's own line counter is off
+/// by one on CRLF files (it ends a record at `\r` and reports the record
+/// after it as starting on the `\n`), so quarantine line numbers are
+/// counted here: 1 + newlines up to and including the record's first byte.
+/// Offsets only grow, so the count is incremental and costs nothing for
+/// good rows.
+pub struct LineCounter<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    /// Count lines in `bytes` (the same slice the CSV reader reads).
+    pub fn new(bytes: &'a [u8]) -> Self {
+        LineCounter {
+            bytes,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// 1-based line of the record starting at byte `offset`.
+    pub fn line_at(&mut self, offset: u64) -> u64 {
+        // Include the byte at `offset`: on CRLF files it is the `\n` that
+        // ends the previous line.
+        let offset = (offset as usize + 1).min(self.bytes.len());
+        if offset < self.offset {
+            self.offset = 0;
+            self.line = 1;
+        }
+        self.line += self.bytes[self.offset..offset]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
+        self.offset = offset;
+        self.line
+    }
+}
+
 /// SHA-256 of a file, hex.
 pub fn fingerprint_file(path: &Path) -> Result<String, Error> {
     let mut f = std::fs::File::open(path).map_err(|source| Error::Io {
@@ -389,4 +429,29 @@ pub fn find_files(root: &Path, keep: &dyn Fn(&str) -> bool) -> Result<Vec<PathBu
     }
     out.sort();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_from_csv_offsets_on_lf_and_crlf() {
+        for data in [
+            &b"h\r\na\r\n\"x\r\ny\"\r\nb\r\n"[..],
+            &b"h\na\n\"x\ny\"\nb\n"[..],
+        ] {
+            let mut r = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(data);
+            let mut lc = LineCounter::new(data);
+            let mut rec = csv::ByteRecord::new();
+            let mut lines = Vec::new();
+            while r.read_byte_record(&mut rec).unwrap() {
+                lines.push(lc.line_at(rec.position().unwrap().byte()));
+            }
+            // header, a, the two-line quoted field, b
+            assert_eq!(lines, [1, 2, 3, 5], "{}", String::from_utf8_lossy(data));
+        }
+    }
 }

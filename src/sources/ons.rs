@@ -13,7 +13,7 @@ use datafusion::arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilde
 use datafusion::arrow::datatypes::SchemaRef;
 
 use super::Error;
-use super::files::{Format, InputFile, Parsed, Sink, header_fields, strip_bom};
+use super::files::{Format, InputFile, LineCounter, Parsed, Sink, header_fields, strip_bom};
 use super::police_uk::record_text;
 use crate::lake::{QuarantineRow, input_column};
 use crate::schema::{Column, ColumnType, lake_schema};
@@ -131,10 +131,12 @@ impl Format for MidYearEstimates {
     fn parse(&self, file: &InputFile, bytes: &[u8], sink: &mut Sink<'_>) -> Result<Parsed, Error> {
         let header = header_fields(&file.path, bytes)?;
         let l = layout(&file.path, &header)?;
+        let body = strip_bom(bytes);
+        let mut lines = LineCounter::new(body);
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(true)
-            .from_reader(strip_bom(bytes));
+            .from_reader(body);
         let mut parsed = Parsed::default();
         let (mut code, mut name, mut sex) = (
             StringBuilder::new(),
@@ -150,7 +152,7 @@ impl Format for MidYearEstimates {
         let mut rec = csv::StringRecord::new();
         loop {
             let more = rdr.read_record(&mut rec);
-            let line = rec.position().map(|p| p.line()).unwrap_or(0);
+            let line = rec.position().map(|p| lines.line_at(p.byte())).unwrap_or(0);
             let bad = |reason: String, rec: &csv::StringRecord| QuarantineRow {
                 input: file.unit.clone(),
                 file: file.path.display().to_string(),

@@ -17,7 +17,9 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::SchemaRef;
 
 use super::Error;
-use super::files::{Format, InputFile, Parsed, Sink, compare_header, header_fields, strip_bom};
+use super::files::{
+    Format, InputFile, LineCounter, Parsed, Sink, compare_header, header_fields, strip_bom,
+};
 use crate::lake::{QuarantineRow, input_column};
 use crate::schema::{Column, ColumnType, lake_schema};
 
@@ -208,6 +210,7 @@ fn opt(b: &mut StringBuilder, v: &str) {
 }
 
 /// A validated row, borrowing the record's text.
+#[derive(Debug)]
 struct Row<'a> {
     crime_id: &'a str,
     month: NaiveDate,
@@ -312,13 +315,20 @@ impl Format for StreetFormat {
             .and_then(|n| n.to_str())
             .and_then(parse_file_name)
             .map(|(m, _)| m);
+        // The header is read as a record (not `has_headers`) so that record
+        // positions count it and line numbers match the file.
+        let body = strip_bom(bytes);
+        let mut lines = LineCounter::new(body);
         let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
+            .has_headers(false)
             .flexible(true)
-            .from_reader(strip_bom(bytes));
+            .from_reader(body);
         let mut parsed = Parsed::default();
         let mut b = Builders::new();
         let mut rec = csv::ByteRecord::new();
+        if !matches!(rdr.read_byte_record(&mut rec), Ok(true)) {
+            return Ok(parsed);
+        }
         // Months seen, by partition: a file is one month, but keep it general.
         let mut cur_partition: Option<String> = None;
         loop {
@@ -333,7 +343,7 @@ impl Format for StreetFormat {
                     parsed.quarantine.push(QuarantineRow {
                         input: file.unit.clone(),
                         file: file_name.clone(),
-                        line: e.position().map(|p| p.line()).unwrap_or(0),
+                        line: e.position().map(|p| lines.line_at(p.byte())).unwrap_or(0),
                         reason: format!("unreadable CSV: {e}"),
                         record: String::new(),
                     });
@@ -341,14 +351,13 @@ impl Format for StreetFormat {
                 }
             }
             parsed.rows_read += 1;
-            let line = rec.position().map(|p| p.line()).unwrap_or(0);
             let row = match validate(&rec, file_month) {
                 Ok(r) => r,
                 Err(reason) => {
                     parsed.quarantine.push(QuarantineRow {
                         input: file.unit.clone(),
                         file: file_name.clone(),
-                        line,
+                        line: rec.position().map(|p| lines.line_at(p.byte())).unwrap_or(0),
                         reason,
                         record: record_text(&rec),
                     });

@@ -18,7 +18,9 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::SchemaRef;
 
 use super::Error;
-use super::files::{Format, InputFile, Parsed, Sink, compare_header, header_fields, strip_bom};
+use super::files::{
+    Format, InputFile, LineCounter, Parsed, Sink, compare_header, header_fields, strip_bom,
+};
 use super::police_uk::record_text;
 use crate::lake::{QuarantineRow, input_column};
 use crate::schema::{Column, ColumnType, lake_schema};
@@ -303,10 +305,12 @@ impl Format for TypedCsv {
 
     fn parse(&self, file: &InputFile, bytes: &[u8], sink: &mut Sink<'_>) -> Result<Parsed, Error> {
         let file_name = file.path.display().to_string();
+        let body = strip_bom(bytes);
+        let mut lines = LineCounter::new(body);
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(strip_bom(bytes));
+            .from_reader(body);
         let mut rec = csv::ByteRecord::new();
         let header: Vec<String> = match rdr.read_byte_record(&mut rec) {
             Ok(true) => rec
@@ -338,7 +342,7 @@ impl Format for TypedCsv {
                     parsed.quarantine.push(QuarantineRow {
                         input: file.unit.clone(),
                         file: file_name.clone(),
-                        line: e.position().map(|p| p.line()).unwrap_or(0),
+                        line: e.position().map(|p| lines.line_at(p.byte())).unwrap_or(0),
                         reason: format!("unreadable CSV: {e}"),
                         record: String::new(),
                     });
@@ -350,11 +354,10 @@ impl Format for TypedCsv {
                 continue;
             }
             parsed.rows_read += 1;
-            let line = rec.position().map(|p| p.line()).unwrap_or(0);
-            let quarantine = |reason: String, rec: &csv::ByteRecord| QuarantineRow {
+            let mut quarantine = |reason: String, rec: &csv::ByteRecord| QuarantineRow {
                 input: file.unit.clone(),
                 file: file_name.clone(),
-                line,
+                line: rec.position().map(|p| lines.line_at(p.byte())).unwrap_or(0),
                 reason,
                 record: record_text(rec),
             };

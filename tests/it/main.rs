@@ -1,0 +1,12 @@
+//! Integration tests: one binary, one module per area.
+//!
+//! Database tests talk to real PostgreSQL and MariaDB servers. `.ci/run` sets
+//! `SAFER_REQUIRE_DB=1`, which turns "server not reachable" into a failure;
+//! elsewhere those tests print that they were skipped.
+
+mod cli;
+mod common;
+mod lake;
+mod police_uk;
+mod sql_sources;
+mod stats19;

@@ -1,0 +1,113 @@
+//! STATS19 readers on hand-written collision and casualty files in both the
+//! current (`collision_*`) and older (`accident_*`) layouts (issue 2).
+
+use safer::lake::Lake;
+use safer::sources::land_stats19;
+
+use crate::common::{fixture, rows, scalar};
+
+#[tokio::test]
+async fn lands_both_layouts_with_types_and_quarantine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = Lake::open(tmp.path().join("lake")).unwrap();
+    let mut problems = Vec::new();
+    let reports = land_stats19(&lake, &fixture("stats19"), &mut problems).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    let by = |d: &str| reports.iter().find(|r| r.dataset == d).unwrap().clone();
+    let coll = by("stats19_collision");
+    assert_eq!(
+        (coll.rows_read, coll.rows_landed, coll.rows_quarantined),
+        (5, 5, 0)
+    );
+    let cas = by("stats19_casualty");
+    // Five casualty rows; one has age "abc" and is quarantined.
+    assert_eq!(
+        (cas.rows_read, cas.rows_landed, cas.rows_quarantined),
+        (5, 4, 1)
+    );
+
+    // accident_* names land as collision_*; the 2015 release lacks the
+    // severity adjustment, which lands as null; `NULL` text is null.
+    let old = rows(
+        &lake,
+        "SELECT collision_index, collision_ref_no, collision_severity, \
+         collision_adjusted_severity_serious, location_easting_osgr \
+         FROM stats19_collision WHERE collision_year = 2015 ORDER BY collision_index",
+    )
+    .await;
+    assert_eq!(
+        old,
+        vec![
+            vec!["201504A000001", "04A000001", "2", "NULL", "NULL"],
+            vec!["201504A000002", "04A000002", "3", "NULL", "NULL"],
+        ]
+    );
+    // DD/MM/YYYY dates become dates; the ONS district code is text.
+    assert_eq!(
+        scalar(
+            &lake,
+            "SELECT CAST(date AS VARCHAR) || ' ' || local_authority_ons_district \
+             FROM stats19_collision WHERE collision_index = '2023040000003'"
+        )
+        .await,
+        "2023-12-29 E06000009"
+    );
+    // Severity-adjusted KSI for 2023, by hand from the fixture:
+    // fatal casualty 1 + adjusted serious 1.0 + 0.25 + 0.12 = 2.37.
+    let ksi = scalar(
+        &lake,
+        "SELECT ROUND(SUM(CASE WHEN casualty_severity = 1 THEN 1.0 \
+         ELSE COALESCE(casualty_adjusted_severity_serious, 0) END), 2) \
+         FROM stats19_casualty WHERE collision_year = 2023",
+    )
+    .await;
+    assert_eq!(ksi, "2.37");
+    let q = rows(
+        &lake,
+        "SELECT line, reason FROM quarantine WHERE dataset = 'stats19_casualty'",
+    )
+    .await;
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0][0], "6");
+    assert!(q[0][1].contains("`age_of_casualty` `abc`"), "{}", q[0][1]);
+    // Partitioned by collision year.
+    let m = lake.manifest("stats19_collision").unwrap().unwrap();
+    assert_eq!(
+        m.files.keys().collect::<Vec<_>>(),
+        ["year=2015", "year=2023"]
+    );
+}
+
+#[tokio::test]
+async fn refuses_unexpected_columns_naming_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("drop");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = std::fs::read_to_string(fixture(
+        "stats19/dft-road-casualty-statistics-casualty-2023.csv",
+    ))
+    .unwrap();
+    let mut lines = src.lines();
+    let header = lines.next().unwrap().replace("sex_of_casualty", "gender");
+    let body: Vec<&str> = lines.collect();
+    std::fs::write(
+        dir.join("dft-road-casualty-statistics-casualty-2023.csv"),
+        format!("{header}\n{}\n", body.join("\n")),
+    )
+    .unwrap();
+    let lake = Lake::open(tmp.path().join("lake")).unwrap();
+    let mut problems = Vec::new();
+    let reports = land_stats19(&lake, &dir, &mut problems).unwrap();
+    assert_eq!(reports[0].inputs_refused, 1);
+    assert!(
+        problems[0].contains("missing columns: `sex_of_casualty`"),
+        "{}",
+        problems[0]
+    );
+    assert!(
+        problems[0].contains("unexpected columns: `gender`"),
+        "{}",
+        problems[0]
+    );
+    assert!(lake.manifest("stats19_casualty").unwrap().is_none());
+}
