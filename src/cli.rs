@@ -85,6 +85,18 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
         format: SqlFormat,
     },
+    /// Time police.uk CSV -> Parquet, ten queries and a workbook at county scale.
+    Bench {
+        /// Working folder (data is generated here once and reused).
+        #[arg(long, default_value = "bench-data")]
+        dir: PathBuf,
+        /// Years of monthly police.uk data to generate.
+        #[arg(long, default_value_t = 10)]
+        years: u32,
+        /// Times to repeat the timed job.
+        #[arg(long, default_value_t = 3)]
+        repeat: u32,
+    },
     /// Show recent runs from the ledger.
     Runs {
         /// How many.
@@ -162,6 +174,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let lake_dir = lake_dir(cli.config.as_deref(), lake)?;
             sql(&query, &lake_dir, format, cli.config.as_deref()).await
         }
+        Command::Bench { dir, years, repeat } => bench(dir, years, repeat).await,
         Command::Runs { last } => {
             let cfg = load_config(cli.config.as_deref())?;
             let dir = cfg.resolve(&cfg.paths.ledger);
@@ -436,5 +449,63 @@ async fn sql(
             writeln!(out)?;
         }
     }
+    Ok(0)
+}
+
+async fn bench(dir: PathBuf, years: u32, repeat: u32) -> Result<i32> {
+    let end_month = NaiveDate::from_ymd_opt(2025, 12, 1).unwrap_or_default();
+    let data = dir.join("data/police-uk");
+    let marker = dir.join(format!("data/.generated-{years}y"));
+    if !marker.exists() {
+        println!(
+            "Generating {years} year(s) of police.uk files in {} (not timed) ...",
+            dir.display()
+        );
+        crate::demo::generate(&crate::demo::DemoOptions {
+            dir: dir.clone(),
+            seed: 2026,
+            years,
+            end_month,
+            partner_db: false,
+        })
+        .await?;
+        std::fs::write(&marker, b"")?;
+    }
+    let r = crate::bench::run(&data, &dir.join("work"), repeat).await?;
+    println!(
+        "rows {}  csv {:.0} MiB  parquet {:.1} MiB in {} file(s)  peak RSS {:.0} MiB",
+        r.rows,
+        r.csv_bytes as f64 / 1048576.0,
+        r.parquet_bytes as f64 / 1048576.0,
+        r.parquet_files,
+        r.peak_rss_mib
+    );
+    println!(
+        "{:>6} {:>9} {:>9} {:>9} {:>9}",
+        "run", "ingest", "queries", "workbook", "total"
+    );
+    for (i, t) in r.runs.iter().enumerate() {
+        println!(
+            "{:>6} {:>8.3}s {:>8.3}s {:>8.3}s {:>8.3}s",
+            i + 1,
+            t.ingest,
+            t.queries,
+            t.workbook,
+            t.total
+        );
+    }
+    let best = r.runs.iter().map(|t| t.total).fold(f64::INFINITY, f64::min);
+    println!(
+        "best total {best:.3}s; {:.0} rows/s ingest",
+        r.rows as f64
+            / r.runs
+                .iter()
+                .map(|t| t.ingest)
+                .fold(f64::INFINITY, f64::min)
+    );
+    std::fs::write(
+        dir.join("bench-report.json"),
+        serde_json::to_vec_pretty(&r)?,
+    )?;
     Ok(0)
 }

@@ -14,6 +14,7 @@
 //! published formats so the whole path can run with nothing to set up.
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
