@@ -115,3 +115,178 @@ mod tests {
         assert!(pennine.iter().any(|d| !d.lancashire_12));
     }
 }
+
+/// One area a figure can be reported for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct Area {
+    /// Code (ONS where one exists; `csp-...` for partnerships).
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// `district`, `csp`, `lancashire_12` or `lancashire_14`.
+    pub level: &'static str,
+}
+
+/// The roll-up crosswalk: LSOA -> district -> CSP -> Lancashire-12 ->
+/// Lancashire-14. LSOAs come from the ONS lookup in the lake; districts and
+/// their partnerships from [`DISTRICTS`]. Built once per run; queries never
+/// hard-code it.
+#[derive(Debug, Clone, Default)]
+pub struct Crosswalk {
+    lsoa_to_district: std::collections::HashMap<String, String>,
+}
+
+/// Code for a CSP name: `csp-pennine-lancashire`.
+pub fn csp_code(name: &str) -> String {
+    let mut s = String::from("csp-");
+    for ch in name.chars() {
+        if ch.is_ascii_alphanumeric() {
+            s.push(ch.to_ascii_lowercase());
+        } else if !s.ends_with('-') {
+            s.push('-');
+        }
+    }
+    s
+}
+
+impl Crosswalk {
+    /// A crosswalk with these LSOA -> district pairs.
+    pub fn new(lsoa_to_district: impl IntoIterator<Item = (String, String)>) -> Self {
+        Crosswalk {
+            lsoa_to_district: lsoa_to_district.into_iter().collect(),
+        }
+    }
+
+    /// The district an area code belongs to: itself if a district, its
+    /// district if an LSOA in the lookup, else `None` (outside the area).
+    pub fn district_of(&self, code: &str) -> Option<&'static District> {
+        district_by_code(code).or_else(|| {
+            self.lsoa_to_district
+                .get(code)
+                .and_then(|d| district_by_code(d))
+        })
+    }
+
+    /// Every area a district rolls up into, itself first.
+    pub fn ancestors(d: &District) -> Vec<Area> {
+        let mut out = vec![
+            Area {
+                code: d.code.into(),
+                name: d.name.into(),
+                level: "district",
+            },
+            Area {
+                code: csp_code(d.csp),
+                name: format!("{} CSP", d.csp),
+                level: "csp",
+            },
+        ];
+        if d.lancashire_12 {
+            out.push(Area {
+                code: LANCASHIRE_12_CODE.into(),
+                name: "Lancashire-12".into(),
+                level: "lancashire_12",
+            });
+        }
+        out.push(Area {
+            code: LANCASHIRE_14_CODE.into(),
+            name: "Lancashire-14 (pan-Lancashire)".into(),
+            level: "lancashire_14",
+        });
+        out
+    }
+
+    /// Every area (districts, CSPs, Lancashire-12, Lancashire-14), sorted
+    /// from the top level down.
+    pub fn all_areas() -> Vec<Area> {
+        let mut set = std::collections::BTreeSet::new();
+        for d in &DISTRICTS {
+            set.extend(Self::ancestors(d));
+        }
+        let rank = |l: &str| match l {
+            "lancashire_14" => 0,
+            "lancashire_12" => 1,
+            "csp" => 2,
+            _ => 3,
+        };
+        let mut v: Vec<Area> = set.into_iter().collect();
+        v.sort_by(|a, b| (rank(a.level), &a.name).cmp(&(rank(b.level), &b.name)));
+        v
+    }
+
+    /// Districts under an area.
+    pub fn districts_in(area: &Area) -> Vec<&'static District> {
+        DISTRICTS
+            .iter()
+            .filter(|d| Self::ancestors(d).iter().any(|a| a.code == area.code))
+            .collect()
+    }
+}
+
+/// Lake table holding the district -> CSP -> county -> force-area crosswalk.
+pub const CROSSWALK_TABLE: &str = "geography_crosswalk";
+
+/// Land the crosswalk as reference data, so officers' SQL can join it and
+/// never hard-codes a district list. Unchanged content is not rewritten.
+pub fn land_crosswalk(lake: &crate::lake::Lake) -> Result<(), crate::lake::Error> {
+    use crate::schema::{Column, ColumnType::*};
+    use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray};
+    use sha2::{Digest, Sha256};
+    use std::sync::Arc;
+    let columns = vec![
+        Column::new("district_code", String),
+        Column::new("district_name", String),
+        Column::new("csp_code", String),
+        Column::new("csp_name", String),
+        Column::new("lancashire_12", Bool),
+        Column::new("county_code", String),
+        Column::new("force_area_code", String),
+    ];
+    let fingerprint = hex::encode(Sha256::digest(format!("{DISTRICTS:?}").as_bytes()));
+    let mut landing = crate::lake::Landing::begin(lake, CROSSWALK_TABLE, columns.clone())?;
+    if !landing.is_new("reference", &fingerprint) {
+        return Ok(());
+    }
+    landing.replace_all();
+    landing.replace_unit("reference");
+    let n = DISTRICTS.len();
+    let s = |f: &dyn Fn(&District) -> std::string::String| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(DISTRICTS.iter().map(f)))
+    };
+    let cols: Vec<ArrayRef> = vec![
+        s(&|d| d.code.into()),
+        s(&|d| d.name.into()),
+        s(&|d| csp_code(d.csp)),
+        s(&|d| d.csp.into()),
+        Arc::new(BooleanArray::from_iter(
+            DISTRICTS.iter().map(|d| Some(d.lancashire_12)),
+        )),
+        s(&|d| {
+            if d.lancashire_12 {
+                LANCASHIRE_12_CODE.into()
+            } else {
+                d.code.into()
+            }
+        }),
+        s(&|_| LANCASHIRE_14_CODE.into()),
+        crate::lake::input_column("reference", n),
+    ];
+    let batch = RecordBatch::try_new(crate::schema::lake_schema(&columns), cols)
+        .map_err(|e| crate::lake::Error::Internal(e.to_string()))?;
+    landing.write("all", &batch)?;
+    landing.record_input(
+        "reference",
+        crate::lake::InputEntry {
+            origin: "built-in geography".into(),
+            fingerprint,
+            partitions: vec!["all".into()],
+            rows_read: n as u64,
+            rows_landed: n as u64,
+            rows_quarantined: 0,
+            min_month: None,
+            max_month: None,
+            landed_at: crate::lake::now_rfc3339(),
+        },
+    );
+    landing.commit().map(|_| ())
+}

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod evaluation;
 pub mod geography;
 pub mod indicators;
 pub mod lake;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{self, Config};
 use crate::engine::{Engine, EngineLimits};
+use crate::evaluation::{self, spec::Spec};
 use crate::indicators;
 use crate::lake::{self, Lake, now_rfc3339, unique_suffix};
 use crate::ledger::{self, IndicatorRecord, RunRecord};
@@ -110,6 +111,9 @@ pub async fn run(cfg: &Config, job: &str) -> Result<RunRecord, Error> {
     let reports = ingest_sources(cfg, &lake).await;
 
     let mut problems = Vec::new();
+    if let Err(e) = crate::geography::land_crosswalk(&lake) {
+        problems.push(format!("geography crosswalk: {e}"));
+    }
     let engine = Engine::open(&lake, engine_limits(cfg)).await?;
     let queries_dir = cfg.resolve(&cfg.paths.queries);
     let (catalogue, load_errors) = indicators::discover(&queries_dir);
@@ -119,15 +123,24 @@ pub async fn run(cfg: &Config, job: &str) -> Result<RunRecord, Error> {
     }
     let mut series = Vec::new();
     let mut records = Vec::new();
+    let mut specs = Vec::new();
     for ind in catalogue {
         let t = Instant::now();
         let span = tracing::info_span!("indicator", id = %ind.id);
         let _e = span.enter();
-        let result = indicators::run(&engine, &ind).await;
+        let result = match Spec::from_indicator(&ind) {
+            Ok(spec) => indicators::run(&engine, &ind).await.map(|p| (spec, p)),
+            Err(header) => Err(indicators::Error::Header {
+                path: ind.path.clone(),
+                line: 1,
+                message: header.join("; "),
+            }),
+        };
         let seconds = t.elapsed().as_secs_f64();
         let (points, error) = match result {
-            Ok(p) => {
+            Ok((spec, p)) => {
                 tracing::info!(points = p.len(), seconds, "Indicator evaluated.");
+                specs.push((series.len(), spec));
                 (p, None)
             }
             Err(e) => {
@@ -165,6 +178,28 @@ pub async fn run(cfg: &Config, job: &str) -> Result<RunRecord, Error> {
             .flat_map(|s| s.points.iter().map(|p| p.month))
             .max()
     });
+    // Evaluate every indicator the same way and land the results.
+    let reporting_month = latest_month.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let ctx = evaluation::Context {
+        run_id: run_id.clone(),
+        reporting_month,
+        crosswalk: load_crosswalk(&engine).await,
+        populations: load_populations(&engine).await,
+        threshold: evaluation::suppress::DEFAULT_THRESHOLD,
+    };
+    let mut results = Vec::new();
+    for (i, spec) in &specs {
+        let s = &series[*i];
+        let rows = evaluation::evaluate(&s.indicator, spec, &s.points, &ctx);
+        tracing::debug!(id = %s.indicator.id, rows = rows.len(), "Indicator results computed.");
+        results.extend(rows);
+    }
+    if !results.is_empty() {
+        match evaluation::results::land(&lake, &run_id, &results) {
+            Ok(total) => tracing::info!(rows = results.len(), total, "Results landed."),
+            Err(e) => problems.push(format!("results table: {e}")),
+        }
+    }
     let view = RunView {
         organisation: cfg.organisation.name.clone(),
         run_id: &run_id,
@@ -321,4 +356,69 @@ fn copy_queries(from: &Path, to: &Path) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The LSOA -> district lookup from the lake, if it has landed.
+async fn load_crosswalk(engine: &Engine) -> crate::geography::Crosswalk {
+    let sql = "SELECT lsoa_code, lad_code FROM ons_lsoa_lookup";
+    let pairs = match engine.query(sql).await {
+        Ok((_, batches)) => string_pairs(&batches),
+        Err(e) => {
+            tracing::warn!(error = %e, "No LSOA lookup in the lake; LSOA-level results cannot roll up.");
+            Vec::new()
+        }
+    };
+    crate::geography::Crosswalk::new(pairs)
+}
+
+fn string_pairs(batches: &[datafusion::arrow::array::RecordBatch]) -> Vec<(String, String)> {
+    use datafusion::arrow::array::{Array, AsArray};
+    let mut out = Vec::new();
+    for b in batches {
+        let (a, c) = (
+            b.column(0).as_string::<i32>(),
+            b.column(1).as_string::<i32>(),
+        );
+        for i in 0..b.num_rows() {
+            if !a.is_null(i) && !c.is_null(i) {
+                out.push((a.value(i).to_string(), c.value(i).to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// ONS mid-year estimates from the lake, if they have landed.
+async fn load_populations(engine: &Engine) -> evaluation::Populations {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::Int64Type;
+    let mut pops = evaluation::Populations::default();
+    let sql = "SELECT lad_code, sex, age, year, population FROM ons_population";
+    match engine.query(sql).await {
+        Ok((_, batches)) => {
+            for b in &batches {
+                let code = b.column(0).as_string::<i32>();
+                let sex = b.column(1).as_string::<i32>();
+                let age = b.column(2).as_primitive::<Int64Type>();
+                let year = b.column(3).as_primitive::<Int64Type>();
+                let pop = b.column(4).as_primitive::<Int64Type>();
+                for i in 0..b.num_rows() {
+                    if code.is_null(i) || pop.is_null(i) {
+                        continue;
+                    }
+                    pops.add(
+                        code.value(i),
+                        sex.value(i) == "female",
+                        age.value(i),
+                        year.value(i) as i32,
+                        pop.value(i) as f64,
+                    );
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "No population estimates in the lake; rates cannot be computed.")
+        }
+    }
+    pops
 }

@@ -3,6 +3,7 @@
 -- description: Anti-social behaviour incidents recorded by the police and
 --   published on data.police.uk (rows with blank Crime ID).
 -- theme: Anti-social behaviour
+-- priority: Anti-social behaviour
 -- unit: count
 -- polarity: lower is better
 -- sources: police_uk_street, ons_lsoa_lookup

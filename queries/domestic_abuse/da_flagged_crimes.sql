@@ -4,6 +4,7 @@
 --   recorded and district. More recording can mean more confidence to
 --   report, so this is monitored rather than targeted.
 -- theme: Domestic abuse
+-- priority: Domestic abuse
 -- unit: count
 -- polarity: monitor
 -- sources: force_crime

@@ -3,6 +3,7 @@
 -- description: Crimes flagged with at least one of the five monitored hate
 --   strands. A crime with two strands counts once here.
 -- theme: Hate crime
+-- priority: Hate crime
 -- unit: count
 -- polarity: monitor
 -- sources: force_crime

@@ -4,6 +4,7 @@
 --   data.police.uk, excluding anti-social behaviour incidents, by the
 --   district of the LSOA where they occurred.
 -- theme: Overall
+-- priority: Overall crime
 -- unit: count
 -- polarity: lower is better
 -- sources: police_uk_street, ons_lsoa_lookup

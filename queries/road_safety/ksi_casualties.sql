@@ -4,6 +4,7 @@
 --   of serious injury, by month of collision and district. Where a release
 --   has no adjustment, reported serious casualties count as 1.
 -- theme: Road safety
+-- priority: Road safety
 -- unit: count
 -- polarity: lower is better
 -- calendar: calendar year

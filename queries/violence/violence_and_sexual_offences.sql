@@ -2,6 +2,7 @@
 -- title: Violence and sexual offences
 -- description: Crimes in the police.uk category "Violence and sexual offences".
 -- theme: Violence
+-- priority: Violence and serious violence
 -- unit: count
 -- polarity: lower is better
 -- sources: police_uk_street, ons_lsoa_lookup

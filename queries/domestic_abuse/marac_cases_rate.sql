@@ -1,0 +1,27 @@
+-- id: marac_cases_rate
+-- title: MARAC cases per 10,000 adult females
+-- description: Cases heard at Multi-Agency Risk Assessment Conferences per 10,000 women
+--   aged 18+. SafeLives recommends about 40 a year; reaching more high-risk
+--   victims is better.
+-- theme: Domestic abuse
+-- priority: Domestic abuse
+-- basis: Domestic Abuse Act 2021; SafeLives MARAC guidance
+-- source: SafeLives MARAC national dataset: recommended 40 cases per 10,000 adult females
+-- sources: marac_cases, ons_population
+-- unit: rate per 10,000
+-- denominator: adult females
+-- polarity: higher is better
+-- target: 40
+-- tolerance: 10%
+-- target_period: financial year
+-- frequency: monthly
+-- calendar: financial year
+-- disclosure: public
+-- owner: Community Safety Performance Team
+SELECT date_trunc('month', referral_date) AS month,
+       district_code AS area_code,
+       COUNT(*) AS numerator
+FROM marac_cases
+WHERE district_code IS NOT NULL
+  AND (TRUE)
+GROUP BY 1, 2

@@ -1,0 +1,22 @@
+-- id: stalking_harassment
+-- title: Stalking and harassment offences
+-- description: Police-recorded stalking (8Q, 8R) and harassment (8L, 8M, 8U).
+-- theme: Vawg
+-- priority: Violence against women and girls
+-- basis: Protection from Harassment Act 1997; Stalking Protection Act 2019
+-- source: Home Office Counting Rules for Recorded Crime; force data-sharing extract
+-- sources: force_crime
+-- unit: count
+-- denominator: none
+-- polarity: monitor
+-- frequency: monthly
+-- calendar: financial year
+-- disclosure: public
+-- owner: Community Safety Performance Team
+SELECT date_trunc('month', recorded_date) AS month,
+       district_code AS area_code,
+       COUNT(*) AS numerator
+FROM force_crime
+WHERE district_code IS NOT NULL
+  AND (ho_offence_code IN ('8Q', '8R', '8L', '8M', '8U'))
+GROUP BY 1, 2

@@ -1,0 +1,538 @@
+//! The evaluation engine: turns an indicator's monthly series per area into
+//! results for every area and period, the same way for every indicator.
+//!
+//! Officers' SQL only counts. Here the counts are rolled up through the
+//! geography crosswalk (LSOA -> district -> CSP -> Lancashire-12 ->
+//! Lancashire-14), summed into periods (month, quarter, financial or
+//! calendar year, rolling 12 months, year to date), turned into rates with
+//! the right ONS population for the right year, compared with the previous
+//! period and the same period last year, rated against the target, read with
+//! statistical process control, and finally put through disclosure control.
+
+pub mod periods;
+pub mod rag;
+pub mod results;
+pub mod spc;
+pub mod spec;
+pub mod suppress;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::geography::{Area, Crosswalk, DISTRICTS, LANCASHIRE_12_CODE, LANCASHIRE_14_CODE};
+use crate::indicators::{Indicator, Point};
+use periods::{Calendar, Period, PeriodType, month_from_index, month_index};
+use rag::{Direction, RagRule};
+use spc::Chart;
+use spec::{Disclosure, Population, Spec, Unit};
+use suppress::{Grid, protect_grid};
+
+/// Mid-year population estimates by district and year, for every
+/// denominator population.
+#[derive(Debug, Clone, Default)]
+pub struct Populations {
+    by: HashMap<(String, i32), [f64; 5]>,
+    years: BTreeSet<i32>,
+}
+
+impl Populations {
+    /// Add one ONS row (district, sex, single year of age, year, count).
+    pub fn add(&mut self, district: &str, female: bool, age: i64, year: i32, people: f64) {
+        let e = self
+            .by
+            .entry((district.to_string(), year))
+            .or_insert([0.0; 5]);
+        for (i, p) in Population::ALL.iter().enumerate() {
+            if p.includes(female, age) {
+                e[i] += people;
+            }
+        }
+        self.years.insert(year);
+    }
+
+    /// Population of an area for a year. When that year is not published
+    /// yet, the latest earlier estimate is used (and returned, so the pack
+    /// can say so); before the first estimate, the first one.
+    pub fn get(&self, area: &Area, year: i32, pop: Population) -> Option<(f64, i32)> {
+        let used = self
+            .years
+            .range(..=year)
+            .next_back()
+            .or_else(|| self.years.iter().next())
+            .copied()?;
+        let idx = Population::ALL.iter().position(|p| *p == pop)?;
+        let districts = Crosswalk::districts_in(area);
+        let mut total = 0.0;
+        for d in &districts {
+            total += self.by.get(&(d.code.to_string(), used))?[idx];
+        }
+        (!districts.is_empty()).then_some((total, used))
+    }
+
+    /// Latest estimate year available.
+    pub fn latest_year(&self) -> Option<i32> {
+        self.years.iter().next_back().copied()
+    }
+}
+
+/// What every evaluation in a run shares.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Run id, stamped on every result.
+    pub run_id: String,
+    /// The reporting month: periods are evaluated up to the one containing it.
+    pub reporting_month: NaiveDate,
+    /// LSOA lookup.
+    pub crosswalk: Crosswalk,
+    /// Denominators.
+    pub populations: Populations,
+    /// Counts from 1 to this are suppressed in public outputs.
+    pub threshold: f64,
+}
+
+/// One result: indicator × area × period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResultRow {
+    /// Run id.
+    pub run_id: String,
+    /// Indicator id.
+    pub indicator_id: String,
+    /// SHA-256 of the SQL file.
+    pub sql_hash: String,
+    /// Area code.
+    pub area_code: String,
+    /// Area name.
+    pub area_name: String,
+    /// Area level.
+    pub area_level: String,
+    /// Period type name.
+    pub period_type: String,
+    /// Period label.
+    pub period_label: String,
+    /// First month.
+    pub period_start: NaiveDate,
+    /// Last month (first day).
+    pub period_end: NaiveDate,
+    /// Every month of the period has data.
+    pub complete: bool,
+    /// Summed numerator.
+    pub numerator: f64,
+    /// Summed denominator (percentages).
+    pub denominator: Option<f64>,
+    /// Population used for a rate.
+    pub population: Option<f64>,
+    /// Mid-year the population is for.
+    pub population_year: Option<i32>,
+    /// Note when the population is not the period's own year.
+    pub population_note: Option<String>,
+    /// The value in the indicator's unit.
+    pub value: Option<f64>,
+    /// Unit label.
+    pub unit: String,
+    /// Polarity label.
+    pub polarity: String,
+    /// Previous period's value.
+    pub previous_value: Option<f64>,
+    /// Same period last year's value.
+    pub sply_value: Option<f64>,
+    /// Direction against the previous period.
+    pub direction_previous: Option<String>,
+    /// Direction against SPLY.
+    pub direction_sply: Option<String>,
+    /// Target value for this period.
+    pub target: Option<f64>,
+    /// RAG name (`green`/`amber`/`red`).
+    pub rag: Option<String>,
+    /// SPC variation at this month (month rows only).
+    pub spc_variation: Option<String>,
+    /// SPC rules that fired at this month.
+    pub spc_rules: Option<String>,
+    /// SPC mean (month rows).
+    pub spc_mean: Option<f64>,
+    /// SPC lower limit.
+    pub spc_lower: Option<f64>,
+    /// SPC upper limit.
+    pub spc_upper: Option<f64>,
+    /// Target assurance (month rows of indicators with a fixed target).
+    pub spc_assurance: Option<String>,
+    /// Public outputs must hide this row's figures.
+    pub suppressed: bool,
+    /// The previous-period figure is hidden in public outputs.
+    pub previous_suppressed: bool,
+    /// The SPLY figure is hidden in public outputs.
+    pub sply_suppressed: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Sum {
+    num: f64,
+    den: f64,
+}
+
+/// Evaluate one indicator.
+pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -> Vec<ResultRow> {
+    if points.is_empty() {
+        return Vec::new();
+    }
+    let all_areas = Crosswalk::all_areas();
+    let area_by_code: HashMap<&str, &Area> =
+        all_areas.iter().map(|a| (a.code.as_str(), a)).collect();
+
+    // 1. Roll up through the crosswalk.
+    let mut monthly: HashMap<(String, i32), Sum> = HashMap::new();
+    let mut covered: BTreeSet<String> = BTreeSet::new();
+    let mut district_level = false;
+    for p in points {
+        let m = month_index(p.month);
+        let targets: Vec<Area> = if let Some(d) = ctx.crosswalk.district_of(&p.area_code) {
+            district_level = true;
+            Crosswalk::ancestors(d)
+        } else if let Some(a) = area_by_code.get(p.area_code.as_str()) {
+            vec![(*a).clone()]
+        } else {
+            continue; // outside pan-Lancashire: not counted anywhere
+        };
+        for a in targets {
+            let s = monthly.entry((a.code.clone(), m)).or_default();
+            s.num += p.numerator;
+            s.den += p.denominator.unwrap_or(0.0);
+            covered.insert(a.code);
+        }
+    }
+    let areas: Vec<&Area> = if district_level {
+        all_areas.iter().collect()
+    } else {
+        all_areas
+            .iter()
+            .filter(|a| covered.contains(&a.code))
+            .collect()
+    };
+    let first = points
+        .iter()
+        .map(|p| month_index(p.month))
+        .min()
+        .unwrap_or(0);
+    let last_data = points
+        .iter()
+        .map(|p| month_index(p.month))
+        .max()
+        .unwrap_or(0);
+    let reporting = month_index(ctx.reporting_month).max(last_data);
+
+    let year_kind = match spec.calendar {
+        Calendar::Financial => PeriodType::FinancialYear,
+        Calendar::Calendar => PeriodType::CalendarYear,
+    };
+    let kinds = [
+        PeriodType::Month,
+        PeriodType::Quarter,
+        year_kind,
+        PeriodType::Rolling12,
+        PeriodType::YearToDate,
+    ];
+
+    let value_of = |area: &Area, p: &Period| -> Option<Computed> {
+        let lo = p.start.max(first);
+        let hi = p.end().min(last_data);
+        if p.end() < first || p.start > last_data {
+            return None;
+        }
+        let mut s = Sum::default();
+        for m in lo..=hi {
+            if let Some(x) = monthly.get(&(area.code.clone(), m)) {
+                s.num += x.num;
+                s.den += x.den;
+            }
+        }
+        let complete = p.start >= first && p.end() <= last_data;
+        let (value, population, pop_year) = match spec.unit {
+            Unit::Count => (Some(s.num), None, None),
+            Unit::Percentage => ((s.den > 0.0).then(|| 100.0 * s.num / s.den), None, None),
+            Unit::Rate { per } => {
+                let pop = spec
+                    .population
+                    .and_then(|kind| ctx.populations.get(area, p.population_year(), kind));
+                match pop {
+                    Some((n, y)) if n > 0.0 => (Some(s.num / n * per), Some(n), Some(y)),
+                    _ => (None, None, None),
+                }
+            }
+        };
+        Some(Computed {
+            sum: s,
+            complete,
+            value,
+            population,
+            pop_year,
+        })
+    };
+
+    let mut rows = Vec::new();
+    for area in &areas {
+        // SPC over the complete monthly series of this area.
+        let months: Vec<i32> = (first..=last_data).collect();
+        let series: Vec<f64> = months
+            .iter()
+            .filter_map(|m| {
+                let p = Period::containing(PeriodType::Month, spec.calendar, month_from_index(*m));
+                value_of(area, &p).and_then(|c| c.value)
+            })
+            .collect();
+        let chart = (series.len() == months.len())
+            .then(|| Chart::new(&series))
+            .flatten();
+
+        for kind in kinds {
+            let mut p = Period::containing(kind, spec.calendar, month_from_index(first));
+            while p.start <= reporting {
+                let Some(c) = value_of(area, &p) else {
+                    p = p.next();
+                    continue;
+                };
+                let prev = p
+                    .previous()
+                    .and_then(|q| value_of(area, &q))
+                    .filter(|c| c.complete);
+                let sply = value_of(area, &p.same_period_last_year()).filter(|c| c.complete);
+                let prev_v = prev.as_ref().and_then(|c| c.value);
+                let sply_v = sply.as_ref().and_then(|c| c.value);
+                let dir = |other: Option<f64>| match (c.complete, c.value, other) {
+                    (true, Some(v), Some(o)) => Some(Direction::of(v, o, spec.polarity).label()),
+                    _ => None,
+                };
+                let target = if kind == spec.target_period && c.complete {
+                    spec.target.as_ref().and_then(|t| t.value(sply_v))
+                } else {
+                    None
+                };
+                let rag = match (target, c.value) {
+                    (Some(t), Some(v)) => RagRule
+                        .rate(v, t, spec.tolerance, sply_v, spec.polarity)
+                        .map(|r| r.name().to_string()),
+                    _ => None,
+                };
+                let mut row = ResultRow {
+                    run_id: ctx.run_id.clone(),
+                    indicator_id: ind.id.clone(),
+                    sql_hash: ind.sql_hash.clone(),
+                    area_code: area.code.clone(),
+                    area_name: area.name.clone(),
+                    area_level: area.level.to_string(),
+                    period_type: kind.name().to_string(),
+                    period_label: p.label(),
+                    period_start: p.start_date(),
+                    period_end: p.end_date(),
+                    complete: c.complete,
+                    numerator: c.sum.num,
+                    denominator: (spec.unit == Unit::Percentage).then_some(c.sum.den),
+                    population: c.population,
+                    population_year: c.pop_year,
+                    population_note: c.pop_year.filter(|y| *y != p.population_year()).map(|y| {
+                        format!(
+                            "mid-{} population used: the mid-{} estimate is not yet published",
+                            y,
+                            p.population_year()
+                        )
+                    }),
+                    value: c.value,
+                    unit: spec.unit.label(),
+                    polarity: spec.polarity.label().to_string(),
+                    previous_value: prev_v,
+                    sply_value: sply_v,
+                    direction_previous: dir(prev_v),
+                    direction_sply: dir(sply_v),
+                    target,
+                    rag,
+                    spc_variation: None,
+                    spc_rules: None,
+                    spc_mean: None,
+                    spc_lower: None,
+                    spc_upper: None,
+                    spc_assurance: None,
+                    suppressed: false,
+                    previous_suppressed: false,
+                    sply_suppressed: false,
+                };
+                if kind == PeriodType::Month
+                    && let Some(chart) = &chart
+                {
+                    let i = (p.start - first) as usize;
+                    if let Some(sig) = chart.signals.get(i).copied().flatten() {
+                        row.spc_variation =
+                            Some(spc::variation(sig.side, spec.polarity).label().to_string());
+                        row.spc_rules = Some(rules_text(&sig.rules));
+                    } else if i < chart.signals.len() {
+                        row.spc_variation = Some(spc::Variation::CommonCause.label().to_string());
+                    }
+                    row.spc_mean = Some(chart.mean);
+                    row.spc_lower = Some(chart.lower);
+                    row.spc_upper = Some(chart.upper);
+                    row.spc_assurance = monthly_target(spec)
+                        .and_then(|t| chart.assurance(t, spec.polarity))
+                        .map(|a| a.label().to_string());
+                }
+                rows.push(row);
+                p = p.next();
+            }
+        }
+    }
+    if spec.disclosure == Disclosure::Public {
+        suppress_rows(&mut rows, ctx.threshold);
+    }
+    rows
+}
+
+struct Computed {
+    sum: Sum,
+    complete: bool,
+    value: Option<f64>,
+    population: Option<f64>,
+    pop_year: Option<i32>,
+}
+
+/// A fixed target on the monthly scale, for SPC assurance: percentages
+/// compare directly; annual counts and rates are spread over 12 months.
+fn monthly_target(spec: &Spec) -> Option<f64> {
+    let rag::Target::Value(t) = spec.target.as_ref()? else {
+        return None;
+    };
+    Some(match (spec.unit, spec.target_period) {
+        (Unit::Percentage, _) | (_, PeriodType::Month) => *t,
+        (_, PeriodType::Quarter) => t / 3.0,
+        _ => t / 12.0,
+    })
+}
+
+fn rules_text(r: &spc::Rules) -> String {
+    let mut v = Vec::new();
+    if r.outside_limits {
+        v.push("outside the limits");
+    }
+    if r.shift {
+        v.push("run of 7 on one side of the mean");
+    }
+    if r.trend {
+        v.push("7 rising or falling");
+    }
+    if r.two_of_three {
+        v.push("2 of 3 near a limit");
+    }
+    v.join("; ")
+}
+
+/// Primary and secondary suppression across the area hierarchy, per
+/// period: districts add up to partnerships, to Lancashire-12 and to
+/// Lancashire-14, so each of those sums is a line that must not give a
+/// hidden district away. Then hide comparisons that point at a hidden row.
+pub fn suppress_rows(rows: &mut [ResultRow], threshold: f64) {
+    let mut groups: BTreeMap<(String, NaiveDate), Vec<usize>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        groups
+            .entry((r.period_type.clone(), r.period_start))
+            .or_default()
+            .push(i);
+    }
+    let lines = hierarchy_lines();
+    for idx in groups.values() {
+        let by_code: HashMap<String, usize> = idx
+            .iter()
+            .map(|i| (rows[*i].area_code.clone(), *i))
+            .collect();
+        let mut codes: Vec<String> = by_code.keys().cloned().collect();
+        codes.sort();
+        let pos: HashMap<&str, usize> = codes
+            .iter()
+            .enumerate()
+            .map(|(k, c)| (c.as_str(), k))
+            .collect();
+        let values: Vec<f64> = codes
+            .iter()
+            .map(|c| {
+                let r = &rows[by_code[c.as_str()]];
+                // A percentage is disclosive if either count is small.
+                match r.denominator {
+                    Some(d) if suppress::is_primary(d, threshold) => d,
+                    _ => r.numerator,
+                }
+            })
+            .collect();
+        let grid_lines: Vec<(Vec<usize>, usize)> = lines
+            .iter()
+            .filter_map(|(parts, total)| {
+                let t = *pos.get(total.as_str())?;
+                let ps: Option<Vec<usize>> =
+                    parts.iter().map(|p| pos.get(p.as_str()).copied()).collect();
+                Some((ps?, t))
+            })
+            .collect();
+        let hidden = protect_grid(
+            &Grid {
+                values,
+                lines: grid_lines,
+            },
+            threshold,
+        );
+        for (k, c) in codes.iter().enumerate() {
+            if hidden[k] {
+                rows[by_code[c.as_str()]].suppressed = true;
+            }
+        }
+    }
+    // Comparisons that would show a hidden figure are hidden too.
+    let hidden: HashMap<(String, String, NaiveDate), bool> = rows
+        .iter()
+        .map(|r| {
+            (
+                (r.area_code.clone(), r.period_type.clone(), r.period_start),
+                r.suppressed,
+            )
+        })
+        .collect();
+    for r in rows.iter_mut() {
+        let months = |a: NaiveDate, b: NaiveDate| month_index(b) - month_index(a) + 1;
+        let len = months(r.period_start, r.period_end);
+        let prev_start = month_from_index(month_index(r.period_start) - len);
+        let sply_start = month_from_index(month_index(r.period_start) - 12);
+        let key = |s: NaiveDate| (r.area_code.clone(), r.period_type.clone(), s);
+        if r.period_type != PeriodType::YearToDate.name()
+            && hidden.get(&key(prev_start)).copied().unwrap_or(false)
+        {
+            r.previous_suppressed = true;
+        }
+        if hidden.get(&key(sply_start)).copied().unwrap_or(false) {
+            r.sply_suppressed = true;
+        }
+    }
+}
+
+/// The additive lines of the geography: each CSP's districts, the twelve,
+/// the fourteen, and the CSPs adding up to the fourteen.
+fn hierarchy_lines() -> Vec<(Vec<String>, String)> {
+    let mut csps: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for d in &DISTRICTS {
+        csps.entry(crate::geography::csp_code(d.csp))
+            .or_default()
+            .push(d.code.to_string());
+    }
+    let mut lines: Vec<(Vec<String>, String)> =
+        csps.iter().map(|(c, ds)| (ds.clone(), c.clone())).collect();
+    lines.push((
+        DISTRICTS
+            .iter()
+            .filter(|d| d.lancashire_12)
+            .map(|d| d.code.to_string())
+            .collect(),
+        LANCASHIRE_12_CODE.to_string(),
+    ));
+    lines.push((
+        DISTRICTS.iter().map(|d| d.code.to_string()).collect(),
+        LANCASHIRE_14_CODE.to_string(),
+    ));
+    lines.push((
+        csps.keys().cloned().collect(),
+        LANCASHIRE_14_CODE.to_string(),
+    ));
+    lines
+}

@@ -1,0 +1,306 @@
+//! Targets, RAG status and direction of travel.
+//!
+//! The RAG rule is data: [`RagRule::describe`] prints exactly the rule the
+//! code applies, so the pack states it in words. The default follows the
+//! committee practice in DOMAIN.md: green when on target or within
+//! tolerance; amber when the target is missed but the value improved on the
+//! same period last year; red when missed and not improved. Monitor-only
+//! indicators and incomplete periods get no RAG: a partial year is never
+//! rated as if it were a result.
+
+use serde::Serialize;
+
+use super::spc::Polarity;
+
+/// A target from an indicator header.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Target {
+    /// A fixed value (`target: 40`).
+    Value(f64),
+    /// A percentage change against the same period last year
+    /// (`target: -5% vs sply`): the target is SPLY × (1 + pct/100).
+    ChangeVsSply(f64),
+}
+
+/// Tolerance around a target.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum Tolerance {
+    /// Absolute units.
+    Absolute(f64),
+    /// Percent of the target.
+    Percent(f64),
+}
+
+impl Target {
+    /// Parse `40`, `12.5`, `-5% vs sply`.
+    pub fn parse(s: &str) -> Result<Target, String> {
+        let t = s.trim().to_ascii_lowercase();
+        if let Some(change) = t.strip_suffix("vs sply").map(str::trim) {
+            let pct = change
+                .strip_suffix('%')
+                .and_then(|p| p.trim().parse::<f64>().ok())
+                .ok_or_else(|| format!("target `{s}`: write a change as `-5% vs sply`"))?;
+            return Ok(Target::ChangeVsSply(pct));
+        }
+        t.parse::<f64>()
+            .map(Target::Value)
+            .map_err(|_| format!("target `{s}` is neither a number nor `<n>% vs sply`"))
+    }
+
+    /// The target value for a period, given its SPLY value.
+    pub fn value(&self, sply: Option<f64>) -> Option<f64> {
+        match self {
+            Target::Value(v) => Some(*v),
+            Target::ChangeVsSply(pct) => sply.map(|s| s * (1.0 + pct / 100.0)),
+        }
+    }
+
+    /// Words for the data dictionary.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Value(v) => format!("{v}"),
+            Target::ChangeVsSply(p) => format!("{p:+}% against the same period last year"),
+        }
+    }
+}
+
+impl Tolerance {
+    /// Parse `5%` or `2`.
+    pub fn parse(s: &str) -> Result<Tolerance, String> {
+        let t = s.trim();
+        if let Some(p) = t.strip_suffix('%') {
+            p.trim()
+                .parse()
+                .map(Tolerance::Percent)
+                .map_err(|_| format!("tolerance `{s}` is not a percentage"))
+        } else {
+            t.parse()
+                .map(Tolerance::Absolute)
+                .map_err(|_| format!("tolerance `{s}` is not a number"))
+        }
+    }
+
+    fn amount(&self, target: f64) -> f64 {
+        match self {
+            Tolerance::Absolute(a) => a.abs(),
+            Tolerance::Percent(p) => (target * p / 100.0).abs(),
+        }
+    }
+}
+
+/// RAG status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rag {
+    /// On target or within tolerance.
+    Green,
+    /// Missed, but better than the same period last year.
+    Amber,
+    /// Missed and not better than the same period last year.
+    Red,
+}
+
+impl Rag {
+    /// The label printed beside the colour (never colour alone).
+    pub fn label(self) -> &'static str {
+        match self {
+            Rag::Green => "Green: on target",
+            Rag::Amber => "Amber: target missed, improving",
+            Rag::Red => "Red: target missed, not improving",
+        }
+    }
+
+    /// Short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rag::Green => "green",
+            Rag::Amber => "amber",
+            Rag::Red => "red",
+        }
+    }
+}
+
+/// The RAG rule in force.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct RagRule;
+
+impl RagRule {
+    /// The rule in words, as the pack prints it.
+    pub fn describe(&self) -> &'static str {
+        "Green: the value meets the target or is within the stated tolerance of it. \
+         Amber: the target is missed by more than the tolerance, but the value is better \
+         than the same period last year. Red: the target is missed by more than the \
+         tolerance and the value is not better than the same period last year (or there is \
+         no same period last year to compare). \"Better\" follows the indicator's polarity. \
+         Monitor-only indicators and incomplete periods are not rated."
+    }
+
+    /// Rate a value. `None` when the indicator is monitor-only or has no target.
+    pub fn rate(
+        &self,
+        value: f64,
+        target: f64,
+        tolerance: Option<Tolerance>,
+        sply: Option<f64>,
+        polarity: Polarity,
+    ) -> Option<Rag> {
+        let tol = tolerance.map(|t| t.amount(target)).unwrap_or(0.0);
+        let met = match polarity {
+            Polarity::Monitor => return None,
+            Polarity::LowerIsBetter => value <= target + tol,
+            Polarity::HigherIsBetter => value >= target - tol,
+        };
+        if met {
+            return Some(Rag::Green);
+        }
+        let improved = sply.is_some_and(|s| better(value, s, polarity));
+        Some(if improved { Rag::Amber } else { Rag::Red })
+    }
+}
+
+/// Strictly better by polarity (never for monitor).
+pub fn better(value: f64, than: f64, polarity: Polarity) -> bool {
+    match polarity {
+        Polarity::LowerIsBetter => value < than,
+        Polarity::HigherIsBetter => value > than,
+        Polarity::Monitor => false,
+    }
+}
+
+/// Direction of travel against a comparator.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Direction {
+    /// value - comparator.
+    pub change: f64,
+    /// Percentage change, when the comparator is not zero.
+    pub percent: Option<f64>,
+    /// `up`, `down` or `same`.
+    pub arrow: &'static str,
+    /// `better`, `worse` or `neutral` by polarity.
+    pub judgement: &'static str,
+}
+
+impl Direction {
+    /// Compare `value` with `comparator`.
+    pub fn of(value: f64, comparator: f64, polarity: Polarity) -> Direction {
+        let change = value - comparator;
+        let arrow = if change.abs() < 1e-9 {
+            "same"
+        } else if change > 0.0 {
+            "up"
+        } else {
+            "down"
+        };
+        let judgement = if arrow == "same" || polarity == Polarity::Monitor {
+            "neutral"
+        } else if better(value, comparator, polarity) {
+            "better"
+        } else {
+            "worse"
+        };
+        Direction {
+            change,
+            percent: (comparator.abs() > 1e-12).then(|| 100.0 * change / comparator),
+            arrow,
+            judgement,
+        }
+    }
+
+    /// `up 12.0% (worse)`.
+    pub fn label(&self) -> String {
+        match (self.arrow, self.percent) {
+            ("same", _) => "no change".into(),
+            (a, Some(p)) => format!("{a} {:.1}% ({})", p.abs(), self.judgement),
+            (a, None) => format!("{a} ({})", self.judgement),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rag_follows_polarity_tolerance_and_sply() {
+        let r = RagRule;
+        let lower = Polarity::LowerIsBetter;
+        // Target 100, tolerance 5%: 104 is within tolerance -> green.
+        assert_eq!(
+            r.rate(104.0, 100.0, Some(Tolerance::Percent(5.0)), None, lower),
+            Some(Rag::Green)
+        );
+        // 110 misses; SPLY 120 was worse -> amber; SPLY 105 was better -> red.
+        assert_eq!(
+            r.rate(
+                110.0,
+                100.0,
+                Some(Tolerance::Percent(5.0)),
+                Some(120.0),
+                lower
+            ),
+            Some(Rag::Amber)
+        );
+        assert_eq!(
+            r.rate(
+                110.0,
+                100.0,
+                Some(Tolerance::Percent(5.0)),
+                Some(105.0),
+                lower
+            ),
+            Some(Rag::Red)
+        );
+        // No SPLY to show improvement: a miss is red, never a hidden amber.
+        assert_eq!(r.rate(110.0, 100.0, None, None, lower), Some(Rag::Red));
+        // Higher is better mirrors it.
+        let higher = Polarity::HigherIsBetter;
+        assert_eq!(
+            r.rate(28.0, 30.0, Some(Tolerance::Absolute(2.0)), None, higher),
+            Some(Rag::Green)
+        );
+        assert_eq!(
+            r.rate(
+                27.0,
+                30.0,
+                Some(Tolerance::Absolute(2.0)),
+                Some(25.0),
+                higher
+            ),
+            Some(Rag::Amber)
+        );
+        // Monitor-only: never rated.
+        assert_eq!(r.rate(1.0, 100.0, None, None, Polarity::Monitor), None);
+    }
+
+    #[test]
+    fn targets_parse_and_resolve() {
+        assert_eq!(Target::parse("40").unwrap(), Target::Value(40.0));
+        assert_eq!(
+            Target::parse("-5% vs SPLY").unwrap(),
+            Target::ChangeVsSply(-5.0)
+        );
+        assert_eq!(Target::ChangeVsSply(-5.0).value(Some(200.0)), Some(190.0));
+        assert!(Target::parse("fewer").is_err());
+        assert_eq!(Tolerance::parse("5%").unwrap(), Tolerance::Percent(5.0));
+        assert_eq!(Tolerance::parse("2").unwrap(), Tolerance::Absolute(2.0));
+    }
+
+    #[test]
+    fn directions() {
+        let d = Direction::of(110.0, 100.0, Polarity::LowerIsBetter);
+        assert_eq!((d.arrow, d.judgement), ("up", "worse"));
+        assert_eq!(d.label(), "up 10.0% (worse)");
+        let d = Direction::of(90.0, 100.0, Polarity::LowerIsBetter);
+        assert_eq!(d.judgement, "better");
+        let d = Direction::of(90.0, 100.0, Polarity::Monitor);
+        assert_eq!((d.arrow, d.judgement), ("down", "neutral"));
+        assert_eq!(
+            Direction::of(5.0, 5.0, Polarity::HigherIsBetter).label(),
+            "no change"
+        );
+        assert_eq!(
+            Direction::of(5.0, 0.0, Polarity::HigherIsBetter).label(),
+            "up (better)"
+        );
+    }
+}

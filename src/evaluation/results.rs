@@ -1,0 +1,167 @@
+//! The results table: one row per indicator × area × period type × period,
+//! landed in the lake as `indicator_results` so outputs and history read
+//! the same figures. Each run is its own input unit (`run-<id>`), so history
+//! accumulates and a rerun never rewrites an older run's figures.
+
+use std::sync::Arc;
+
+use chrono::Datelike;
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+
+use super::ResultRow;
+use crate::lake::{self, InputEntry, Lake, Landing, now_rfc3339};
+use crate::schema::{Column, ColumnType};
+
+/// Lake table name.
+pub const TABLE: &str = "indicator_results";
+
+/// Declared columns of the results table.
+pub fn columns() -> Vec<Column> {
+    use ColumnType::*;
+    let c = Column::new;
+    vec![
+        c("run_id", String),
+        c("indicator_id", String),
+        c("sql_hash", String),
+        c("area_code", String),
+        c("area_name", String),
+        c("area_level", String),
+        c("period_type", String),
+        c("period_label", String),
+        c("period_start", Date),
+        c("period_end", Date),
+        c("complete", Bool),
+        c("numerator", Float),
+        c("denominator", Float),
+        c("population", Float),
+        c("population_year", Int),
+        c("population_note", String),
+        c("value", Float),
+        c("unit", String),
+        c("polarity", String),
+        c("previous_value", Float),
+        c("sply_value", Float),
+        c("direction_previous", String),
+        c("direction_sply", String),
+        c("target", Float),
+        c("rag", String),
+        c("spc_variation", String),
+        c("spc_rules", String),
+        c("spc_mean", Float),
+        c("spc_lower", Float),
+        c("spc_upper", Float),
+        c("spc_assurance", String),
+        c("suppressed", Bool),
+        c("previous_suppressed", Bool),
+        c("sply_suppressed", Bool),
+    ]
+}
+
+fn days(d: chrono::NaiveDate) -> i32 {
+    d.num_days_from_ce() - 719_163
+}
+
+/// Rows as one Arrow batch (with the `_input` column for the lake).
+pub fn to_batch(rows: &[ResultRow], unit: &str) -> Result<RecordBatch, lake::Error> {
+    macro_rules! s {
+        ($f:ident) => {
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.$f.as_str()),
+            )) as ArrayRef
+        };
+    }
+    macro_rules! os {
+        ($f:ident) => {
+            Arc::new(StringArray::from_iter(rows.iter().map(|r| r.$f.as_deref()))) as ArrayRef
+        };
+    }
+    macro_rules! of {
+        ($f:ident) => {
+            Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.$f))) as ArrayRef
+        };
+    }
+    macro_rules! b {
+        ($f:ident) => {
+            Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(r.$f)))) as ArrayRef
+        };
+    }
+    let cols: Vec<ArrayRef> = vec![
+        s!(run_id),
+        s!(indicator_id),
+        s!(sql_hash),
+        s!(area_code),
+        s!(area_name),
+        s!(area_level),
+        s!(period_type),
+        s!(period_label),
+        Arc::new(Date32Array::from_iter_values(
+            rows.iter().map(|r| days(r.period_start)),
+        )),
+        Arc::new(Date32Array::from_iter_values(
+            rows.iter().map(|r| days(r.period_end)),
+        )),
+        b!(complete),
+        Arc::new(Float64Array::from_iter_values(
+            rows.iter().map(|r| r.numerator),
+        )),
+        of!(denominator),
+        of!(population),
+        Arc::new(Int64Array::from_iter(
+            rows.iter().map(|r| r.population_year.map(i64::from)),
+        )),
+        os!(population_note),
+        of!(value),
+        s!(unit),
+        s!(polarity),
+        of!(previous_value),
+        of!(sply_value),
+        os!(direction_previous),
+        os!(direction_sply),
+        of!(target),
+        os!(rag),
+        os!(spc_variation),
+        os!(spc_rules),
+        of!(spc_mean),
+        of!(spc_lower),
+        of!(spc_upper),
+        os!(spc_assurance),
+        b!(suppressed),
+        b!(previous_suppressed),
+        b!(sply_suppressed),
+        lake::input_column(unit, rows.len()),
+    ];
+    RecordBatch::try_new(crate::schema::lake_schema(&columns()), cols)
+        .map_err(|e| lake::Error::Internal(e.to_string()))
+}
+
+/// Land a run's results as a new unit of the results table.
+pub fn land(lake: &Lake, run_id: &str, rows: &[ResultRow]) -> Result<u64, lake::Error> {
+    let unit = format!("run-{run_id}");
+    let mut landing = Landing::begin(lake, TABLE, columns())?;
+    landing.replace_unit(&unit);
+    let partition = format!("year={}", chrono::Utc::now().year());
+    for chunk in rows.chunks(64 * 1024) {
+        landing.write(&partition, &to_batch(chunk, &unit)?)?;
+    }
+    let months: Vec<String> = rows
+        .iter()
+        .map(|r| r.period_end.format("%Y-%m").to_string())
+        .collect();
+    landing.record_input(
+        &unit,
+        InputEntry {
+            origin: format!("run:{run_id}"),
+            fingerprint: String::new(),
+            partitions: vec![partition],
+            rows_read: rows.len() as u64,
+            rows_landed: rows.len() as u64,
+            rows_quarantined: 0,
+            min_month: months.iter().min().cloned(),
+            max_month: months.iter().max().cloned(),
+            landed_at: now_rfc3339(),
+        },
+    );
+    Ok(landing.commit()?.total_rows)
+}

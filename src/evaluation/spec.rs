@@ -1,0 +1,250 @@
+//! An indicator's evaluation settings, parsed from its metadata header.
+//!
+//! Officers write words (`unit: rate per 1,000`, `denominator: adult
+//! females`); this turns them into types once, and lists every problem so a
+//! broken header is reported whole, with the file.
+
+use serde::Serialize;
+
+use super::periods::{Calendar, PeriodType};
+use super::rag::{Target, Tolerance};
+use super::spc::Polarity;
+use crate::indicators::Indicator;
+
+/// What the value is.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum Unit {
+    /// A count.
+    Count,
+    /// A rate per `per` people of the denominator population.
+    Rate {
+        /// 1,000, 10,000 or 100,000.
+        per: f64,
+    },
+    /// numerator / denominator × 100, both from the query.
+    Percentage,
+}
+
+impl Unit {
+    /// Text for tables.
+    pub fn label(&self) -> String {
+        match self {
+            Unit::Count => "count".into(),
+            Unit::Rate { per } => format!("rate per {}", thousands(*per)),
+            Unit::Percentage => "percentage".into(),
+        }
+    }
+}
+
+fn thousands(v: f64) -> String {
+    let s = format!("{}", v as u64);
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Which population a rate is per.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Population {
+    /// Everyone.
+    AllPeople,
+    /// Women aged 18 and over (MARAC).
+    AdultFemales,
+    /// All females (VAWG rates).
+    Females,
+    /// People aged under 25 (Serious Violence Duty).
+    Under25,
+    /// Children aged 10-17 (youth justice).
+    Age10To17,
+}
+
+impl Population {
+    /// Text for tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Population::AllPeople => "all people",
+            Population::AdultFemales => "females aged 18+",
+            Population::Females => "females",
+            Population::Under25 => "people aged under 25",
+            Population::Age10To17 => "children aged 10-17",
+        }
+    }
+
+    /// Whether a person of this sex and age counts.
+    pub fn includes(self, female: bool, age: i64) -> bool {
+        match self {
+            Population::AllPeople => true,
+            Population::AdultFemales => female && age >= 18,
+            Population::Females => female,
+            Population::Under25 => age < 25,
+            Population::Age10To17 => (10..=17).contains(&age),
+        }
+    }
+
+    /// All kinds.
+    pub const ALL: [Population; 5] = [
+        Population::AllPeople,
+        Population::AdultFemales,
+        Population::Females,
+        Population::Under25,
+        Population::Age10To17,
+    ];
+}
+
+/// Who may see the figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Disclosure {
+    /// Public committee papers: small numbers suppressed.
+    Public,
+    /// Officers only: everything shown.
+    Internal,
+}
+
+/// Parsed evaluation settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Spec {
+    /// Unit.
+    pub unit: Unit,
+    /// Denominator population for rates.
+    pub population: Option<Population>,
+    /// Polarity.
+    pub polarity: Polarity,
+    /// Target, if any.
+    pub target: Option<Target>,
+    /// Tolerance around the target.
+    pub tolerance: Option<Tolerance>,
+    /// Period type the target applies to.
+    pub target_period: PeriodType,
+    /// Reporting year.
+    pub calendar: Calendar,
+    /// Disclosure class.
+    pub disclosure: Disclosure,
+}
+
+impl Spec {
+    /// Parse from an indicator's header; every problem is returned.
+    pub fn from_indicator(ind: &Indicator) -> Result<Spec, Vec<String>> {
+        let mut problems = Vec::new();
+        let get = |k: &str| ind.meta.get(k).map(|v| v.trim().to_ascii_lowercase());
+        let unit = match get("unit").as_deref().unwrap_or("count") {
+            "count" | "number" => Unit::Count,
+            "percentage" | "percent" | "%" => Unit::Percentage,
+            u => match u
+                .strip_prefix("rate per ")
+                .map(|n| n.replace(',', "").trim().parse::<f64>())
+            {
+                Some(Ok(per)) if per > 0.0 => Unit::Rate { per },
+                _ => {
+                    problems.push(format!(
+                        "unit `{u}`: use count, percentage, or rate per 1,000 / 10,000 / 100,000"
+                    ));
+                    Unit::Count
+                }
+            },
+        };
+        let population = match get("denominator").as_deref() {
+            None | Some("none") | Some("") => None,
+            Some("all people" | "all" | "population") => Some(Population::AllPeople),
+            Some("adult females" | "females aged 18+" | "women") => Some(Population::AdultFemales),
+            Some("females" | "all females") => Some(Population::Females),
+            Some("under-25s" | "under 25s" | "people aged under 25" | "under 25") => {
+                Some(Population::Under25)
+            }
+            Some("10-17 year olds" | "children aged 10-17" | "aged 10-17") => {
+                Some(Population::Age10To17)
+            }
+            Some(other) => {
+                problems.push(format!(
+                    "denominator `{other}`: use all people, adult females, females, under-25s, 10-17 year olds or none"
+                ));
+                None
+            }
+        };
+        if matches!(unit, Unit::Rate { .. }) && population.is_none() {
+            problems.push("a rate needs `denominator:` (the population it is per)".into());
+        }
+        let polarity = Polarity::parse(&ind.polarity).unwrap_or_else(|| {
+            problems.push(format!(
+                "polarity `{}`: use higher is better, lower is better or monitor",
+                ind.polarity
+            ));
+            Polarity::Monitor
+        });
+        let target = match get("target") {
+            None => None,
+            Some(t) if t == "none" || t.is_empty() => None,
+            Some(t) => match Target::parse(&t) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    problems.push(e);
+                    None
+                }
+            },
+        };
+        let tolerance = match get("tolerance") {
+            None => None,
+            Some(t) => match Tolerance::parse(&t) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    problems.push(e);
+                    None
+                }
+            },
+        };
+        if target.is_some() && polarity == Polarity::Monitor {
+            problems.push("a monitor-only indicator cannot have a target (it gets no RAG)".into());
+        }
+        let calendar = match get("calendar").as_deref() {
+            None | Some("financial year" | "financial" | "april-march") => Calendar::Financial,
+            Some("calendar year" | "calendar" | "january-december") => Calendar::Calendar,
+            Some(other) => {
+                problems.push(format!(
+                    "calendar `{other}`: use financial year or calendar year"
+                ));
+                Calendar::Financial
+            }
+        };
+        let target_period = match get("target_period").as_deref() {
+            None => match calendar {
+                Calendar::Financial => PeriodType::FinancialYear,
+                Calendar::Calendar => PeriodType::CalendarYear,
+            },
+            Some("rolling 12 months" | "rolling_12_months") => PeriodType::Rolling12,
+            Some("financial year" | "financial_year") => PeriodType::FinancialYear,
+            Some("calendar year" | "calendar_year") => PeriodType::CalendarYear,
+            Some("quarter") => PeriodType::Quarter,
+            Some("month") => PeriodType::Month,
+            Some(other) => {
+                problems.push(format!("target_period `{other}` is not a period type"));
+                PeriodType::FinancialYear
+            }
+        };
+        let disclosure = match get("disclosure").as_deref() {
+            None | Some("public") => Disclosure::Public,
+            Some("internal") => Disclosure::Internal,
+            Some(other) => {
+                problems.push(format!("disclosure `{other}`: use public or internal"));
+                Disclosure::Public
+            }
+        };
+        if problems.is_empty() {
+            Ok(Spec {
+                unit,
+                population,
+                polarity,
+                target,
+                tolerance,
+                target_period,
+                calendar,
+                disclosure,
+            })
+        } else {
+            Err(problems)
+        }
+    }
+}
