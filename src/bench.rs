@@ -154,6 +154,7 @@ pub async fn run(data: &Path, work: &Path, repeats: u32) -> anyhow::Result<Repor
             latest_month: latest,
             freshness: Vec::new(),
             series,
+            results: Vec::new(),
         };
         crate::outputs::write_returns(&work.join("outputs"), &view)?;
         let workbook = t.elapsed().as_secs_f64();

@@ -130,9 +130,12 @@ impl Engine {
             .with_memory_limit(limits.memory_bytes, 1.0)
             .build_arc()
             .map_err(Error::from_df)?;
-        let config = SessionConfig::new()
+        let mut config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema("safer", "lake");
+        // Spans let planning errors (unknown column, wrong type) point at
+        // the line and column in the officer's file, not just parse errors.
+        config.options_mut().sql_parser.collect_spans = true;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         let mut tables = Vec::new();
         for m in lake.datasets()? {

@@ -207,6 +207,7 @@ pub async fn run(cfg: &Config, job: &str) -> Result<RunRecord, Error> {
         latest_month,
         freshness,
         series,
+        results,
     };
     let outputs_dir = cfg.resolve(&cfg.paths.outputs);
     let mut written = Vec::new();

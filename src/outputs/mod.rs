@@ -70,6 +70,8 @@ pub struct RunView<'a> {
     pub freshness: Vec<Freshness>,
     /// Indicator results.
     pub series: Vec<Series>,
+    /// Evaluated results (indicator × area × period).
+    pub results: Vec<crate::evaluation::ResultRow>,
 }
 
 impl RunView<'_> {

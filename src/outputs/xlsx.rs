@@ -9,7 +9,8 @@ use rust_xlsxwriter::{
 };
 
 use super::{Error, RunView};
-use crate::geography;
+use crate::evaluation::ResultRow;
+use crate::geography::{self, LANCASHIRE_12_CODE, LANCASHIRE_14_CODE};
 
 fn xerr(e: XlsxError) -> Error {
     Error::Xlsx(e.to_string())
@@ -24,7 +25,7 @@ pub fn build(view: &RunView<'_>) -> Result<Vec<u8>, Error> {
         .set_num_format("mmm yyyy")
         .set_align(FormatAlign::Left);
     let int_fmt = Format::new().set_num_format("#,##0");
-    let dec_fmt = Format::new().set_num_format("#,##0.0");
+    let dec_fmt = Format::new().set_num_format("#,##0.0#");
 
     // Cover: who, when, and how fresh each source is.
     let ws = wb.add_worksheet();
@@ -77,8 +78,8 @@ pub fn build(view: &RunView<'_>) -> Result<Vec<u8>, Error> {
     ws.set_column_width(2, 14).map_err(xerr)?;
     ws.set_column_width(3, 14).map_err(xerr)?;
 
-    // Summary: one row per indicator, Lancashire-12 total for the latest
-    // month and the rolling twelve months to it.
+    // Summary: one row per indicator, the headline area's latest complete
+    // month, rolling year and reporting year, as evaluated by the engine.
     let ws = wb.add_worksheet();
     ws.set_name("Indicators").map_err(xerr)?;
     let headers = [
@@ -86,10 +87,21 @@ pub fn build(view: &RunView<'_>) -> Result<Vec<u8>, Error> {
         "Title",
         "Theme",
         "Unit",
+        "Polarity",
+        "Area",
         "Latest month",
-        "Lancashire-12, latest month",
-        "Lancashire-12, rolling 12 months",
+        "Month value",
+        "Rolling 12 months",
+        "Rolling 12 value",
+        "Same period last year",
+        "Direction vs last year",
+        "Year",
+        "Year value",
+        "Target",
         "Status",
+        "SPC (latest month)",
+        "Assurance",
+        "Notes",
     ];
     let mut n = 0u32;
     for s in &view.series {
@@ -98,48 +110,77 @@ pub fn build(view: &RunView<'_>) -> Result<Vec<u8>, Error> {
         ws.write_string(n, 1, &s.indicator.title).map_err(xerr)?;
         ws.write_string(n, 2, &s.indicator.theme).map_err(xerr)?;
         ws.write_string(n, 3, &s.indicator.unit).map_err(xerr)?;
-        match (&s.error, view.latest_month) {
-            (Some(e), _) => {
-                ws.write_string(n, 7, format!("Failed: {e}"))
-                    .map_err(xerr)?;
+        ws.write_string(n, 4, &s.indicator.polarity).map_err(xerr)?;
+        if let Some(e) = &s.error {
+            ws.write_string(n, 15, "Failed").map_err(xerr)?;
+            ws.write_string(n, 18, e).map_err(xerr)?;
+            continue;
+        }
+        let h = headline(&view.results, &s.indicator.id);
+        let Some(area) = h.month.or(h.rolling).map(|r| r.area_name.clone()) else {
+            ws.write_string(n, 15, "No data").map_err(xerr)?;
+            continue;
+        };
+        ws.write_string(n, 5, &area).map_err(xerr)?;
+        let num = |ws: &mut rust_xlsxwriter::Worksheet, c: u16, v: Option<f64>, hidden: bool| match (
+            hidden, v,
+        ) {
+            (true, _) => ws.write_string(n, c, SUPPRESSED).map(|_| ()),
+            (false, Some(v)) => ws.write_number_with_format(n, c, v, &dec_fmt).map(|_| ()),
+            (false, None) => Ok(()),
+        };
+        if let Some(m) = h.month {
+            ws.write_string(n, 6, &m.period_label).map_err(xerr)?;
+            num(ws, 7, m.value, m.suppressed).map_err(xerr)?;
+            if let Some(v) = &m.spc_variation {
+                ws.write_string(n, 16, v).map_err(xerr)?;
             }
-            (None, Some(latest)) => {
-                let l12 = |p: &crate::indicators::Point| {
-                    geography::district_by_code(&p.area_code).is_some_and(|d| d.lancashire_12)
-                };
-                let month: f64 = s
-                    .points
-                    .iter()
-                    .filter(|p| p.month == latest && l12(p))
-                    .map(|p| p.numerator)
-                    .sum();
-                let start = shift_months(latest, -11);
-                let rolling: f64 = s
-                    .points
-                    .iter()
-                    .filter(|p| p.month >= start && p.month <= latest && l12(p))
-                    .map(|p| p.numerator)
-                    .sum();
-                ws.write_datetime_with_format(n, 4, excel_month(latest)?, &month_fmt)
-                    .map_err(xerr)?;
-                ws.write_number_with_format(n, 5, month, &int_fmt)
-                    .map_err(xerr)?;
-                ws.write_number_with_format(n, 6, rolling, &int_fmt)
-                    .map_err(xerr)?;
-                ws.write_string(n, 7, "OK").map_err(xerr)?;
+            if let Some(a) = &m.spc_assurance {
+                ws.write_string(n, 17, a).map_err(xerr)?;
             }
-            (None, None) => {
-                ws.write_string(n, 7, "No data").map_err(xerr)?;
+        }
+        if let Some(r) = h.rolling {
+            ws.write_string(n, 8, &r.period_label).map_err(xerr)?;
+            num(ws, 9, r.value, r.suppressed).map_err(xerr)?;
+            num(ws, 10, r.sply_value, r.sply_suppressed).map_err(xerr)?;
+            if let (Some(d), false) = (&r.direction_sply, r.suppressed || r.sply_suppressed) {
+                ws.write_string(n, 11, d).map_err(xerr)?;
+            }
+        }
+        if let Some(y) = h.year {
+            ws.write_string(n, 12, &y.period_label).map_err(xerr)?;
+            num(ws, 13, y.value, y.suppressed).map_err(xerr)?;
+            num(ws, 14, y.target, false).map_err(xerr)?;
+            let status = match y.rag.as_deref() {
+                Some("green") => "Green: on target",
+                Some("amber") => "Amber: target missed, improving",
+                Some("red") => "Red: target missed, not improving",
+                _ if y.polarity == "monitor only" => "Monitor only (no target)",
+                _ => "No target",
+            };
+            ws.write_string(n, 15, status).map_err(xerr)?;
+            if let Some(note) = &y.population_note {
+                ws.write_string(n, 18, note).map_err(xerr)?;
             }
         }
     }
     add_table(ws, &headers, n)?;
-    ws.set_column_width(0, 30).map_err(xerr)?;
-    ws.set_column_width(1, 50).map_err(xerr)?;
-    for c in 2..=7 {
-        ws.set_column_width(c, 20).map_err(xerr)?;
+    for (c, w) in [
+        (0u16, 30.0),
+        (1, 50.0),
+        (2, 22.0),
+        (3, 16.0),
+        (4, 16.0),
+        (5, 22.0),
+    ] {
+        ws.set_column_width(c, w).map_err(xerr)?;
     }
-    ws.set_freeze_panes(1, 0).map_err(xerr)?;
+    for c in 6..=18 {
+        ws.set_column_width(c, 18).map_err(xerr)?;
+    }
+    ws.set_column_width(15, 34).map_err(xerr)?;
+    ws.set_column_width(16, 40).map_err(xerr)?;
+    ws.set_freeze_panes(1, 1).map_err(xerr)?;
 
     // Monthly data: the full series, long format, for pivoting.
     let ws = wb.add_worksheet();
@@ -186,6 +227,47 @@ pub fn build(view: &RunView<'_>) -> Result<Vec<u8>, Error> {
     ws.set_freeze_panes(1, 0).map_err(xerr)?;
 
     wb.save_to_buffer().map_err(xerr)
+}
+
+/// Shown in place of a suppressed figure.
+pub const SUPPRESSED: &str = "[c]";
+
+/// The rows a summary shows for one indicator.
+#[derive(Debug, Default)]
+pub struct Headline<'a> {
+    /// Latest complete month.
+    pub month: Option<&'a ResultRow>,
+    /// Latest complete rolling 12 months.
+    pub rolling: Option<&'a ResultRow>,
+    /// Latest complete reporting year (financial or calendar).
+    pub year: Option<&'a ResultRow>,
+}
+
+/// Headline rows: Lancashire-12 where the indicator has it, else the
+/// widest area it has; the latest complete period of each type.
+pub fn headline<'a>(results: &'a [ResultRow], id: &str) -> Headline<'a> {
+    let rows: Vec<&ResultRow> = results.iter().filter(|r| r.indicator_id == id).collect();
+    let area = [LANCASHIRE_12_CODE, LANCASHIRE_14_CODE]
+        .into_iter()
+        .find(|a| rows.iter().any(|r| r.area_code == *a))
+        .map(str::to_string)
+        .or_else(|| rows.first().map(|r| r.area_code.clone()));
+    let Some(area) = area else {
+        return Headline::default();
+    };
+    let latest = |kinds: &[&str]| {
+        rows.iter()
+            .filter(|r| {
+                r.area_code == area && r.complete && kinds.contains(&r.period_type.as_str())
+            })
+            .max_by_key(|r| r.period_end)
+            .copied()
+    };
+    Headline {
+        month: latest(&["month"]),
+        rolling: latest(&["rolling_12_months"]),
+        year: latest(&["financial_year", "calendar_year"]),
+    }
 }
 
 fn add_table(

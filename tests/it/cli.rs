@@ -105,7 +105,16 @@ fn demo_runs_the_whole_job_and_sql_reads_the_lake() {
     );
     assert_eq!(code, 0);
     let lancs12: f64 = out.lines().nth(1).unwrap().parse().unwrap();
-    assert_eq!(row[5].as_f64(), Some(lancs12));
+    assert_eq!(row[5].to_string(), "Lancashire-12");
+    assert_eq!(row[6].to_string(), "Sep 2025");
+    assert_eq!(row[7].as_f64(), Some(lancs12));
+    // The whole catalogue is evaluated: every indicator has a row and none failed.
+    let ids: Vec<String> = ind.rows().skip(1).map(|r| r[0].to_string()).collect();
+    assert!(ids.len() >= 35, "{} indicators", ids.len());
+    assert!(
+        ind.rows().skip(1).all(|r| r[15].to_string() != "Failed"),
+        "an indicator failed"
+    );
 
     // Running again in the folder repeats the work idempotently.
     let (code, out, err) = safer(&["ingest"], &dir);
@@ -212,4 +221,53 @@ fn sql_is_read_only_with_clear_errors() {
         tmp.path(),
     );
     assert_eq!(out.trim(), "lsoa21cd,count\nE01025264,4");
+}
+
+#[test]
+fn a_broken_indicator_names_its_file_line_and_column_and_the_rest_still_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    crate::police_uk::copy_dir(&fixture("police_uk"), &root.join("data/police-uk"));
+    std::fs::write(
+        root.join("safer.toml"),
+        "[organisation]\nname = \"Test Council\"\n\n[[sources]]\nname = \"police\"\nkind = \"police_uk\"\npath = \"data/police-uk\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("queries/test")).unwrap();
+    std::fs::write(
+        root.join("queries/test/good.sql"),
+        "-- title: Good\n-- polarity: monitor\nSELECT month, 'E23000003' AS area_code, COUNT(*) AS numerator\nFROM police_uk_street GROUP BY month\n",
+    )
+    .unwrap();
+    // Line 4, column 8 is the misspelt column.
+    std::fs::write(
+        root.join("queries/test/broken.sql"),
+        "-- title: Broken\n-- polarity: monitor\nSELECT month,\n       crime_typo AS area_code, COUNT(*) AS numerator\nFROM police_uk_street GROUP BY 1, 2\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("queries/test/bad_header.sql"),
+        "-- title: Bad header\n-- polarity: sideways\nSELECT 1\n",
+    )
+    .unwrap();
+    let (code, out, err) = safer(&["run"], root);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("queries/test/broken.sql:4:8:"), "{out}");
+    assert!(out.contains("crime_typo"), "{out}");
+    assert!(out.contains("polarity `sideways`"), "{out}");
+    assert!(out.contains("good") && out.contains("points"), "{out}");
+    let ledger = std::fs::read_to_string(root.join("ledger/runs.jsonl")).unwrap();
+    assert!(ledger.contains("\"status\":\"partial\""));
+    // The good indicator's results are in the lake with the run id.
+    let (code, out, _) = safer(
+        &[
+            "sql",
+            "SELECT COUNT(DISTINCT run_id), MIN(indicator_id) FROM indicator_results",
+            "--format",
+            "csv",
+        ],
+        root,
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("1,good"), "{out}");
 }

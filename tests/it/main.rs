@@ -6,6 +6,7 @@
 
 mod cli;
 mod common;
+mod evaluation;
 mod lake;
 mod police_uk;
 mod sql_sources;

@@ -1,0 +1,398 @@
+//! The evaluation engine on hand-built series, with every expected value
+//! worked out by hand in the comments (issue 3): one indicator of each unit
+//! and polarity, rates from the right population year, incomplete periods,
+//! roll-up through the crosswalk and suppression.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use safer::evaluation::spec::Spec;
+use safer::evaluation::{Context, Populations, ResultRow, evaluate};
+use safer::geography::Crosswalk;
+use safer::indicators::{Indicator, Point};
+
+const PRESTON: &str = "E07000123";
+const CHORLEY: &str = "E07000118";
+
+fn d(y: i32, m: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, 1).unwrap()
+}
+
+fn indicator(meta: &[(&str, &str)]) -> Indicator {
+    let meta: BTreeMap<String, String> = meta
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Indicator {
+        id: "test".into(),
+        title: "Test".into(),
+        theme: "test".into(),
+        unit: meta.get("unit").cloned().unwrap_or_else(|| "count".into()),
+        polarity: meta
+            .get("polarity")
+            .cloned()
+            .unwrap_or_else(|| "monitor".into()),
+        meta,
+        path: PathBuf::from("queries/test/test.sql"),
+        sql: String::new(),
+        sql_hash: "abc".into(),
+    }
+}
+
+/// Preston: 10 a month Apr 2023 - Mar 2024, 9 a month Apr 2024 - Mar 2025.
+fn preston_series() -> Vec<Point> {
+    let mut v = Vec::new();
+    for i in 0..24 {
+        let m = safer::evaluation::periods::month_from_index(2023 * 12 + 3 + i);
+        v.push(Point {
+            month: m,
+            area_code: PRESTON.into(),
+            numerator: if i < 12 { 10.0 } else { 9.0 },
+            denominator: None,
+        });
+    }
+    v
+}
+
+fn context() -> Context {
+    // Mid-2023 and mid-2024 estimates for every district (rates roll up only
+    // when every district has a figure): 100,000 people in each district,
+    // half female, split evenly over ages 0-99 (1,000 per single year of
+    // age), except Preston in 2024: 152,000 (1,520 per year of age).
+    let mut pops = Populations::default();
+    for dist in safer::geography::DISTRICTS {
+        for year in [2023, 2024] {
+            let per_age = if dist.code == PRESTON && year == 2024 {
+                1520.0
+            } else {
+                1000.0
+            };
+            for age in 0..100 {
+                pops.add(dist.code, true, age, year, per_age / 2.0);
+                pops.add(dist.code, false, age, year, per_age / 2.0);
+            }
+        }
+    }
+    Context {
+        run_id: "test-run".into(),
+        reporting_month: d(2025, 3),
+        crosswalk: Crosswalk::new(vec![("E01025264".to_string(), PRESTON.to_string())]),
+        populations: pops,
+        threshold: 4.0,
+    }
+}
+
+fn find<'a>(rows: &'a [ResultRow], area: &str, kind: &str, label: &str) -> &'a ResultRow {
+    rows.iter()
+        .find(|r| r.area_code == area && r.period_type == kind && r.period_label == label)
+        .unwrap_or_else(|| panic!("no row {area} {kind} {label}"))
+}
+
+#[test]
+fn count_lower_is_better_with_target_against_sply() {
+    let ind = indicator(&[
+        ("polarity", "lower is better"),
+        ("target", "-5% vs sply"),
+        ("tolerance", "1%"),
+    ]);
+    let spec = Spec::from_indicator(&ind).unwrap();
+    let rows = evaluate(&ind, &spec, &preston_series(), &context());
+    // FY 2024-25: 12 x 9 = 108; SPLY (2023-24) 12 x 10 = 120; target
+    // 120 x 0.95 = 114, tolerance 1.14: 108 <= 115.14 -> green.
+    let fy = find(&rows, PRESTON, "financial_year", "2024-25");
+    assert!(fy.complete);
+    assert_eq!(fy.value, Some(108.0));
+    assert_eq!(fy.sply_value, Some(120.0));
+    assert_eq!(fy.previous_value, Some(120.0));
+    assert_eq!(fy.target, Some(114.0));
+    assert_eq!(fy.rag.as_deref(), Some("green"));
+    assert_eq!(fy.direction_sply.as_deref(), Some("down 10.0% (better)"));
+    // The first year has no SPLY: no target, so no RAG.
+    let first = find(&rows, PRESTON, "financial_year", "2023-24");
+    assert_eq!((first.target, first.rag.as_deref()), (None, None));
+    // Quarter Q4 2024-25 (Jan-Mar 2025) = 27, previous quarter 27, SPLY 30.
+    let q = find(&rows, PRESTON, "quarter", "2024-25 Q4");
+    assert_eq!(
+        (q.value, q.previous_value, q.sply_value),
+        (Some(27.0), Some(27.0), Some(30.0))
+    );
+    assert_eq!(q.direction_previous.as_deref(), Some("no change"));
+    // Rolling 12 to Sep 2024: Oct 2023 - Sep 2024 = 6 x 10 + 6 x 9 = 114.
+    assert_eq!(
+        find(&rows, PRESTON, "rolling_12_months", "12 months to Sep 2024").value,
+        Some(114.0)
+    );
+    // Year to date to Sep 2024: Apr-Sep 2024 = 54; SPLY Apr-Sep 2023 = 60.
+    let ytd = find(&rows, PRESTON, "year_to_date", "2024-25 to Sep");
+    assert_eq!((ytd.value, ytd.sply_value), (Some(54.0), Some(60.0)));
+    assert_eq!(
+        ytd.rag, None,
+        "a year to date is never rated as if it were the year"
+    );
+    // Roll-up: Preston is its own CSP, is in Lancashire-12 and -14; other
+    // districts count zero, so every level above Preston is 108 too.
+    for area in ["csp-preston", "E10000017", "E23000003"] {
+        assert_eq!(
+            find(&rows, area, "financial_year", "2024-25").value,
+            Some(108.0),
+            "{area}"
+        );
+    }
+    assert_eq!(
+        find(&rows, CHORLEY, "financial_year", "2024-25").value,
+        Some(0.0)
+    );
+    // Pennine Lancashire does not contain Preston.
+    assert_eq!(
+        find(&rows, "csp-pennine-lancashire", "financial_year", "2024-25").value,
+        Some(0.0)
+    );
+    // Every result carries the run id and the SQL hash.
+    assert!(
+        rows.iter()
+            .all(|r| r.run_id == "test-run" && r.sql_hash == "abc")
+    );
+}
+
+#[test]
+fn a_missed_target_is_amber_only_when_better_than_sply() {
+    // Lower is better with a fixed annual target of 100: 108 misses by
+    // more than 2% (102), but is better than SPLY 120 -> amber.
+    let ind = indicator(&[
+        ("polarity", "lower is better"),
+        ("target", "100"),
+        ("tolerance", "2%"),
+    ]);
+    let spec = Spec::from_indicator(&ind).unwrap();
+    let rows = evaluate(&ind, &spec, &preston_series(), &context());
+    assert_eq!(
+        find(&rows, PRESTON, "financial_year", "2024-25")
+            .rag
+            .as_deref(),
+        Some("amber")
+    );
+    // Higher is better with the same numbers: 108 beats 100 -> green; the
+    // first year (120) also beats it.
+    let ind = indicator(&[("polarity", "higher is better"), ("target", "115")]);
+    let spec = Spec::from_indicator(&ind).unwrap();
+    let rows = evaluate(&ind, &spec, &preston_series(), &context());
+    // 108 < 115 and lower than SPLY 120 (worse, for higher-is-better) -> red.
+    assert_eq!(
+        find(&rows, PRESTON, "financial_year", "2024-25")
+            .rag
+            .as_deref(),
+        Some("red")
+    );
+    assert_eq!(
+        find(&rows, PRESTON, "financial_year", "2023-24")
+            .rag
+            .as_deref(),
+        Some("green")
+    );
+}
+
+#[test]
+fn rates_use_the_right_population_year_and_say_when_they_cannot() {
+    let ind = indicator(&[("unit", "rate per 1,000"), ("denominator", "all people")]);
+    let spec = Spec::from_indicator(&ind).unwrap();
+    let rows = evaluate(&ind, &spec, &preston_series(), &context());
+    // FY 2024-25 uses mid-2024: 108 / 152,000 x 1,000 = 0.710526...
+    let fy = find(&rows, PRESTON, "financial_year", "2024-25");
+    assert_eq!(
+        (fy.population, fy.population_year),
+        (Some(152_000.0), Some(2024))
+    );
+    assert!((fy.value.unwrap() - 108.0 / 152.0).abs() < 1e-12);
+    assert_eq!(fy.population_note, None);
+    // FY 2023-24 uses mid-2023: 120 / 100,000 x 1,000 = 1.2.
+    assert!(
+        (find(&rows, PRESTON, "financial_year", "2023-24")
+            .value
+            .unwrap()
+            - 1.2)
+            .abs()
+            < 1e-12
+    );
+    // January 2025 needs mid-2025, not published: mid-2024 is used and said.
+    let jan = find(&rows, PRESTON, "month", "Jan 2025");
+    assert_eq!(jan.population_year, Some(2024));
+    assert!(
+        jan.population_note
+            .as_deref()
+            .unwrap()
+            .contains("mid-2025 estimate is not yet published")
+    );
+    assert!((jan.value.unwrap() - 9.0 / 152.0).abs() < 1e-12);
+    // Lancashire-12 in 2023: 12 districts x 100,000; 120 / 1,200,000 x 1,000 = 0.1.
+    let l12 = find(&rows, "E10000017", "financial_year", "2023-24");
+    assert_eq!(l12.population, Some(1_200_000.0));
+    assert!((l12.value.unwrap() - 0.1).abs() < 1e-12);
+    // Per 10,000 adult females: Preston 2024 has 1,520 / 2 = 760 females per
+    // year of age, ages 18-99 = 82 years -> 62,320; 108 / 62,320 x 10,000.
+    let ind = indicator(&[
+        ("unit", "rate per 10,000"),
+        ("denominator", "adult females"),
+    ]);
+    let spec = Spec::from_indicator(&ind).unwrap();
+    let rows = evaluate(&ind, &spec, &preston_series(), &context());
+    let fy = find(&rows, PRESTON, "financial_year", "2024-25");
+    assert_eq!(fy.population, Some(62_320.0));
+    assert!((fy.value.unwrap() - 108.0 / 62_320.0 * 10_000.0).abs() < 1e-9);
+}
+
+#[test]
+fn percentages_and_monitor_indicators() {
+    // 3 of 10 each month in 2023-24, 6 of 10 in 2024-25.
+    let pts: Vec<Point> = preston_series()
+        .into_iter()
+        .map(|mut p| {
+            p.denominator = Some(10.0);
+            p.numerator = if p.numerator == 10.0 { 3.0 } else { 6.0 };
+            p
+        })
+        .collect();
+    let ind = indicator(&[
+        ("unit", "percentage"),
+        ("polarity", "higher is better"),
+        ("target", "50"),
+        ("tolerance", "2"),
+    ]);
+    let spec = Spec::from_indicator(&ind).unwrap();
+    let rows = evaluate(&ind, &spec, &pts, &context());
+    // 72 / 120 = 60% >= 48 -> green; 2023-24: 36 / 120 = 30% -> red (no SPLY).
+    let fy = find(&rows, PRESTON, "financial_year", "2024-25");
+    assert_eq!((fy.value, fy.denominator), (Some(60.0), Some(120.0)));
+    assert_eq!(fy.rag.as_deref(), Some("green"));
+    assert_eq!(
+        find(&rows, PRESTON, "financial_year", "2023-24")
+            .rag
+            .as_deref(),
+        Some("red")
+    );
+    // A district with no cases has no percentage at all, not 0%.
+    assert_eq!(
+        find(&rows, CHORLEY, "financial_year", "2024-25").value,
+        None
+    );
+
+    // Monitor-only: values, directions (neutral) but never a RAG.
+    let ind = indicator(&[("polarity", "monitor")]);
+    let spec = Spec::from_indicator(&ind).unwrap();
+    let rows = evaluate(&ind, &spec, &preston_series(), &context());
+    assert!(rows.iter().all(|r| r.rag.is_none()));
+    assert_eq!(
+        find(&rows, PRESTON, "financial_year", "2024-25")
+            .direction_sply
+            .as_deref(),
+        Some("down 10.0% (neutral)")
+    );
+    assert!(Spec::from_indicator(&indicator(&[("polarity", "monitor"), ("target", "5")])).is_err());
+}
+
+#[test]
+fn incomplete_periods_are_marked_and_not_rated() {
+    // Data stops in January 2025: 2024-25 has 10 of its 12 months.
+    let pts: Vec<Point> = preston_series()
+        .into_iter()
+        .filter(|p| p.month <= d(2025, 1))
+        .collect();
+    let ind = indicator(&[("polarity", "lower is better"), ("target", "200")]);
+    let spec = Spec::from_indicator(&ind).unwrap();
+    let rows = evaluate(&ind, &spec, &pts, &context());
+    let fy = find(&rows, PRESTON, "financial_year", "2024-25");
+    assert!(!fy.complete);
+    assert_eq!(fy.value, Some(90.0)); // Apr 2024 - Jan 2025, 10 x 9
+    assert_eq!(
+        (fy.rag.as_deref(), fy.target, fy.direction_sply.as_deref()),
+        (None, None, None)
+    );
+    // The quarter Jan-Mar 2025 has one month: incomplete too.
+    assert!(!find(&rows, PRESTON, "quarter", "2024-25 Q4").complete);
+    assert!(find(&rows, PRESTON, "quarter", "2024-25 Q3").complete);
+}
+
+#[test]
+fn lsoa_points_roll_up_and_outside_areas_are_left_out() {
+    let pts = vec![
+        Point {
+            month: d(2024, 4),
+            area_code: "E01025264".into(),
+            numerator: 7.0,
+            denominator: None,
+        },
+        Point {
+            month: d(2024, 4),
+            area_code: PRESTON.into(),
+            numerator: 3.0,
+            denominator: None,
+        },
+        // An Ashfield LSOA in a Lancashire file: not counted anywhere.
+        Point {
+            month: d(2024, 4),
+            area_code: "E01027960".into(),
+            numerator: 50.0,
+            denominator: None,
+        },
+    ];
+    let ind = indicator(&[]);
+    let spec = Spec::from_indicator(&ind).unwrap();
+    let rows = evaluate(&ind, &spec, &pts, &context());
+    assert_eq!(find(&rows, PRESTON, "month", "Apr 2024").numerator, 10.0);
+    assert_eq!(
+        find(&rows, "E23000003", "month", "Apr 2024").numerator,
+        10.0
+    );
+}
+
+#[test]
+fn small_counts_are_suppressed_with_a_partner_and_comparisons_hidden() {
+    // April 2024: Preston 3 (primary), Chorley 20, every other district 0.
+    // Preston is alone in its CSP, so the Preston CSP total (3) hides too;
+    // the Lancashire-12 total (23) minus Chorley (20) would give Preston
+    // away, so a second district in the Lancashire-12 line must hide:
+    // Chorley (the only other non-zero one).
+    let mut pts = vec![
+        Point {
+            month: d(2024, 4),
+            area_code: PRESTON.into(),
+            numerator: 3.0,
+            denominator: None,
+        },
+        Point {
+            month: d(2024, 4),
+            area_code: CHORLEY.into(),
+            numerator: 20.0,
+            denominator: None,
+        },
+    ];
+    // May 2024: Preston 12, Chorley 20: nothing small.
+    pts.push(Point {
+        month: d(2024, 5),
+        area_code: PRESTON.into(),
+        numerator: 12.0,
+        denominator: None,
+    });
+    pts.push(Point {
+        month: d(2024, 5),
+        area_code: CHORLEY.into(),
+        numerator: 20.0,
+        denominator: None,
+    });
+    let ind = indicator(&[]);
+    let spec = Spec::from_indicator(&ind).unwrap();
+    let rows = evaluate(&ind, &spec, &pts, &context());
+    let apr = |a: &str| find(&rows, a, "month", "Apr 2024").suppressed;
+    assert!(apr(PRESTON) && apr("csp-preston"));
+    assert!(apr(CHORLEY), "secondary suppression");
+    assert!(!find(&rows, PRESTON, "month", "May 2024").suppressed);
+    // May's "previous period" is the hidden April figure: hidden too.
+    assert!(find(&rows, PRESTON, "month", "May 2024").previous_suppressed);
+    // Zero is never suppressed.
+    assert!(!apr("E07000117"));
+    // Internal indicators are not suppressed at all.
+    let ind = indicator(&[("disclosure", "internal")]);
+    let spec = Spec::from_indicator(&ind).unwrap();
+    let rows = evaluate(&ind, &spec, &pts, &context());
+    assert!(rows.iter().all(|r| !r.suppressed));
+}
