@@ -112,7 +112,7 @@ fn demo_runs_the_whole_job_and_sql_reads_the_lake() {
     let ids: Vec<String> = ind.rows().skip(1).map(|r| r[0].to_string()).collect();
     assert!(ids.len() >= 35, "{} indicators", ids.len());
     assert!(
-        ind.rows().skip(1).all(|r| r[15].to_string() != "Failed"),
+        ind.rows().skip(1).all(|r| r[15] != "Failed"),
         "an indicator failed"
     );
 
