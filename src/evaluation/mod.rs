@@ -181,7 +181,14 @@ pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -
         all_areas.iter().map(|a| (a.code.as_str(), a)).collect();
 
     // 1. Roll up through the crosswalk.
-    let mut monthly: HashMap<(String, i32), Sum> = HashMap::new();
+    // Keyed by (index into `all_areas`, month): no string keys in the
+    // inner loops, which run for every area x period x month.
+    let area_index: HashMap<&str, usize> = all_areas
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.code.as_str(), i))
+        .collect();
+    let mut monthly: HashMap<(usize, i32), Sum> = HashMap::new();
     let mut covered: BTreeSet<String> = BTreeSet::new();
     let mut district_level = false;
     for p in points {
@@ -195,7 +202,10 @@ pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -
             continue; // outside pan-Lancashire: not counted anywhere
         };
         for a in targets {
-            let s = monthly.entry((a.code.clone(), m)).or_default();
+            let Some(&ai) = area_index.get(a.code.as_str()) else {
+                continue;
+            };
+            let s = monthly.entry((ai, m)).or_default();
             s.num += p.numerator;
             s.den += p.denominator.unwrap_or(0.0);
             covered.insert(a.code);
@@ -241,7 +251,11 @@ pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -
         }
         let mut s = Sum::default();
         for m in lo..=hi {
-            if let Some(x) = monthly.get(&(area.code.clone(), m)) {
+            let ai = area_index
+                .get(area.code.as_str())
+                .copied()
+                .unwrap_or(usize::MAX);
+            if let Some(x) = monthly.get(&(ai, m)) {
                 s.num += x.num;
                 s.den += x.den;
             }

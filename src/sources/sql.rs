@@ -153,6 +153,7 @@ async fn land_inner(
                 };
             }
             let mut rows = q.fetch(&mut conn);
+            let mut hints: Vec<u8> = Vec::new();
             while let Some(row) = rows.next().await {
                 let row = row.map_err(query_err)?;
                 if pull.names.is_none() {
@@ -161,11 +162,16 @@ async fn land_inner(
                         row.columns().iter().map(|c| c.name().to_string()).collect(),
                     )?);
                 }
-                let decoded: Result<Vec<Value>, String> = pull
-                    .positions()
+                pull.init_positions();
+                let positions = &pull.pos;
+                if hints.len() != positions.len() {
+                    hints = vec![0u8; positions.len()];
+                }
+                let decoded: Result<Vec<Value>, String> = positions
                     .iter()
                     .zip(&src.columns)
-                    .map(|(i, c)| $decode(&row, *i, c))
+                    .zip(hints.iter_mut())
+                    .map(|((i, c), h)| $decode(&row, *i, c, h))
                     .collect();
                 pull.push(decoded, &mut landing)?;
             }
@@ -174,6 +180,9 @@ async fn land_inner(
     match backend {
         Backend::Postgres => {
             let opts: sqlx::postgres::PgConnectOptions = url.parse().map_err(connect_err)?;
+            // The statement log would echo the officer's SQL at WARN on every
+            // long extract; our own tracing says what ran and how long.
+            let opts = opts.disable_statement_logging();
             let conn = tokio::time::timeout(connect_timeout, opts.connect())
                 .await
                 .map_err(|_| timeout_connect(src, connect_timeout))?
@@ -183,6 +192,7 @@ async fn land_inner(
         Backend::MySql => {
             let url = url.replacen("mariadb://", "mysql://", 1);
             let opts: sqlx::mysql::MySqlConnectOptions = url.parse().map_err(connect_err)?;
+            let opts = opts.disable_statement_logging();
             let conn = tokio::time::timeout(connect_timeout, opts.connect())
                 .await
                 .map_err(|_| timeout_connect(src, connect_timeout))?
@@ -208,7 +218,8 @@ async fn land_inner(
             }
             let opts = sqlx::sqlite::SqliteConnectOptions::new()
                 .filename(&full)
-                .read_only(true);
+                .read_only(true)
+                .disable_statement_logging();
             let conn = tokio::time::timeout(connect_timeout, opts.connect())
                 .await
                 .map_err(|_| timeout_connect(src, connect_timeout))?
@@ -313,7 +324,7 @@ impl<'a> Pull<'a> {
         }
     }
 
-    fn positions(&mut self) -> Vec<usize> {
+    fn init_positions(&mut self) {
         if self.pos.is_empty()
             && let Some(names) = &self.names
         {
@@ -324,7 +335,6 @@ impl<'a> Pull<'a> {
                 .map(|c| names.iter().position(|n| n == c.source_name()).unwrap_or(0))
                 .collect();
         }
-        self.pos.clone()
     }
 
     fn push(
@@ -346,7 +356,9 @@ impl<'a> Pull<'a> {
                 return Ok(());
             }
         };
-        self.hasher.update(format!("{values:?}\n").as_bytes());
+        for v in &values {
+            hash_value(&mut self.hasher, v);
+        }
         if let Some(i) = self.wm_idx
             && !matches!(values[i], Value::Null)
             && self.max_wm.as_ref().is_none_or(|m| value_gt(&values[i], m))
@@ -458,6 +470,36 @@ impl<'a> Pull<'a> {
     }
 }
 
+/// Feed a value to the fingerprint: a type tag then its bytes, so that
+/// `1` and `"1"` or `NULL` and `""` never hash alike.
+fn hash_value(h: &mut Sha256, v: &Value) {
+    match v {
+        Value::Null => h.update([0u8]),
+        Value::Str(s) => {
+            h.update([1u8]);
+            h.update((s.len() as u64).to_le_bytes());
+            h.update(s.as_bytes());
+        }
+        Value::Int(i) => {
+            h.update([2u8]);
+            h.update(i.to_le_bytes());
+        }
+        Value::Float(f) => {
+            h.update([3u8]);
+            h.update(f.to_bits().to_le_bytes());
+        }
+        Value::Bool(b) => h.update([4u8, *b as u8]),
+        Value::Date(d) => {
+            h.update([5u8]);
+            h.update(days_since_epoch(*d).to_le_bytes());
+        }
+        Value::Ts(t) => {
+            h.update([6u8]);
+            h.update(t.and_utc().timestamp_micros().to_le_bytes());
+        }
+    }
+}
+
 fn value_gt(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => x > y,
@@ -554,11 +596,36 @@ fn mismatch(col: &Column, found: &str) -> String {
 // bodies differ only in which Rust types the driver offers, so one macro
 // writes all three rather than three near-copies.
 macro_rules! decoder {
-    ($fname:ident, $row:ty $(, $decimal:ident)?) => {
-        fn $fname(row: &$row, i: usize, col: &Column) -> Result<Value, String> {
+    ($fname:ident, $fname_inner:ident, $row:ty $(, $decimal:ident)?) => {
+        fn $fname(row: &$row, i: usize, col: &Column, hint: &mut u8) -> Result<Value, String> {
+            // Try the decoding that worked for this column last time first:
+            // a failed `try_get` allocates an error, and an extract of a
+            // million rows would pay that on every cell.
+            if *hint != 0 {
+                let h = *hint;
+                if let Ok(v) = $fname_inner(row, i, col, h, hint) {
+                    return Ok(v);
+                }
+                *hint = 0;
+            }
+            $fname_inner(row, i, col, 0, hint)
+        }
+
+        fn $fname_inner(
+            row: &$row,
+            i: usize,
+            col: &Column,
+            only: u8,
+            hint: &mut u8,
+        ) -> Result<Value, String> {
+            let mut n: u8 = 0;
             macro_rules! try_as {
                 ($t:ty, $f:expr) => {
-                    if let Ok(v) = row.try_get::<Option<$t>, _>(i) {
+                    n += 1;
+                    if (only == 0 || only == n)
+                        && let Ok(v) = row.try_get::<Option<$t>, _>(i)
+                    {
+                        *hint = n;
                         return Ok(v.map($f).unwrap_or(Value::Null));
                     }
                 };
@@ -582,7 +649,11 @@ macro_rules! decoder {
                     try_as!(i16, |x: i16| Value::Int(x as i64));
                     try_as!(i8, |x: i8| Value::Int(x as i64));
                     try_as!(bool, |x: bool| Value::Int(x as i64));
-                    if let Ok(v) = row.try_get::<Option<String>, _>(i) {
+                    n += 1;
+                    if (only == 0 || only == n)
+                        && let Ok(v) = row.try_get::<Option<String>, _>(i)
+                    {
+                        *hint = n;
                         return from_text(col, v);
                     }
                 }
@@ -598,7 +669,11 @@ macro_rules! decoder {
                     )?
                     try_as!(i64, |x: i64| Value::Float(x as f64));
                     try_as!(i32, |x: i32| Value::Float(x as f64));
-                    if let Ok(v) = row.try_get::<Option<String>, _>(i) {
+                    n += 1;
+                    if (only == 0 || only == n)
+                        && let Ok(v) = row.try_get::<Option<String>, _>(i)
+                    {
+                        *hint = n;
                         return from_text(col, v);
                     }
                 }
@@ -607,14 +682,22 @@ macro_rules! decoder {
                     try_as!(i64, |x: i64| Value::Bool(x != 0));
                     try_as!(i32, |x: i32| Value::Bool(x != 0));
                     try_as!(i8, |x: i8| Value::Bool(x != 0));
-                    if let Ok(v) = row.try_get::<Option<String>, _>(i) {
+                    n += 1;
+                    if (only == 0 || only == n)
+                        && let Ok(v) = row.try_get::<Option<String>, _>(i)
+                    {
+                        *hint = n;
                         return from_text(col, v);
                     }
                 }
                 ColumnType::Date => {
                     try_as!(NaiveDate, Value::Date);
                     try_as!(NaiveDateTime, |t: NaiveDateTime| Value::Date(t.date()));
-                    if let Ok(v) = row.try_get::<Option<String>, _>(i) {
+                    n += 1;
+                    if (only == 0 || only == n)
+                        && let Ok(v) = row.try_get::<Option<String>, _>(i)
+                    {
+                        *hint = n;
                         let mut c = col.clone();
                         return from_text(&c, v.clone()).or_else(|_| {
                             c.ty = ColumnType::Timestamp;
@@ -631,19 +714,29 @@ macro_rules! decoder {
                     try_as!(NaiveDate, |d: NaiveDate| Value::Ts(
                         d.and_hms_opt(0, 0, 0).unwrap_or_default()
                     ));
-                    if let Ok(v) = row.try_get::<Option<String>, _>(i) {
+                    n += 1;
+                    if (only == 0 || only == n)
+                        && let Ok(v) = row.try_get::<Option<String>, _>(i)
+                    {
+                        *hint = n;
                         return from_text(col, v);
                     }
                 }
             }
+            let _ = n;
             Err(mismatch(col, &type_name))
         }
     };
 }
 
-decoder!(decode_pg, sqlx::postgres::PgRow, decimal);
-decoder!(decode_mysql, sqlx::mysql::MySqlRow, decimal);
-decoder!(decode_sqlite, sqlx::sqlite::SqliteRow);
+decoder!(decode_pg, decode_pg_inner, sqlx::postgres::PgRow, decimal);
+decoder!(
+    decode_mysql,
+    decode_mysql_inner,
+    sqlx::mysql::MySqlRow,
+    decimal
+);
+decoder!(decode_sqlite, decode_sqlite_inner, sqlx::sqlite::SqliteRow);
 
 #[cfg(test)]
 mod tests {
