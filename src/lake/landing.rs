@@ -448,7 +448,7 @@ impl PartitionWriter {
         })?;
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(
-                ZstdLevel::try_new(3).map_err(|e| Error::Internal(format!("zstd level: {e}")))?,
+                ZstdLevel::try_new(1).map_err(|e| Error::Internal(format!("zstd level: {e}")))?,
             ))
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .build();

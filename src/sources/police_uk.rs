@@ -331,6 +331,8 @@ impl Format for StreetFormat {
         }
         // Months seen, by partition: a file is one month, but keep it general.
         let mut cur_partition: Option<String> = None;
+        let mut month_range: Option<(NaiveDate, NaiveDate)> = None;
+        let mut cur_year: Option<i32> = None;
         loop {
             match rdr.read_byte_record(&mut rec) {
                 Ok(false) => break,
@@ -364,8 +366,9 @@ impl Format for StreetFormat {
                     continue;
                 }
             };
-            let partition = partition_for(row.month);
-            if cur_partition.as_deref() != Some(partition.as_str()) {
+            if cur_year != Some(row.month.year()) {
+                cur_year = Some(row.month.year());
+                let partition = partition_for(row.month);
                 if b.rows > 0
                     && let Some(p) = &cur_partition
                 {
@@ -374,7 +377,11 @@ impl Format for StreetFormat {
                 parsed.partitions.insert(partition.clone());
                 cur_partition = Some(partition);
             }
-            parsed.see_month(&row.month.format("%Y-%m").to_string());
+            // Month range as dates; formatted once at the end, not per row.
+            month_range = Some(match month_range {
+                None => (row.month, row.month),
+                Some((lo, hi)) => (lo.min(row.month), hi.max(row.month)),
+            });
             opt(&mut b.crime_id, row.crime_id);
             b.month
                 .append_value(row.month.num_days_from_ce() - EPOCH_DAYS_CE);
@@ -408,6 +415,10 @@ impl Format for StreetFormat {
             && let Some(p) = &cur_partition
         {
             sink.write(p, &b.finish(&self.schema, &file.unit)?)?;
+        }
+        if let Some((lo, hi)) = month_range {
+            parsed.see_month(&lo.format("%Y-%m").to_string());
+            parsed.see_month(&hi.format("%Y-%m").to_string());
         }
         Ok(parsed)
     }
