@@ -156,7 +156,8 @@ pub async fn run(data: &Path, work: &Path, repeats: u32) -> anyhow::Result<Repor
             series,
             results: Vec::new(),
         };
-        crate::outputs::write_returns(&work.join("outputs"), &view)?;
+        let def = crate::outputs::OutputDef::default_returns();
+        crate::outputs::write_output(&work.join("outputs"), &work.join("commentary"), &def, &view)?;
         let workbook = t.elapsed().as_secs_f64();
 
         parquet_bytes = dir_bytes(&lake_dir, ".parquet");

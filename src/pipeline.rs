@@ -210,18 +210,32 @@ pub async fn run(cfg: &Config, job: &str) -> Result<RunRecord, Error> {
         results,
     };
     let outputs_dir = cfg.resolve(&cfg.paths.outputs);
+    let commentary_dir = cfg.resolve(Path::new("commentary"));
     let mut written = Vec::new();
-    match outputs::write_returns(&outputs_dir, &view) {
-        Ok(paths) => {
-            for p in &paths {
-                tracing::info!(path = %p.display(), "Output written.");
+    match outputs::load_definitions(&outputs_dir) {
+        Ok(defs) => {
+            for def in &defs {
+                let span = tracing::info_span!("output", name = %def.name);
+                let _e = span.enter();
+                match outputs::write_output(&outputs_dir, &commentary_dir, def, &view) {
+                    Ok(w) => {
+                        for p in &w.files {
+                            tracing::info!(path = %p.display(), "Output written.");
+                        }
+                        for n in &w.notes {
+                            tracing::warn!(note = %n, "Output incomplete.");
+                            problems.push(format!("output {}: {n}", def.name));
+                        }
+                        written.extend(w.files.iter().map(|p| p.display().to_string()));
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "Output failed; the previous output is untouched.");
+                        problems.push(format!("output {}: {e}", def.name));
+                    }
+                }
             }
-            written.extend(paths.iter().map(|p| p.display().to_string()));
         }
-        Err(e) => {
-            tracing::error!(error = %e, "Output failed; the previous output is untouched.");
-            problems.push(format!("output indicator-returns: {e}"));
-        }
+        Err(e) => problems.push(format!("output definitions: {e}")),
     }
 
     let failed = reports.iter().any(SourceReport::failed)
@@ -312,29 +326,39 @@ pub async fn prepare_demo(setup: &DemoSetup) -> Result<Config, Error> {
         months = data.months,
         "Synthetic data generated."
     );
-    copy_queries(&find_queries_dir(), &setup.dir.join("queries"))?;
+    copy_tree(
+        &find_project_dir("queries"),
+        &setup.dir.join("queries"),
+        "sql",
+    )?;
+    copy_tree(
+        &find_project_dir("outputs"),
+        &setup.dir.join("outputs"),
+        "toml",
+    )?;
     let cfg_path = setup.dir.join(config::CONFIG_FILE);
     lake::atomic_write(&cfg_path, DEMO_CONFIG.as_bytes())?;
     Ok(Config::load(&cfg_path)?)
 }
 
-/// The project's own `queries/`: beside the working directory, else the
-/// source tree this binary was built from.
-pub fn find_queries_dir() -> PathBuf {
-    let here = PathBuf::from("queries");
+/// A folder of the project (`queries`, `outputs`): beside the working
+/// directory, else in the source tree this binary was built from.
+pub fn find_project_dir(name: &str) -> PathBuf {
+    let here = PathBuf::from(name);
     if here.is_dir() {
         return here;
     }
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/queries"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name)
 }
 
-fn copy_queries(from: &Path, to: &Path) -> Result<(), Error> {
+/// Copy the files with extension `ext` under `from` into `to`.
+fn copy_tree(from: &Path, to: &Path, ext: &str) -> Result<(), Error> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| Error::Io { path, source }
     };
     if !from.is_dir() {
-        tracing::warn!(path = %from.display(), "No queries folder found; the demo runs no indicators.");
+        tracing::warn!(path = %from.display(), "Project folder not found; nothing copied.");
         return Ok(());
     }
     if std::fs::canonicalize(from).ok() == std::fs::canonicalize(to).ok() {
@@ -348,7 +372,7 @@ fn copy_queries(from: &Path, to: &Path) -> Result<(), Error> {
             let dest = to.join(rel);
             if p.is_dir() {
                 stack.push(p);
-            } else {
+            } else if p.extension().is_some_and(|x| x == ext) {
                 if let Some(parent) = dest.parent() {
                     std::fs::create_dir_all(parent).map_err(io(parent))?;
                 }

@@ -1,0 +1,472 @@
+//! The scrutiny committee pack as one self-contained, accessible HTML file.
+//!
+//! Designed against what members complain of: the exceptions come first
+//! (red, special-cause concern, failed or stale indicators, and districts
+//! getting worse behind a better county figure), every status is words as
+//! well as colour, the RAG rule is printed, commentary is shown for every
+//! exception or marked "commentary awaited", and small numbers are never
+//! shown in a public pack. Inline CSS and SVG only: no scripts, no external
+//! requests. Headings are in order, tables have captions and scoped header
+//! cells, and every chart has a text alternative and a data table.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::svg::{ChartPoint, esc, spc_chart};
+use super::{PackData, SUPPRESSED, fmt_value};
+use crate::evaluation::ResultRow;
+use crate::evaluation::rag::RagRule;
+use crate::evaluation::spc;
+
+const CSS: &str = r#"
+:root { --text: #0b0c0c; --muted: #505a5f; --border: #b1b4b6; --link: #1d70b8; --focus: #ffdd00; }
+* { box-sizing: border-box; }
+body { font-family: Arial, "Helvetica Neue", Helvetica, sans-serif; color: var(--text); background: #fff; margin: 0; line-height: 1.45; font-size: 1rem; }
+header.masthead { background: #0b0c0c; color: #fff; padding: 1rem 2rem; }
+header.masthead p { margin: 0.2rem 0; }
+main { max-width: 64rem; margin: 0 auto; padding: 1rem 2rem 3rem; }
+h1 { font-size: 2rem; margin: 0.5rem 0; }
+h2 { font-size: 1.6rem; margin-top: 2.5rem; border-top: 2px solid var(--text); padding-top: 1rem; }
+h3 { font-size: 1.25rem; margin-top: 2rem; }
+h4 { font-size: 1.05rem; margin-top: 1.2rem; }
+a { color: var(--link); }
+a:focus, summary:focus { outline: 3px solid var(--focus); background: var(--focus); color: var(--text); }
+table { border-collapse: collapse; width: 100%; margin: 0.8rem 0 1.2rem; font-size: 0.92rem; }
+caption { text-align: left; font-weight: bold; padding: 0.3rem 0; }
+th, td { border-bottom: 1px solid var(--border); padding: 0.35rem 0.5rem; text-align: left; vertical-align: top; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.tag { display: inline-block; padding: 0.1rem 0.4rem; font-weight: bold; border-radius: 2px; }
+.tag-green { color: #005a30; background: #cce2d8; }
+.tag-amber { color: #6e3619; background: #fcd6c3; }
+.tag-red { color: #2a0b06; background: #f4cdc6; }
+.tag-grey { color: #282d30; background: #e5e6e7; }
+.tag-blue { color: #0c2d4a; background: #bbd4ea; }
+.summary { font-size: 1.1rem; }
+.meta { color: var(--muted); }
+dl.figures { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 1rem; }
+dl.figures dt { font-weight: bold; }
+dl.figures dd { margin: 0; }
+figure { margin: 1rem 0; }
+figcaption { color: var(--muted); font-size: 0.9rem; }
+svg.chart { width: 100%; height: auto; max-width: 45rem; }
+.commentary { border-left: 5px solid var(--border); padding: 0.2rem 1rem; margin: 0.8rem 0; }
+.awaited { border-left-color: #d4351c; }
+nav ol { columns: 2; }
+footer { border-top: 1px solid var(--border); margin-top: 3rem; padding-top: 1rem; color: var(--muted); }
+@media print {
+  header.masthead { background: #fff; color: #000; border-bottom: 3px solid #000; }
+  nav { display: none; }
+  h2 { break-before: page; border-top: none; }
+  section.indicator { break-inside: avoid-page; }
+  details > *:not(summary) { display: block; }
+  a { color: #000; text-decoration: none; }
+}
+"#;
+
+fn tag(class: &str, text: &str) -> String {
+    format!(r#"<span class="tag tag-{class}">{}</span>"#, esc(text))
+}
+
+/// The status words and colour class for a year row.
+pub fn status_of(row: Option<&ResultRow>, polarity: &str) -> (&'static str, &'static str) {
+    match row.and_then(|r| r.rag.as_deref()) {
+        Some("green") => ("green", "Green: on target"),
+        Some("amber") => ("amber", "Amber: target missed, improving"),
+        Some("red") => ("red", "Red: target missed, not improving"),
+        _ if polarity == "monitor only" => ("grey", "Monitor only: no target"),
+        _ => ("grey", "No target set"),
+    }
+}
+
+fn spc_class(variation: Option<&str>) -> (&'static str, &'static str) {
+    match variation {
+        Some(v) if v == spc::Variation::Concern.label() => ("red", "concern"),
+        Some(v) if v == spc::Variation::Improvement.label() => ("blue", "improvement"),
+        Some(v) if v == spc::Variation::Neither.label() => ("grey", "neither"),
+        _ => ("grey", ""),
+    }
+}
+
+/// Build the HTML.
+pub fn build(d: &PackData<'_>) -> String {
+    let mut h = String::with_capacity(256 * 1024);
+    let title = format!("{}: {}", d.def.title, d.period_label);
+    let _ = write!(
+        h,
+        r#"<!DOCTYPE html><html lang="en-GB"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{}</title><style>{CSS}</style></head><body>"#,
+        esc(&title)
+    );
+    let _ = write!(
+        h,
+        r#"<header class="masthead"><p>{}</p><p>{}</p></header><main id="main">"#,
+        esc(&d.organisation),
+        if d.public {
+            "Public committee pack"
+        } else {
+            "Internal: not for publication (contains unsuppressed small numbers)"
+        }
+    );
+    let _ = write!(
+        h,
+        r#"<h1>{}</h1><p class="meta">Reporting period: {}. Produced {} (run {}).</p>"#,
+        esc(&d.def.title),
+        esc(&d.period_label),
+        esc(d.run_time),
+        esc(d.run_id)
+    );
+
+    let themes = d.themes();
+    h.push_str(r##"<nav aria-label="Contents"><h2 id="contents">Contents</h2><ol><li><a href="#summary">Summary</a></li><li><a href="#exceptions">Exception report</a></li><li><a href="#headlines">Headline table</a></li>"##);
+    for (slug, theme) in &themes {
+        let _ = write!(h, r##"<li><a href="#{slug}">{}</a></li>"##, esc(theme));
+    }
+    h.push_str(r##"<li><a href="#glossary">Glossary</a></li><li><a href="#methods">Methods</a></li><li><a href="#sources">Data sources</a></li></ol></nav>"##);
+
+    // Summary in plain English.
+    let items = d.items();
+    let count = |f: &dyn Fn(&super::Item<'_>) -> bool| items.iter().filter(|i| f(i)).count();
+    let red = count(&|i| i.status.0 == "red");
+    let amber = count(&|i| i.status.0 == "amber");
+    let green = count(&|i| i.status.0 == "green");
+    let concern = count(&|i| i.spc.0 == "red");
+    let failed = count(&|i| i.error.is_some());
+    let stale = count(&|i| i.stale.is_some());
+    let exceptions: Vec<&super::Item<'_>> = items.iter().filter(|i| i.is_exception()).collect();
+    let _ = write!(
+        h,
+        r#"<h2 id="summary">Summary</h2><p class="summary">This pack reports {} indicators for {}. Of those with a target, {green} are on target, {amber} missed their target but improved on last year, and {red} missed their target without improving. {concern} show special-cause variation of concern on the latest month. {} need the committee's attention and are listed first in the exception report.</p>"#,
+        items.len(),
+        esc(&d.period_label),
+        exceptions.len()
+    );
+    if failed + stale > 0 {
+        let _ = write!(
+            h,
+            r#"<p>{failed} indicator(s) could not be produced this time and {stale} have data that is out of date; they are listed in the exception report so that nothing is silently missing.</p>"#
+        );
+    }
+    let _ = write!(
+        h,
+        r#"<p>Status uses this rule: {} Figures are for {} unless stated.</p>"#,
+        esc(RagRule.describe()),
+        esc(&d.headline_area_name)
+    );
+
+    // Exception report.
+    h.push_str(r#"<h2 id="exceptions">Exception report</h2>"#);
+    if exceptions.is_empty() {
+        h.push_str("<p>No indicator is red, showing special-cause concern, failed or out of date this period.</p>");
+    } else {
+        h.push_str(r#"<table><caption>Indicators needing attention</caption><thead><tr><th scope="col">Indicator</th><th scope="col">Why it is here</th><th scope="col" class="num">Latest value</th><th scope="col">Commentary</th></tr></thead><tbody>"#);
+        for i in &exceptions {
+            let value = i
+                .rolling
+                .map(|r| fmt_value(r.value, r.suppressed && d.public, &r.unit))
+                .unwrap_or_else(|| "not available".into());
+            let commentary = match d.commentary.get(&i.id) {
+                Some(_) => format!(
+                    r##"<a href="#{}-commentary">See commentary</a>"##,
+                    esc(&i.id)
+                ),
+                None => tag("red", "Commentary awaited"),
+            };
+            let _ = write!(
+                h,
+                r##"<tr><th scope="row"><a href="#{}">{}</a></th><td>{}</td><td class="num">{}</td><td>{}</td></tr>"##,
+                esc(&i.id),
+                esc(&i.title),
+                esc(&i.reasons().join("; ")),
+                esc(&value),
+                commentary
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+
+    // Headline table.
+    h.push_str(r#"<h2 id="headlines">Headline table</h2><table><caption>Every indicator: latest complete rolling 12 months and reporting year</caption><thead><tr><th scope="col">Indicator</th><th scope="col">Rolling 12 months</th><th scope="col" class="num">Value</th><th scope="col" class="num">Same period last year</th><th scope="col">Direction</th><th scope="col">Status</th><th scope="col">Latest month (SPC)</th></tr></thead><tbody>"#);
+    for i in &items {
+        let r = i.rolling;
+        let hide = |s: bool| s && d.public;
+        let _ = write!(
+            h,
+            r##"<tr><th scope="row"><a href="#{}">{}</a></th><td>{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"##,
+            esc(&i.id),
+            esc(&i.title),
+            r.map(|r| esc(&r.period_label)).unwrap_or_default(),
+            r.map(|r| esc(&fmt_value(r.value, hide(r.suppressed), &r.unit)))
+                .unwrap_or_else(|| "-".into()),
+            r.map(|r| esc(&fmt_value(r.sply_value, hide(r.sply_suppressed), &r.unit)))
+                .unwrap_or_else(|| "-".into()),
+            r.filter(|r| !hide(r.suppressed || r.sply_suppressed))
+                .and_then(|r| r.direction_sply.clone())
+                .map(|s| esc(&s))
+                .unwrap_or_else(|| "-".into()),
+            if i.error.is_some() {
+                tag("red", "Failed")
+            } else {
+                tag(i.status.0, i.status.1)
+            },
+            if i.spc.1.is_empty() {
+                "Common cause".to_string()
+            } else {
+                tag(i.spc.0, &format!("Special cause: {}", i.spc.1))
+            },
+        );
+    }
+    h.push_str("</tbody></table>");
+
+    // A section per priority.
+    for (slug, theme) in &themes {
+        let _ = write!(h, r#"<h2 id="{slug}">{}</h2>"#, esc(theme));
+        for i in items.iter().filter(|i| &i.theme == theme) {
+            indicator_section(&mut h, d, i);
+        }
+    }
+
+    glossary(&mut h);
+    methods(&mut h, d);
+    sources(&mut h, d);
+    let _ = write!(
+        h,
+        r#"<footer><p>Contains public sector information licensed under the Open Government Licence v3.0.</p><p>Produced by safer {} from run {}.</p></footer></main></body></html>"#,
+        env!("CARGO_PKG_VERSION"),
+        esc(d.run_id)
+    );
+    h
+}
+
+fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
+    let _ = write!(
+        h,
+        r#"<section class="indicator" aria-labelledby="{id}"><h3 id="{id}">{}</h3><p>{}</p>"#,
+        esc(&i.title),
+        esc(&i.description),
+        id = esc(&i.id)
+    );
+    if let Some(e) = &i.error {
+        let _ = write!(
+            h,
+            "<p>{} This indicator could not be produced: {}</p></section>",
+            tag("red", "Failed"),
+            esc(e)
+        );
+        return;
+    }
+    let hide = |s: bool| s && d.public;
+    h.push_str(r#"<dl class="figures">"#);
+    let mut fig = |k: &str, v: String| {
+        let _ = write!(h, "<dt>{}</dt><dd>{}</dd>", esc(k), v);
+    };
+    if let Some(r) = i.rolling {
+        fig(
+            &r.period_label,
+            esc(&fmt_value(r.value, hide(r.suppressed), &r.unit)),
+        );
+        fig(
+            "Same period last year",
+            esc(&fmt_value(r.sply_value, hide(r.sply_suppressed), &r.unit)),
+        );
+        if let Some(dir) = r
+            .direction_sply
+            .as_ref()
+            .filter(|_| !hide(r.suppressed || r.sply_suppressed))
+        {
+            fig("Direction of travel", esc(dir));
+        }
+    }
+    if let Some(y) = i.year {
+        fig(
+            &y.period_label,
+            esc(&fmt_value(y.value, hide(y.suppressed), &y.unit)),
+        );
+        if let Some(t) = y.target {
+            fig("Target", esc(&fmt_value(Some(t), false, &y.unit)));
+        }
+    }
+    fig("Status", tag(i.status.0, i.status.1));
+    fig("Unit", esc(&i.unit));
+    fig("Polarity", esc(&i.polarity));
+    if let Some(s) = &i.stale {
+        fig("Data", tag("red", s));
+    }
+    if let Some(note) = i.year.and_then(|y| y.population_note.clone()) {
+        fig("Population", esc(&note));
+    }
+    h.push_str("</dl>");
+
+    // SPC chart over the headline area's months, with its data as a table.
+    let months: Vec<&ResultRow> = d.months(&i.id);
+    if !months.is_empty() {
+        let points: Vec<ChartPoint> = months
+            .iter()
+            .map(|r| ChartPoint {
+                label: r.period_label.clone(),
+                value: if hide(r.suppressed) { None } else { r.value },
+                signal: spc_class(r.spc_variation.as_deref()).1,
+            })
+            .collect();
+        let last = months.last().copied();
+        let limits = last.and_then(|r| Some((r.spc_lower?, r.spc_upper?)));
+        let mean = last.and_then(|r| r.spc_mean);
+        let hidden_any = months.iter().any(|r| hide(r.suppressed));
+        let desc = match (mean, limits, hidden_any) {
+            (_, _, true) => format!(
+                "Monthly values for {} from {} to {}. Some months are suppressed to protect individuals, so no limits are described; see the table.",
+                d.headline_area_name,
+                months[0].period_label,
+                months[months.len() - 1].period_label
+            ),
+            (Some(m), Some((lo, hi)), false) => format!(
+                "Monthly values for {} from {} to {}, with mean {} and process limits {} to {}. Latest month: {}.",
+                d.headline_area_name,
+                months[0].period_label,
+                months[months.len() - 1].period_label,
+                fmt_value(Some(m), false, ""),
+                fmt_value(Some(lo), false, ""),
+                fmt_value(Some(hi), false, ""),
+                last.and_then(|r| r.spc_variation.clone())
+                    .unwrap_or_else(|| "too few points for limits".into())
+            ),
+            _ => format!(
+                "Monthly values for {} from {} to {}; fewer than 15 months, so no process limits.",
+                d.headline_area_name,
+                months[0].period_label,
+                months[months.len() - 1].period_label
+            ),
+        };
+        let chart_id = format!("{}-chart", i.id);
+        let _ = write!(
+            h,
+            r#"<figure>{}<figcaption>SPC chart: line is the monthly value, solid line the mean, dashed lines the process limits. Square markers show special-cause concern, diamonds improvement, triangles special cause on a monitor-only indicator.</figcaption></figure>"#,
+            spc_chart(
+                &chart_id,
+                &format!("{}: monthly values", i.title),
+                &desc,
+                &points,
+                mean,
+                limits
+            )
+        );
+        let _ = write!(
+            h,
+            r#"<details><summary>Chart data: {}</summary><table><caption>Monthly values, {}</caption><thead><tr><th scope="col">Month</th><th scope="col" class="num">Value</th><th scope="col">Signal</th></tr></thead><tbody>"#,
+            esc(&i.title),
+            esc(&d.headline_area_name)
+        );
+        for r in &months {
+            let _ = write!(
+                h,
+                r#"<tr><th scope="row">{}</th><td class="num">{}</td><td>{}</td></tr>"#,
+                esc(&r.period_label),
+                esc(&fmt_value(r.value, hide(r.suppressed), &r.unit)),
+                esc(r.spc_variation.as_deref().unwrap_or(""))
+            );
+        }
+        h.push_str("</tbody></table></details>");
+    }
+
+    // Districts: so a county figure cannot hide a struggling district.
+    let districts = d.districts(&i.id);
+    if !districts.is_empty() {
+        let _ = write!(
+            h,
+            r#"<table><caption>{} by district, {}</caption><thead><tr><th scope="col">District</th><th scope="col" class="num">Value</th><th scope="col" class="num">Same period last year</th><th scope="col">Direction</th></tr></thead><tbody>"#,
+            esc(&i.title),
+            esc(&districts[0].period_label)
+        );
+        for r in &districts {
+            let dir = if hide(r.suppressed || r.sply_suppressed) {
+                "-".to_string()
+            } else {
+                r.direction_sply.clone().unwrap_or_else(|| "-".into())
+            };
+            let _ = write!(
+                h,
+                r#"<tr><th scope="row">{}</th><td class="num">{}</td><td class="num">{}</td><td>{}</td></tr>"#,
+                esc(&r.area_name),
+                esc(&fmt_value(r.value, hide(r.suppressed), &r.unit)),
+                esc(&fmt_value(r.sply_value, hide(r.sply_suppressed), &r.unit)),
+                esc(&dir)
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+
+    let _ = write!(h, r#"<h4 id="{}-commentary">Commentary</h4>"#, esc(&i.id));
+    match d.commentary.get(&i.id) {
+        Some(text) => {
+            h.push_str(r#"<div class="commentary">"#);
+            for para in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
+                let _ = write!(h, "<p>{}</p>", esc(&para.replace('\n', " ")));
+            }
+            h.push_str("</div>");
+        }
+        None if i.is_exception() => {
+            h.push_str(r#"<div class="commentary awaited"><p><strong>Commentary awaited.</strong> This indicator is in the exception report and the responsible officer has not yet provided commentary.</p></div>"#);
+        }
+        None => h.push_str("<p>No commentary this period.</p>"),
+    }
+    let _ = write!(
+        h,
+        r#"<p class="meta">Definition: {}. Source: {}. Owner: {}.</p></section>"#,
+        esc(i.meta("basis").unwrap_or("not stated")),
+        esc(i
+            .meta("source")
+            .or(i.meta("sources"))
+            .unwrap_or("not stated")),
+        esc(i.meta("owner").unwrap_or("not stated"))
+    );
+}
+
+fn glossary(h: &mut String) {
+    let terms: BTreeMap<&str, &str> = [
+        ("CSP", "Community Safety Partnership: the statutory partnership of council, police, fire, health and probation for an area."),
+        ("Financial year", "April to March, labelled 2024-25."),
+        ("KSI", "Killed or seriously injured road casualties; adjusted for the change to injury-based police reporting."),
+        ("Lancashire-12", "The twelve districts of Lancashire County Council."),
+        ("Lancashire-14", "Pan-Lancashire: the twelve districts plus Blackburn with Darwen and Blackpool; the police force area."),
+        ("MARAC", "Multi-Agency Risk Assessment Conference for high-risk domestic abuse cases."),
+        ("Rolling 12 months", "The twelve months ending with the latest month: smooths seasonal effects."),
+        ("SPC", "Statistical process control: tells signal from noise in a series over time."),
+        ("SPLY", "Same period last year."),
+        ("SVD", "Serious Violence Duty (Police, Crime, Sentencing and Courts Act 2022)."),
+        ("[c]", "Suppressed to protect individuals: a small number, or one that would reveal one."),
+    ]
+    .into_iter()
+    .collect();
+    h.push_str(r#"<h2 id="glossary">Glossary</h2><dl class="figures">"#);
+    for (k, v) in terms {
+        let _ = write!(h, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(v));
+    }
+    h.push_str("</dl>");
+}
+
+fn methods(h: &mut String, d: &PackData<'_>) {
+    let _ = write!(
+        h,
+        r#"<h2 id="methods">Methods</h2><h3>Status (RAG)</h3><p>{}</p><h3>Statistical process control</h3><p>Each chart is an XmR chart as NHS England's Making Data Count describes: the mean of the monthly values and natural process limits at the mean plus or minus 2.66 times the mean moving range (needs at least 15 months). A special cause is flagged when a point falls outside the limits; when 7 or more points in a row are on one side of the mean; when 7 or more points in a row rise or fall; or when 2 of 3 points in a row are more than two-thirds of the way to a limit on the same side. A special cause is improvement or concern according to the indicator's polarity; for monitor-only indicators it is neither. Assurance compares the target with the limits: outside them the target is consistently met or missed; inside them it will be hit and missed by chance.</p><h3>Periods and rates</h3><p>Financial years run April to March; calendar-year indicators (road safety, National Referral Mechanism) are labelled as such. A period is marked incomplete, and not rated, until data has arrived for every month of it. Rates use ONS mid-year population estimates for the year containing the middle of the period; when that year is not yet published, the latest estimate is used and the pack says so. Areas roll up from LSOA to district, Community Safety Partnership, Lancashire-12 and Lancashire-14 through the ONS lookup.</p><h3>Small numbers</h3><p>{}</p>"#,
+        esc(RagRule.describe()),
+        if d.public {
+            "In this public pack, counts from 1 to 4 are suppressed and shown as [c], together with any further figures (other districts, partnership or county totals, comparisons) from which a suppressed count could be worked out. Rates and percentages built on a suppressed count are suppressed too. Zero is shown."
+        } else {
+            "This is an internal pack: small numbers are shown. Do not publish it."
+        }
+    );
+}
+
+fn sources(h: &mut String, d: &PackData<'_>) {
+    h.push_str(r#"<h2 id="sources">Data sources</h2><table><caption>Data freshness</caption><thead><tr><th scope="col">Dataset</th><th scope="col" class="num">Rows</th><th scope="col">Data from</th><th scope="col">Data to</th></tr></thead><tbody>"#);
+    for f in d.freshness {
+        let _ = write!(
+            h,
+            r#"<tr><th scope="row">{}</th><td class="num">{}</td><td>{}</td><td>{}</td></tr>"#,
+            esc(&f.dataset),
+            f.rows,
+            esc(f.from.as_deref().unwrap_or("-")),
+            esc(f.to.as_deref().unwrap_or("-"))
+        );
+    }
+    h.push_str("</tbody></table><p>data.police.uk street-level crime, DfT STATS19 road casualty statistics and ONS population estimates and lookups are published under the Open Government Licence v3.0. Partner data (force recorded-crime extract, council and health service data) is shared under the Crime and Disorder Act 1998 s115 and the Serious Violence Duty.</p>");
+    let _ = SUPPRESSED;
+}

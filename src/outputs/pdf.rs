@@ -1,0 +1,108 @@
+//! The PDF of the committee pack, printed by the system's headless Chromium.
+//!
+//! Why Chromium: the HTML pack is the primary, accessible output, and the
+//! PDF must carry the same content. A browser prints that HTML faithfully
+//! (the print stylesheet, the inline SVG charts, real text) and writes a
+//! document outline from the headings, which an embedded Rust typesetter
+//! would have to re-implement from scratch. The cost is a dependency on a
+//! program: when Chromium is not installed the run says so plainly and still
+//! produces the HTML and the workbook.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// Why a PDF could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No Chromium found.
+    #[error(
+        "no headless Chromium found (install Debian's `chromium` package, or set SAFER_CHROMIUM to its path)"
+    )]
+    NoBrowser,
+    /// Chromium ran but made no PDF.
+    #[error("Chromium could not print the pack: {0}")]
+    Failed(String),
+}
+
+/// The browser to use: `SAFER_CHROMIUM`, else the usual names on PATH.
+pub fn find_browser() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("SAFER_CHROMIUM") {
+        let p = PathBuf::from(p);
+        return p.exists().then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    for dir in std::env::split_paths(&path) {
+        for name in [
+            "chromium",
+            "chromium-browser",
+            "google-chrome",
+            "google-chrome-stable",
+        ] {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+/// Print `html` to `pdf`.
+pub fn render(html: &Path, pdf: &Path) -> Result<(), Error> {
+    let browser = find_browser().ok_or(Error::NoBrowser)?;
+    let html = std::path::absolute(html).map_err(|e| Error::Failed(e.to_string()))?;
+    let profile =
+        std::env::temp_dir().join(format!("safer-chromium-{}", crate::lake::unique_suffix()));
+    let mut child = Command::new(&browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-pdf-header-footer",
+            "--generate-pdf-document-outline",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", html.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Failed(e.to_string()))?;
+    // A browser that hangs must not hang the nightly run.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = std::fs::remove_dir_all(&profile);
+                return Err(Error::Failed("timed out after 120 s".into()));
+            }
+            Err(e) => return Err(Error::Failed(e.to_string())),
+        }
+    };
+    let _ = std::fs::remove_dir_all(&profile);
+    let ok = std::fs::metadata(pdf).map(|m| m.len() > 0).unwrap_or(false);
+    if status.success() && ok {
+        Ok(())
+    } else {
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut err);
+        }
+        Err(Error::Failed(format!(
+            "exit {status}: {}",
+            err.lines().last().unwrap_or("no message")
+        )))
+    }
+}
