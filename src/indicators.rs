@@ -165,7 +165,9 @@ pub fn load(root: &Path, path: &Path) -> Result<Indicator, Error> {
     Ok(Indicator {
         id: get("id").unwrap_or(stem),
         title,
-        theme: get("theme").unwrap_or(theme),
+        // Sections follow the Community Safety Agreement priorities, so the
+        // priority names the theme when the header gives one.
+        theme: get("priority").or_else(|| get("theme")).unwrap_or(theme),
         unit: get("unit").unwrap_or_else(|| "count".into()),
         polarity: get("polarity").unwrap_or_else(|| "monitor".into()),
         sql_hash: hex::encode(Sha256::digest(sql.as_bytes())),

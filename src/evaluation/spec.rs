@@ -36,16 +36,18 @@ impl Unit {
     }
 }
 
-fn thousands(v: f64) -> String {
-    let s = format!("{}", v as u64);
+/// A whole number with thousands separators: `1,234,567`.
+pub fn thousands(v: f64) -> String {
+    let n = v.round() as i64;
+    let s = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
     }
-    out
+    if n < 0 { format!("-{out}") } else { out }
 }
 
 /// Which population a rate is per.

@@ -252,28 +252,15 @@ pub fn fmt_value(v: Option<f64>, hidden: bool, unit: &str) -> String {
     let Some(v) = v else {
         return "-".into();
     };
-    let s = if unit == "percentage" {
+    if unit == "percentage" {
         format!("{v:.1}%")
     } else if unit.starts_with("rate") {
         format!("{v:.2}")
     } else if (v - v.round()).abs() < 1e-9 {
-        thousands(v.round() as i64)
+        crate::evaluation::spec::thousands(v.round())
     } else {
         format!("{v:.1}")
-    };
-    s
-}
-
-fn thousands(n: i64) -> String {
-    let s = n.abs().to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
     }
-    if n < 0 { format!("-{out}") } else { out }
 }
 
 /// One indicator as an output shows it.
@@ -495,7 +482,18 @@ impl<'a> PackData<'a> {
                     .meta
                     .get("calendar")
                     .is_some_and(|c| c.contains("calendar"));
-                let stale = match (s.points.iter().map(|p| p.month).max(), self.reporting_month) {
+                // Freshness comes from the source tables, not the points: a
+                // count with no events lately (homicides) is not stale.
+                let source_latest = s.indicator.meta.get("sources").and_then(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter_map(|t| self.freshness.iter().find(|f| f.dataset == t))
+                        .filter_map(|f| f.to.as_deref())
+                        .filter_map(crate::sources::police_uk::parse_month)
+                        .max()
+                });
+                let last_data = source_latest.or_else(|| s.points.iter().map(|p| p.month).max());
+                let stale = match (last_data, self.reporting_month) {
                     (Some(last), Some(rep)) => {
                         let behind = crate::evaluation::periods::month_index(rep)
                             - crate::evaluation::periods::month_index(last);
@@ -517,6 +515,12 @@ impl<'a> PackData<'a> {
                             r.direction_sply
                                 .as_deref()
                                 .is_some_and(|d| d.contains("worse"))
+                        })
+                        // A district counts as struggling at 10% worse than last
+                        // year: smaller moves are mostly noise in small areas.
+                        .filter(|r| match (r.value, r.sply_value) {
+                            (Some(v), Some(s)) if s.abs() > 1e-9 => ((v - s) / s).abs() >= 0.10,
+                            _ => false,
                         })
                         .map(|r| r.area_name.clone())
                         .collect()

@@ -52,13 +52,13 @@ svg.chart { width: 100%; height: auto; max-width: 45rem; }
 .commentary { border-left: 5px solid var(--border); padding: 0.2rem 1rem; margin: 0.8rem 0; }
 .awaited { border-left-color: #d4351c; }
 nav ol { columns: 2; }
+nav li { padding: 0.3rem 0; min-height: 24px; }
 footer { border-top: 1px solid var(--border); margin-top: 3rem; padding-top: 1rem; color: var(--muted); }
 @media print {
   header.masthead { background: #fff; color: #000; border-bottom: 3px solid #000; }
   nav { display: none; }
   h2 { break-before: page; border-top: none; }
   section.indicator { break-inside: avoid-page; }
-  details > *:not(summary) { display: block; }
   a { color: #000; text-decoration: none; }
 }
 "#;
@@ -307,9 +307,13 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
             })
             .collect();
         let last = months.last().copied();
-        let limits = last.and_then(|r| Some((r.spc_lower?, r.spc_upper?)));
-        let mean = last.and_then(|r| r.spc_mean);
         let hidden_any = months.iter().any(|r| hide(r.suppressed));
+        // The mean and limits are computed from every month, hidden ones
+        // included, so they would give a hidden value away: not drawn.
+        let limits = last
+            .filter(|_| !hidden_any)
+            .and_then(|r| Some((r.spc_lower?, r.spc_upper?)));
+        let mean = last.filter(|_| !hidden_any).and_then(|r| r.spc_mean);
         let desc = match (mean, limits, hidden_any) {
             (_, _, true) => format!(
                 "Monthly values for {} from {} to {}. Some months are suppressed to protect individuals, so no limits are described; see the table.",

@@ -506,14 +506,20 @@ pub fn parse_cell(s: &str) -> Option<(u32, u16)> {
         col = col * 26 + (ch as u32 - 'A' as u32 + 1);
     }
     let row: u32 = digits.parse().ok()?;
-    (row >= 1 && col >= 1 && col <= 16_384).then(|| (row - 1, (col - 1) as u16))
+    (row >= 1 && (1..=16_384).contains(&col)).then(|| (row - 1, (col - 1) as u16))
 }
 
 /// A sheet name Excel accepts: at most 31 characters, no `[]:*?/\`, unique.
 fn sheet_name(theme: &str, used: &[String]) -> String {
-    let clean: String = theme
+    let spaced: String = theme
         .chars()
-        .filter(|c| !"[]:*?/\\".contains(*c))
+        .map(|c| if "[]:*?/\\".contains(c) { ' ' } else { c })
+        .collect();
+    let clean: String = spaced
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
         .take(28)
         .collect();
     let mut name = clean.clone();

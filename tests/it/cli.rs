@@ -80,18 +80,18 @@ fn demo_runs_the_whole_job_and_sql_reads_the_lake() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), format!("n\n{expected}"));
 
-    // The workbook exists, reads back with an independent reader, and its
-    // Lancashire-12 monthly total matches a count made here from the lake.
-    let xlsx = dir.join("outputs/indicator-returns/2025-09/indicator-returns-2025-09.xlsx");
+    // The internal return exists, reads back with an independent reader,
+    // and its Lancashire-12 monthly figure matches a count made here from
+    // the lake with SQL.
+    let xlsx = dir.join("outputs/performance-return/2025-09/performance-return-2025-09.xlsx");
     assert!(xlsx.exists(), "{out}");
     use calamine::{DataType, Reader, Xlsx, open_workbook};
     let mut wb: Xlsx<_> = open_workbook(&xlsx).unwrap();
-    assert_eq!(wb.sheet_names(), ["Cover", "Indicators", "Monthly data"]);
-    let ind = wb.worksheet_range("Indicators").unwrap();
-    let row = ind
+    let asb = wb.worksheet_range("Anti-social behaviour").unwrap();
+    let row = asb
         .rows()
-        .find(|r| r[0] == "asb_incidents")
-        .expect("asb_incidents row");
+        .find(|r| r[0] == "Anti-social behaviour incidents")
+        .expect("ASB incidents row");
     let (code, out, _) = safer(
         &[
             "sql",
@@ -105,14 +105,19 @@ fn demo_runs_the_whole_job_and_sql_reads_the_lake() {
     );
     assert_eq!(code, 0);
     let lancs12: f64 = out.lines().nth(1).unwrap().parse().unwrap();
-    assert_eq!(row[5].to_string(), "Lancashire-12");
-    assert_eq!(row[6].to_string(), "Sep 2025");
-    assert_eq!(row[7].as_f64(), Some(lancs12));
-    // The whole catalogue is evaluated: every indicator has a row and none failed.
-    let ids: Vec<String> = ind.rows().skip(1).map(|r| r[0].to_string()).collect();
-    assert!(ids.len() >= 35, "{} indicators", ids.len());
+    assert_eq!(row[3].to_string(), "Sep 2025");
+    assert_eq!(row[4].as_f64(), Some(lancs12));
+    // The whole catalogue is evaluated: every indicator is in the data
+    // dictionary and none failed.
+    let dict = wb.worksheet_range("Data dictionary").unwrap();
     assert!(
-        ind.rows().skip(1).all(|r| r[15] != "Failed"),
+        dict.rows().count() > 35,
+        "{} indicators",
+        dict.rows().count() - 1
+    );
+    let prov = wb.worksheet_range("Provenance").unwrap();
+    assert!(
+        prov.rows().all(|r| r.len() < 4 || r[3] != "failed"),
         "an indicator failed"
     );
 

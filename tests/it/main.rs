@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod evaluation;
 mod lake;
+mod outputs;
 mod police_uk;
 mod sql_sources;
 mod stats19;
