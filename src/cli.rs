@@ -261,7 +261,8 @@ async fn demo(dir: PathBuf, seed: u64, years: u32, end_month: Option<String>) ->
     println!("  safer.toml   project file (sources, paths)");
     println!("  data/        generated inputs in the published formats");
     println!("  lake/        the Parquet lake");
-    println!("  outputs/     workbooks and their manifests");
+    println!("  outputs/     output definitions (*.toml) and, per output and month,");
+    println!("               the committee pack (HTML, PDF), workbooks and manifests");
     println!("  ledger/      the run ledger");
     println!(
         "Try: cd {} && safer sql \"SELECT crime_type, COUNT(*) AS n FROM police_uk_street GROUP BY crime_type ORDER BY n DESC\"",
@@ -313,6 +314,9 @@ fn print_run(r: &RunRecord) {
     }
     for p in &r.problems {
         println!("Problem: {p}");
+    }
+    for w in &r.warnings {
+        println!("Warning: {w}");
     }
     println!("Outputs:");
     for o in &r.outputs {

@@ -56,6 +56,10 @@ pub struct RunRecord {
     pub outputs: Vec<String>,
     /// Problems that are not tied to one source or indicator.
     pub problems: Vec<String>,
+    /// Things worth knowing that did not fail the run (a PDF engine that is
+    /// not installed, say).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Append a record to the ledger in `dir`.

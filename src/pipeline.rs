@@ -94,6 +94,7 @@ pub async fn ingest(cfg: &Config) -> Result<RunRecord, Error> {
         indicators: Vec::new(),
         outputs: Vec::new(),
         problems: Vec::new(),
+        warnings: Vec::new(),
     };
     write_ledger(cfg, &record);
     Ok(record)
@@ -212,6 +213,7 @@ pub async fn run(cfg: &Config, job: &str) -> Result<RunRecord, Error> {
     let outputs_dir = cfg.resolve(&cfg.paths.outputs);
     let commentary_dir = cfg.resolve(Path::new("commentary"));
     let mut written = Vec::new();
+    let mut warnings = Vec::new();
     match outputs::load_definitions(&outputs_dir) {
         Ok(defs) => {
             for def in &defs {
@@ -224,7 +226,7 @@ pub async fn run(cfg: &Config, job: &str) -> Result<RunRecord, Error> {
                         }
                         for n in &w.notes {
                             tracing::warn!(note = %n, "Output incomplete.");
-                            problems.push(format!("output {}: {n}", def.name));
+                            warnings.push(format!("output {}: {n}", def.name));
                         }
                         written.extend(w.files.iter().map(|p| p.display().to_string()));
                     }
@@ -251,6 +253,7 @@ pub async fn run(cfg: &Config, job: &str) -> Result<RunRecord, Error> {
         indicators: records,
         outputs: written,
         problems,
+        warnings,
     };
     tracing::info!(status = %record.status, "Run finished.");
     write_ledger(cfg, &record);
