@@ -58,7 +58,8 @@ footer { border-top: 1px solid var(--border); margin-top: 3rem; padding-top: 1re
   header.masthead { background: #fff; color: #000; border-bottom: 3px solid #000; }
   nav { display: none; }
   h2 { break-before: page; border-top: none; }
-  section.indicator { break-inside: avoid-page; }
+  figure, dl.figures, tr { break-inside: avoid; }
+  h3, h4, caption { break-after: avoid; }
   a { color: #000; text-decoration: none; }
 }
 "#;

@@ -35,7 +35,7 @@ pub fn spc_chart(
     limits: Option<(f64, f64)>,
 ) -> String {
     let (w, h) = (720.0, 260.0);
-    let (left, right, top, bottom) = (56.0, 16.0, 16.0, 44.0);
+    let (left, right, top, bottom) = (56.0, 36.0, 16.0, 44.0);
     let vals: Vec<f64> = points.iter().filter_map(|p| p.value).collect();
     let mut lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
     let mut hi = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
