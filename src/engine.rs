@@ -98,6 +98,27 @@ fn find_line_column(msg: &str) -> Option<(u64, u64)> {
     Some((line, col))
 }
 
+/// Views the engine defines over lake tables, so that a method used by
+/// several indicators is written once, here, instead of in every query.
+/// (name, tables it needs, SELECT).
+pub const DERIVED_VIEWS: &[(&str, &[&str], &str)] = &[(
+    // DfT severity adjustment: a KSI casualty counts 1 if killed, else the
+    // probability the casualty was seriously injured; releases without the
+    // adjustment count reported serious casualties as 1.
+    "road_casualty_ksi",
+    &["stats19_casualty", "stats19_collision"],
+    "SELECT date_trunc('month', c.date) AS month, \
+            c.local_authority_ons_district AS district_code, \
+            k.age_of_casualty AS age, k.casualty_type, k.casualty_severity AS severity, \
+            CASE WHEN k.casualty_severity = 1 THEN 1.0 \
+                 WHEN k.casualty_adjusted_severity_serious IS NOT NULL \
+                   THEN k.casualty_adjusted_severity_serious \
+                 WHEN k.casualty_severity = 2 THEN 1.0 \
+                 ELSE 0.0 END AS ksi \
+     FROM stats19_casualty k \
+     JOIN stats19_collision c ON c.collision_index = k.collision_index",
+)];
+
 /// Limits for one engine.
 #[derive(Debug, Clone, Copy)]
 pub struct EngineLimits {
@@ -143,6 +164,14 @@ impl Engine {
             ctx.register_table(m.dataset.as_str(), provider)
                 .map_err(Error::from_df)?;
             tables.push(m.dataset.clone());
+        }
+        for (name, needs, sql) in DERIVED_VIEWS {
+            if needs.iter().all(|t| tables.iter().any(|x| x == t)) {
+                let plan = ctx.sql(sql).await.map_err(Error::from_df)?;
+                ctx.register_table(*name, plan.into_view())
+                    .map_err(Error::from_df)?;
+                tables.push(name.to_string());
+            }
         }
         Ok(Engine {
             ctx,

@@ -13,16 +13,9 @@
 -- calendar: calendar year
 -- disclosure: public
 -- owner: Community Safety Performance Team
-SELECT date_trunc('month', c.date) AS month,
-       c.local_authority_ons_district AS area_code,
-       SUM(CASE
-             WHEN k.casualty_severity = 1 THEN 1.0
-             WHEN k.casualty_adjusted_severity_serious IS NOT NULL
-               THEN k.casualty_adjusted_severity_serious
-             WHEN k.casualty_severity = 2 THEN 1.0
-             ELSE 0.0
-           END) AS numerator
-FROM stats19_casualty k
-JOIN stats19_collision c ON c.collision_index = k.collision_index
-WHERE k.age_of_casualty >= 65
+SELECT month,
+       district_code AS area_code,
+       SUM(ksi) AS numerator
+FROM road_casualty_ksi
+WHERE age >= 65
 GROUP BY 1, 2

@@ -62,6 +62,23 @@ async fn lands_both_layouts_with_types_and_quarantine() {
     )
     .await;
     assert_eq!(ksi, "2.37");
+    // The engine's `road_casualty_ksi` view, which the KSI indicators use,
+    // gives the same 2.37 (and puts it in the collision's district).
+    let view = rows(
+        &lake,
+        "SELECT district_code, ROUND(SUM(ksi), 2) FROM road_casualty_ksi \
+         WHERE date_part('year', month) = 2023 GROUP BY 1 ORDER BY 1",
+    )
+    .await;
+    // E06000009: fatal 1.0; E07000123: 1.0 + 0.25; E07000127: 0.12.
+    assert_eq!(
+        view,
+        vec![
+            vec!["E06000009", "1.0"],
+            vec!["E07000123", "1.25"],
+            vec!["E07000127", "0.12"],
+        ]
+    );
     let q = rows(
         &lake,
         "SELECT line, reason FROM quarantine WHERE dataset = 'stats19_casualty'",
