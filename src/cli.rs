@@ -54,6 +54,9 @@ pub enum Command {
     Run,
     /// Land every source in safer.toml into the lake.
     Ingest,
+    /// Check config, indicator headers, queries (planned against the lake) and
+    /// output definitions, reporting every problem with its file and line.
+    Check,
     /// Land files of a known format without editing config.
     Import {
         /// Format of the files.
@@ -148,6 +151,15 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let record = pipeline::run(&cfg, "run").await?;
             print_run(&record);
             Ok(exit_code(&record))
+        }
+        Command::Check => {
+            let cfg = load_config(cli.config.as_deref())?;
+            let (n, problems) = pipeline::check(&cfg).await?;
+            for p in &problems {
+                println!("{p}");
+            }
+            println!("{n} indicator(s) checked, {} problem(s)", problems.len());
+            Ok(if problems.is_empty() { 0 } else { 1 })
         }
         Command::Ingest => {
             let cfg = load_config(cli.config.as_deref())?;

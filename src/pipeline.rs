@@ -450,3 +450,53 @@ async fn load_populations(engine: &Engine) -> evaluation::Populations {
     }
     pops
 }
+
+/// `safer check`: everything a nightly run would trip over, found before it
+/// runs, all at once. Parses the config (already done by loading it), every
+/// indicator header, plans every query against the lake as it is now and
+/// checks the result columns, and reads every output definition. Sources
+/// are not contacted. Returns the problems, each naming its file.
+pub async fn check(cfg: &Config) -> Result<(usize, Vec<String>), Error> {
+    let mut problems = Vec::new();
+    let lake = Lake::open(cfg.lake_dir())?;
+    let engine = Engine::open(&lake, engine_limits(cfg)).await?;
+    let (catalogue, load_errors) = indicators::discover(&cfg.resolve(&cfg.paths.queries));
+    problems.extend(load_errors.iter().map(ToString::to_string));
+    for ind in &catalogue {
+        if let Err(header) = Spec::from_indicator(ind) {
+            for h in header {
+                problems.push(format!("{}: header: {h}", ind.path.display()));
+            }
+        }
+        match engine.plan(&ind.sql).await {
+            Ok(df) => {
+                let names: Vec<&str> = df
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect();
+                let missing: Vec<&str> = ["month", "area_code", "numerator"]
+                    .into_iter()
+                    .filter(|c| !names.contains(c))
+                    .collect();
+                if !missing.is_empty() {
+                    problems.push(format!(
+                        "{}: the query must return {}; it returns {}",
+                        ind.path.display(),
+                        missing.join(", "),
+                        names.join(", ")
+                    ));
+                }
+            }
+            Err(e) => {
+                let (line, col) = e.location().unwrap_or((0, 0));
+                problems.push(format!("{}:{line}:{col}: {e}", ind.path.display()));
+            }
+        }
+    }
+    if let Err(e) = outputs::load_definitions(&cfg.resolve(&cfg.paths.outputs)) {
+        problems.push(e.to_string());
+    }
+    Ok((catalogue.len(), problems))
+}

@@ -255,6 +255,24 @@ fn a_broken_indicator_names_its_file_line_and_column_and_the_rest_still_run() {
         "-- title: Bad header\n-- polarity: sideways\nSELECT 1\n",
     )
     .unwrap();
+    // `safer check` finds every problem before anything runs: the bad
+    // header, that file's query returning the wrong columns, and the
+    // misspelt column with its position.
+    let (code, out, _) = safer(&["ingest"], root);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = safer(&["check"], root);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("queries/test/broken.sql:4:8:"), "{out}");
+    assert!(out.contains("polarity `sideways`"), "{out}");
+    assert!(
+        out.contains("must return month, area_code, numerator"),
+        "{out}"
+    );
+    assert!(
+        out.contains("3 indicator(s) checked, 3 problem(s)"),
+        "{out}"
+    );
+
     let (code, out, err) = safer(&["run"], root);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(out.contains("queries/test/broken.sql:4:8:"), "{out}");

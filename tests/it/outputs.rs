@@ -219,7 +219,10 @@ fn demo_outputs_read_back_render_and_pass_accessibility_checks() {
         assert!(text.contains("Exception report"));
         // Bookmarks: Chromium writes a document outline from the headings.
         let bytes = std::fs::read(&pdf).unwrap();
-        assert!(bytes.windows(9).any(|w| w == b"/Outlines"), "PDF has no bookmarks");
+        assert!(
+            bytes.windows(9).any(|w| w == b"/Outlines"),
+            "PDF has no bookmarks"
+        );
         assert!(text.contains("MARAC cases per 10,000 adult females"));
         // Total recorded crime, Lancashire-12, latest rolling year: the
         // figure from the results table must be in the PDF text.
