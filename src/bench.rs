@@ -179,6 +179,31 @@ pub async fn run(data: &Path, work: &Path, repeats: u32) -> anyhow::Result<Repor
     })
 }
 
+/// Make `forces - 1` more forces' files as hard links of the Lancashire
+/// ones (`YYYY-MM-forceNN-street.csv`), and remove links beyond `forces`.
+pub fn link_forces(data: &Path, forces: u32) -> std::io::Result<()> {
+    for month in std::fs::read_dir(data)?.flatten() {
+        let dir = month.path();
+        let Some(m) = dir.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+            continue;
+        };
+        let src = dir.join(format!("{m}-lancashire-street.csv"));
+        if !src.exists() {
+            continue;
+        }
+        for e in std::fs::read_dir(&dir)?.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.contains("-force") {
+                std::fs::remove_file(e.path())?;
+            }
+        }
+        for k in 2..=forces {
+            std::fs::hard_link(&src, dir.join(format!("{m}-force{k:02}-street.csv")))?;
+        }
+    }
+    Ok(())
+}
+
 fn walk(dir: &Path, suffix: &str, f: &mut dyn FnMut(&Path)) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;

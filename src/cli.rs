@@ -99,6 +99,11 @@ pub enum Command {
         /// Times to repeat the timed job.
         #[arg(long, default_value_t = 3)]
         repeat: u32,
+        /// Forces to simulate (43 is England and Wales): each extra force is
+        /// a hard link of the Lancashire files under another force name, so
+        /// the rows are parsed again but no disk is used.
+        #[arg(long, default_value_t = 1)]
+        forces: u32,
     },
     /// Show recent runs from the ledger.
     Runs {
@@ -186,7 +191,12 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let lake_dir = lake_dir(cli.config.as_deref(), lake)?;
             sql(&query, &lake_dir, format, cli.config.as_deref()).await
         }
-        Command::Bench { dir, years, repeat } => bench(dir, years, repeat).await,
+        Command::Bench {
+            dir,
+            years,
+            repeat,
+            forces,
+        } => bench(dir, years, repeat, forces).await,
         Command::Runs { last } => {
             let cfg = load_config(cli.config.as_deref())?;
             let dir = cfg.resolve(&cfg.paths.ledger);
@@ -468,7 +478,7 @@ async fn sql(
     Ok(0)
 }
 
-async fn bench(dir: PathBuf, years: u32, repeat: u32) -> Result<i32> {
+async fn bench(dir: PathBuf, years: u32, repeat: u32, forces: u32) -> Result<i32> {
     let end_month = NaiveDate::from_ymd_opt(2025, 12, 1).unwrap_or_default();
     let data = dir.join("data/police-uk");
     let marker = dir.join(format!("data/.generated-{years}y"));
@@ -487,6 +497,7 @@ async fn bench(dir: PathBuf, years: u32, repeat: u32) -> Result<i32> {
         .await?;
         std::fs::write(&marker, b"")?;
     }
+    crate::bench::link_forces(&data, forces)?;
     let r = crate::bench::run(&data, &dir.join("work"), repeat).await?;
     println!(
         "rows {}  csv {:.0} MiB  parquet {:.1} MiB in {} file(s)  peak RSS {:.0} MiB",
