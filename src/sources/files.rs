@@ -62,23 +62,20 @@ impl Parsed {
     }
 }
 
-/// Where a parser sends its batches: partition writers opened on demand.
-pub struct Sink<'a> {
-    opener: &'a PartitionOpener,
-    writers: BTreeMap<String, PartitionWriter>,
+/// Where a parser sends its batches. Parsing and Parquet encoding run on
+/// separate threads joined by a short channel, so one partition group keeps
+/// two cores busy and the cores stay balanced when the groups (years) do
+/// not divide evenly between them.
+pub struct Sink {
+    tx: std::sync::mpsc::SyncSender<(String, RecordBatch)>,
 }
 
-impl Sink<'_> {
+impl Sink {
     /// Write a batch of good rows into a partition.
     pub fn write(&mut self, partition: &str, batch: &RecordBatch) -> Result<(), Error> {
-        if !self.writers.contains_key(partition) {
-            let w = self.opener.open(partition)?;
-            self.writers.insert(partition.to_string(), w);
-        }
-        if let Some(w) = self.writers.get_mut(partition) {
-            w.write(batch)?;
-        }
-        Ok(())
+        self.tx
+            .send((partition.to_string(), batch.clone()))
+            .map_err(|_| Error::Internal("the Parquet writer stopped early".into()))
     }
 }
 
@@ -88,7 +85,7 @@ pub trait Format: Sync {
     /// whole file with a message naming the columns.
     fn check_header(&self, path: &Path, bytes: &[u8]) -> Result<(), Error>;
     /// Parse a whole file, writing good rows to `sink`.
-    fn parse(&self, file: &InputFile, bytes: &[u8], sink: &mut Sink<'_>) -> Result<Parsed, Error>;
+    fn parse(&self, file: &InputFile, bytes: &[u8], sink: &mut Sink) -> Result<Parsed, Error>;
 }
 
 /// Line numbers from byte offsets. The csv crate's own line counter is off
@@ -399,20 +396,54 @@ fn parse_group(
     group: Vec<(InputFile, String)>,
     format: &dyn Format,
 ) -> GroupResult {
-    let mut sink = Sink {
-        opener,
-        writers: BTreeMap::new(),
-    };
-    let mut parsed = Vec::new();
-    for (file, fp) in group {
-        let bytes = std::fs::read(&file.path).map_err(|source| Error::Io {
-            path: file.path.clone(),
-            source,
-        })?;
-        let p = format.parse(&file, &bytes, &mut sink)?;
-        parsed.push((file, fp, p));
-    }
-    Ok((sink.writers.into_values().collect(), parsed))
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(String, RecordBatch)>(4);
+    std::thread::scope(|s| {
+        let writer = s.spawn(move || -> Result<Vec<PartitionWriter>, Error> {
+            let mut writers: BTreeMap<String, PartitionWriter> = BTreeMap::new();
+            for (partition, batch) in rx {
+                if !writers.contains_key(&partition) {
+                    let w = opener.open(&partition)?;
+                    writers.insert(partition.clone(), w);
+                }
+                if let Some(w) = writers.get_mut(&partition) {
+                    w.write(&batch)?;
+                }
+            }
+            Ok(writers.into_values().collect())
+        });
+        let mut sink = Sink { tx };
+        let mut parsed = Vec::new();
+        let mut failure = None;
+        for (file, fp) in group {
+            let bytes = match std::fs::read(&file.path) {
+                Ok(b) => b,
+                Err(source) => {
+                    failure = Some(Error::Io {
+                        path: file.path.clone(),
+                        source,
+                    });
+                    break;
+                }
+            };
+            match format.parse(&file, &bytes, &mut sink) {
+                Ok(p) => parsed.push((file, fp, p)),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        drop(sink);
+        let writers = writer
+            .join()
+            .map_err(|_| Error::Internal("Parquet writer thread panicked".into()))?;
+        // The writer's own error explains a parser's "writer stopped early".
+        let writers = writers?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok((writers, parsed)),
+        }
+    })
 }
 
 /// The first 64 KiB of a file: enough for any header line.

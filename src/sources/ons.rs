@@ -128,7 +128,7 @@ impl Format for MidYearEstimates {
         layout(path, &header_fields(path, bytes)?).map(|_| ())
     }
 
-    fn parse(&self, file: &InputFile, bytes: &[u8], sink: &mut Sink<'_>) -> Result<Parsed, Error> {
+    fn parse(&self, file: &InputFile, bytes: &[u8], sink: &mut Sink) -> Result<Parsed, Error> {
         let header = header_fields(&file.path, bytes)?;
         let l = layout(&file.path, &header)?;
         let body = strip_bom(bytes);

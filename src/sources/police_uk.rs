@@ -307,7 +307,7 @@ impl Format for StreetFormat {
         Ok(())
     }
 
-    fn parse(&self, file: &InputFile, bytes: &[u8], sink: &mut Sink<'_>) -> Result<Parsed, Error> {
+    fn parse(&self, file: &InputFile, bytes: &[u8], sink: &mut Sink) -> Result<Parsed, Error> {
         let file_name = file.path.display().to_string();
         let file_month = file
             .path

@@ -303,7 +303,7 @@ impl Format for TypedCsv {
         }
     }
 
-    fn parse(&self, file: &InputFile, bytes: &[u8], sink: &mut Sink<'_>) -> Result<Parsed, Error> {
+    fn parse(&self, file: &InputFile, bytes: &[u8], sink: &mut Sink) -> Result<Parsed, Error> {
         let file_name = file.path.display().to_string();
         let body = strip_bom(bytes);
         let mut lines = LineCounter::new(body);
