@@ -3,15 +3,16 @@
 //! Data flows one way through the stages, one module each:
 //!
 //! ```text
-//! sources  ->  lake  ->  engine/indicators  ->  outputs
-//! (police.uk,  (Parquet,   (officers' SQL via     (xlsx returns,
-//!  STATS19,     manifests,  DataFusion, read-      manifests)
-//!  ONS, SQL)    quarantine) only, limited)
+//! sources  ->  lake  ->  engine/indicators  ->  evaluation  ->  outputs
+//! (police.uk,  (Parquet,   (officers' SQL via     (periods, rates,  (xlsx, HTML
+//!  STATS19,     manifests,  DataFusion, read-      RAG, SPC,         pack, PDF,
+//!  ONS, SQL)    quarantine) only, limited)         suppression)      manifests)
 //! ```
 //!
 //! [`pipeline`] runs the stages in order and writes the [`ledger`]; [`cli`]
 //! is the friendly edge. [`demo`] generates a synthetic county in the real
-//! published formats so the whole path can run with nothing to set up.
+//! published formats so the whole path can run with nothing to set up;
+//! [`bench`] times the county-scale job.
 #![warn(missing_docs)]
 
 pub mod bench;

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::svg::{ChartPoint, esc, spc_chart};
-use super::{PackData, SUPPRESSED, fmt_value};
+use super::{PackData, fmt_value};
 use crate::evaluation::ResultRow;
 use crate::evaluation::rag::RagRule;
 use crate::evaluation::spc;
@@ -473,5 +473,4 @@ fn sources(h: &mut String, d: &PackData<'_>) {
         );
     }
     h.push_str("</tbody></table><p>data.police.uk street-level crime, DfT STATS19 road casualty statistics and ONS population estimates and lookups are published under the Open Government Licence v3.0. Partner data (force recorded-crime extract, council and health service data) is shared under the Crime and Disorder Act 1998 s115 and the Serious Violence Duty.</p>");
-    let _ = SUPPRESSED;
 }
