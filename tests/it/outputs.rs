@@ -254,16 +254,15 @@ fn public_bytes(dir: &Path) -> String {
         if name.ends_with(".html") || name.ends_with(".json") {
             all.push_str(&std::fs::read_to_string(&p).unwrap());
         } else if name.ends_with(".xlsx") {
-            let out = Command::new("python3")
-                .args([
-                    "-c",
-                    "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nfor n in z.namelist(): sys.stdout.write(z.read(n).decode('utf-8', 'replace'))",
-                ])
-                .arg(&p)
-                .output()
-                .expect("python3 for unzipping");
-            assert!(out.status.success());
-            all.push_str(&String::from_utf8_lossy(&out.stdout));
+            // Every part of the package: sheets, shared strings, notes,
+            // chart caches, document properties.
+            let mut z = zip::ZipArchive::new(std::fs::File::open(&p).unwrap()).unwrap();
+            for i in 0..z.len() {
+                let mut part = z.by_index(i).unwrap();
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut part, &mut text).unwrap();
+                all.push_str(&text);
+            }
         } else if name.ends_with(".pdf") && tool("pdftotext").is_some() {
             let out = Command::new("pdftotext").arg(&p).arg("-").output().unwrap();
             all.push_str(&String::from_utf8_lossy(&out.stdout));
