@@ -87,6 +87,7 @@ pub fn build(view: &RunView<'_>, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
     // Cover.
     let ws = wb.add_worksheet();
     ws.set_name("Cover").map_err(xerr)?;
+    print_setup(ws);
     ws.write_string_with_format(0, 0, &d.organisation, &f.title)
         .map_err(xerr)?;
     ws.write_string(1, 0, &d.def.title).map_err(xerr)?;
@@ -184,6 +185,7 @@ pub fn build(view: &RunView<'_>, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
         let name = sheet_name(&theme, &used_names);
         used_names.push(name.clone());
         ws.set_name(&name).map_err(xerr)?;
+        print_setup(ws);
         let headers = [
             "Indicator",
             "Unit",
@@ -326,6 +328,7 @@ pub fn build(view: &RunView<'_>, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
     // Data dictionary.
     let ws = wb.add_worksheet();
     ws.set_name("Data dictionary").map_err(xerr)?;
+    print_setup(ws);
     let keys = [
         "description",
         "priority",
@@ -371,6 +374,7 @@ pub fn build(view: &RunView<'_>, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
     // Methods.
     let ws = wb.add_worksheet();
     ws.set_name("Methods").map_err(xerr)?;
+    print_setup(ws);
     let methods: [(&str, &str); 4] = [
         ("Status (RAG) rule", RagRule.describe()),
         (
@@ -399,6 +403,7 @@ pub fn build(view: &RunView<'_>, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
     // Provenance.
     let ws = wb.add_worksheet();
     ws.set_name("Provenance").map_err(xerr)?;
+    print_setup(ws);
     ws.write_string_with_format(0, 0, "Run id", &f.bold)
         .map_err(xerr)?;
     ws.write_string(0, 1, d.run_id).map_err(xerr)?;
@@ -446,6 +451,7 @@ pub fn build(view: &RunView<'_>, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
     for (sheet, cells) in sheets {
         let ws = wb.add_worksheet();
         ws.set_name(sheet).map_err(xerr)?;
+        print_setup(ws);
         ws.set_column_width(0, 60).map_err(xerr)?;
         for c in cells {
             let (row, col) = parse_cell(&c.cell).ok_or_else(|| {
@@ -488,6 +494,13 @@ pub fn build(view: &RunView<'_>, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
     }
 
     wb.save_to_buffer().map_err(xerr)
+}
+
+/// Landscape, one page wide: a sheet printed for a meeting keeps its
+/// columns together.
+fn print_setup(ws: &mut Worksheet) {
+    ws.set_landscape();
+    ws.set_print_fit_to_pages(1, 0);
 }
 
 /// `C5` -> (row 4, col 2).
