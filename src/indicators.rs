@@ -288,7 +288,7 @@ pub fn to_points(
             if month.is_null(r) || area.is_null(r) {
                 continue;
             }
-            let Some(m) = NaiveDate::from_num_days_from_ce_opt(month.value(r) + 719_163) else {
+            let Some(m) = crate::schema::from_date32(month.value(r)) else {
                 continue;
             };
             out.push(Point {

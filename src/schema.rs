@@ -116,6 +116,20 @@ impl Column {
     }
 }
 
+/// Days from 0001-01-01 (chrono's CE day 1) to 1970-01-01, Arrow's Date32 epoch.
+const UNIX_EPOCH_DAYS_CE: i32 = 719_163;
+
+/// A date as Arrow `Date32` (days since 1970-01-01).
+pub fn date32(d: chrono::NaiveDate) -> i32 {
+    use chrono::Datelike;
+    d.num_days_from_ce() - UNIX_EPOCH_DAYS_CE
+}
+
+/// An Arrow `Date32` back to a date.
+pub fn from_date32(days: i32) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_DAYS_CE)
+}
+
 /// Arrow schema for declared columns, plus the trailing `_input` column.
 pub fn lake_schema(columns: &[Column]) -> SchemaRef {
     let mut fields: Vec<Field> = columns

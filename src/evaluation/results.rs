@@ -12,7 +12,7 @@ use datafusion::arrow::array::{
 
 use super::ResultRow;
 use crate::lake::{self, InputEntry, Lake, Landing, now_rfc3339};
-use crate::schema::{Column, ColumnType};
+use crate::schema::{Column, ColumnType, date32};
 
 /// Lake table name.
 pub const TABLE: &str = "indicator_results";
@@ -59,10 +59,6 @@ pub fn columns() -> Vec<Column> {
     ]
 }
 
-fn days(d: chrono::NaiveDate) -> i32 {
-    d.num_days_from_ce() - 719_163
-}
-
 /// Rows as one Arrow batch (with the `_input` column for the lake).
 pub fn to_batch(rows: &[ResultRow], unit: &str) -> Result<RecordBatch, lake::Error> {
     macro_rules! s {
@@ -97,10 +93,10 @@ pub fn to_batch(rows: &[ResultRow], unit: &str) -> Result<RecordBatch, lake::Err
         s!(period_type),
         s!(period_label),
         Arc::new(Date32Array::from_iter_values(
-            rows.iter().map(|r| days(r.period_start)),
+            rows.iter().map(|r| date32(r.period_start)),
         )),
         Arc::new(Date32Array::from_iter_values(
-            rows.iter().map(|r| days(r.period_end)),
+            rows.iter().map(|r| date32(r.period_end)),
         )),
         b!(complete),
         Arc::new(Float64Array::from_iter_values(

@@ -465,18 +465,7 @@ impl<'a> PackData<'a> {
                     .map(|r| r.polarity.clone())
                     .unwrap_or_else(|| s.indicator.polarity.clone());
                 let status = pack::status_of(year, &polarity);
-                let spc = match month.and_then(|m| m.spc_variation.as_deref()) {
-                    Some(v) if v == crate::evaluation::spc::Variation::Concern.label() => {
-                        ("red", "concern")
-                    }
-                    Some(v) if v == crate::evaluation::spc::Variation::Improvement.label() => {
-                        ("blue", "improvement")
-                    }
-                    Some(v) if v == crate::evaluation::spc::Variation::Neither.label() => {
-                        ("grey", "neither")
-                    }
-                    _ => ("grey", ""),
-                };
+                let spc = pack::spc_class(month.and_then(|m| m.spc_variation.as_deref()));
                 let calendar_year = s
                     .indicator
                     .meta

@@ -79,7 +79,8 @@ pub fn status_of(row: Option<&ResultRow>, polarity: &str) -> (&'static str, &'st
     }
 }
 
-fn spc_class(variation: Option<&str>) -> (&'static str, &'static str) {
+/// (colour class, kind) for an SPC variation label.
+pub fn spc_class(variation: Option<&str>) -> (&'static str, &'static str) {
     match variation {
         Some(v) if v == spc::Variation::Concern.label() => ("red", "concern"),
         Some(v) if v == spc::Variation::Improvement.label() => ("blue", "improvement"),

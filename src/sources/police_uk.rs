@@ -141,7 +141,6 @@ impl Default for StreetFormat {
 }
 
 const BATCH_ROWS: usize = 64 * 1024;
-const EPOCH_DAYS_CE: i32 = 719_163;
 
 struct Builders {
     crime_id: StringBuilder,
@@ -383,8 +382,7 @@ impl Format for StreetFormat {
                 Some((lo, hi)) => (lo.min(row.month), hi.max(row.month)),
             });
             opt(&mut b.crime_id, row.crime_id);
-            b.month
-                .append_value(row.month.num_days_from_ce() - EPOCH_DAYS_CE);
+            b.month.append_value(crate::schema::date32(row.month));
             opt(&mut b.reported_by, row.fields[2].trim());
             opt(&mut b.falls_within, row.fields[3].trim());
             match row.coords {

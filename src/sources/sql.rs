@@ -491,7 +491,7 @@ fn hash_value(h: &mut Sha256, v: &Value) {
         Value::Bool(b) => h.update([4u8, *b as u8]),
         Value::Date(d) => {
             h.update([5u8]);
-            h.update(days_since_epoch(*d).to_le_bytes());
+            h.update(crate::schema::date32(*d).to_le_bytes());
         }
         Value::Ts(t) => {
             h.update([6u8]);
@@ -553,7 +553,7 @@ fn rows_to_batch(
                 _ => None,
             }))),
             ColumnType::Date => Arc::new(Date32Array::from_iter(col.map(|v| match v {
-                Value::Date(d) => Some(days_since_epoch(*d)),
+                Value::Date(d) => Some(crate::schema::date32(*d)),
                 _ => None,
             }))),
             ColumnType::Timestamp => {
@@ -567,11 +567,6 @@ fn rows_to_batch(
     }
     arrays.push(crate::lake::input_column(unit, rows.len()));
     RecordBatch::try_new(landing.schema(), arrays).map_err(|e| Error::Internal(e.to_string()))
-}
-
-fn days_since_epoch(d: NaiveDate) -> i32 {
-    use chrono::Datelike;
-    d.num_days_from_ce() - 719_163
 }
 
 /// Convert text from a database to the declared type (for TEXT-typed dates

@@ -26,7 +26,6 @@ use crate::lake::{QuarantineRow, input_column};
 use crate::schema::{Column, ColumnType, lake_schema};
 
 const BATCH_ROWS: usize = 32 * 1024;
-const EPOCH_DAYS_CE: i32 = 719_163;
 
 /// How to partition rows.
 #[derive(Debug, Clone, PartialEq)]
@@ -228,9 +227,7 @@ fn append(b: &mut ColBuilder, v: &Value) {
         (ColBuilder::Int(b), Value::Int(i)) => b.append_value(*i),
         (ColBuilder::Float(b), Value::Float(f)) => b.append_value(*f),
         (ColBuilder::Bool(b), Value::Bool(x)) => b.append_value(*x),
-        (ColBuilder::Date(b), Value::Date(d)) => {
-            b.append_value(d.num_days_from_ce() - EPOCH_DAYS_CE)
-        }
+        (ColBuilder::Date(b), Value::Date(d)) => b.append_value(crate::schema::date32(*d)),
         (ColBuilder::Ts(b), Value::Ts(t)) => b.append_value(t.and_utc().timestamp_micros()),
         (ColBuilder::Str(b), _) => b.append_null(),
         (ColBuilder::Int(b), _) => b.append_null(),
