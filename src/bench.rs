@@ -13,10 +13,10 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::engine::{Engine, EngineLimits};
-use crate::indicators::{self, Indicator};
+use crate::indicators::Indicator;
 use crate::lake::Lake;
-use crate::outputs::{RunView, Series};
-use crate::sources;
+use crate::outputs::RunView;
+use crate::{pipeline, sources};
 
 /// Ten indicator queries over police.uk data, the shapes officers write:
 /// filtered counts by month and LSOA-district, a category mix, a rolling
@@ -121,25 +121,24 @@ pub async fn run(data: &Path, work: &Path, repeats: u32) -> anyhow::Result<Repor
 
         let t = Instant::now();
         let engine = Engine::open(&lake, EngineLimits::default()).await?;
-        let mut series = Vec::new();
-        for (id, sql) in QUERIES {
-            let ind = Indicator {
-                id: id.into(),
-                title: id.into(),
+        let catalogue: Vec<Indicator> = QUERIES
+            .iter()
+            .map(|(id, sql)| Indicator {
+                id: (*id).into(),
+                title: (*id).into(),
                 theme: "bench".into(),
                 unit: "count".into(),
                 polarity: "monitor".into(),
                 meta: Default::default(),
                 path: PathBuf::from(format!("bench/{id}.sql")),
-                sql: sql.into(),
+                sql: (*sql).into(),
                 sql_hash: String::new(),
-            };
-            let points = indicators::run(&engine, &ind).await?;
-            series.push(Series {
-                indicator: ind,
-                points,
-                error: None,
-            });
+            })
+            .collect();
+        // The same measure stage a nightly run uses.
+        let mut measured = pipeline::measure(&engine, catalogue, None).await;
+        if let Some(r) = measured.records.iter().find(|r| r.error.is_some()) {
+            anyhow::bail!("bench query {} failed: {:?}", r.id, r.error);
         }
         let queries = t.elapsed().as_secs_f64();
 
@@ -147,44 +146,34 @@ pub async fn run(data: &Path, work: &Path, repeats: u32) -> anyhow::Result<Repor
         // does, so the workbook carries real results. The bench queries
         // name districts, so map names to codes first.
         let t = Instant::now();
-        let mut results = Vec::new();
-        let ctx = crate::evaluation::Context {
-            run_id: "bench".into(),
-            reporting_month: series
-                .iter()
-                .flat_map(|s| s.points.iter().map(|p| p.month))
-                .max()
-                .unwrap_or_default(),
-            crosswalk: Default::default(),
-            populations: Default::default(),
-            threshold: crate::evaluation::suppress::DEFAULT_THRESHOLD,
-        };
-        for s in &mut series {
+        for s in &mut measured.series {
             for p in &mut s.points {
                 if let Some(d) = crate::geography::district_by_name(&p.area_code) {
                     p.area_code = d.code.to_string();
                 }
             }
-            if let Ok(spec) = crate::evaluation::spec::Spec::from_indicator(&s.indicator) {
-                results.extend(crate::evaluation::evaluate(
-                    &s.indicator,
-                    &spec,
-                    &s.points,
-                    &ctx,
-                ));
-            }
         }
-        let latest = series
+        let latest = measured
+            .series
             .iter()
             .flat_map(|s| s.points.iter().map(|p| p.month))
             .max();
+        let ctx = crate::evaluation::Context {
+            run_id: "bench".into(),
+            reporting_month: latest.unwrap_or_default(),
+            crosswalk: Default::default(),
+            populations: Default::default(),
+            threshold: crate::evaluation::suppress::DEFAULT_THRESHOLD,
+        };
+        let results = pipeline::evaluate_series(&measured, &ctx);
         let view = RunView {
             organisation: "Benchmark".into(),
-            run_id: "bench",
-            run_time: "bench",
+            run_id: "bench".into(),
+            run_time: "bench".into(),
             latest_month: latest,
             freshness: Vec::new(),
-            series,
+            sources: Vec::new(),
+            series: measured.series,
             results,
         };
         let def = crate::outputs::OutputDef::default_returns();

@@ -10,10 +10,11 @@ use chrono::{Datelike, NaiveDate};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{CONFIG_FILE, Config, CsvSource};
+use crate::demo::project::DemoSetup;
 use crate::engine::Engine;
 use crate::lake::Lake;
-use crate::ledger::RunRecord;
-use crate::pipeline::{self, DemoSetup};
+use crate::ledger::{Ledger, RunRecord, RunStatus, Step};
+use crate::pipeline::{self, JobSpec};
 use crate::schema::parse_column_list;
 use crate::sources::{self, DatasetReport};
 
@@ -27,6 +28,10 @@ pub struct Cli {
     /// More log detail (-v info, -vv debug). Logs go to stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Log format: human-readable lines, or JSON lines. Default: human at a
+    /// terminal, JSON otherwise (systemd, cron, a pipe).
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -50,10 +55,50 @@ pub enum Command {
         #[arg(long)]
         end_month: Option<String>,
     },
-    /// Run the whole job once: ingest, indicators, outputs.
-    Run,
-    /// Land every source in safer.toml into the lake.
+    /// Run the job once: ingest, indicators, outputs. The same job `serve`
+    /// runs, for system cron or a systemd timer.
+    Run {
+        /// Build the packs as at this date (YYYY-MM-DD): the periods end at
+        /// the last whole month on or before it. For rebuilding last
+        /// month's pack.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Run only these steps (ingest, indicators, outputs; comma
+        /// separated). `outputs` runs the indicators too, without ingest.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
+    /// Land every source in safer.toml into the lake (`run --only ingest`).
     Ingest,
+    /// Run the schedules in schedules/*.toml until stopped (SIGTERM/SIGINT).
+    /// SIGHUP reloads the schedules.
+    Serve {
+        /// Seconds a running step may go on after a stop signal before the
+        /// run is abandoned.
+        #[arg(long, default_value_t = 300)]
+        grace_secs: u64,
+        /// Days back to look for a night missed while safer was down.
+        #[arg(long, default_value_t = 7)]
+        catch_up_days: i64,
+    },
+    /// List when each schedule fires in a window (default: the next seven
+    /// days): schedule, local time with offset, UTC time.
+    Schedules {
+        /// Schedules folder (default: paths.schedules from safer.toml, else
+        /// ./schedules).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Start of the window: YYYY-MM-DD (midnight UTC) or RFC 3339.
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the window (exclusive).
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// One screen for whoever is on call: last runs, next fire times, data
+    /// freshness, failing indicators, latest packs. Exit 1 if something
+    /// needs attention.
+    Status,
     /// Check config, indicator headers, queries (planned against the lake) and
     /// output definitions, reporting every problem with its file and line.
     Check,
@@ -105,12 +150,37 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         forces: u32,
     },
-    /// Show recent runs from the ledger.
+    /// Show recent runs from the ledger, or one run in full.
     Runs {
+        /// `show RUN_ID`: steps, timings, rows, errors, outputs of one run.
+        #[command(subcommand)]
+        action: Option<RunsAction>,
         /// How many.
         #[arg(long, default_value_t = 10)]
         last: usize,
+        /// Only runs that failed, were partial or were abandoned.
+        #[arg(long)]
+        failed: bool,
     },
+}
+
+/// `safer runs` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RunsAction {
+    /// One run in full.
+    Show {
+        /// The run id (as `safer runs` lists it).
+        run_id: String,
+    },
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Formats `safer import` knows.
@@ -142,6 +212,9 @@ pub enum SqlFormat {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// Exit code when another run holds the lock and nothing was done.
+pub const EXIT_LOCKED: i32 = 3;
+
 /// Run the CLI; returns the exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
     match cli.command {
@@ -151,11 +224,63 @@ pub async fn run(cli: Cli) -> Result<i32> {
             years,
             end_month,
         } => demo(dir, seed, years, end_month).await,
-        Command::Run => {
+        Command::Run { as_of, only } => {
             let cfg = load_config(cli.config.as_deref())?;
-            let record = pipeline::run(&cfg, "run").await?;
-            print_run(&record);
-            Ok(exit_code(&record))
+            let mut spec = JobSpec::manual();
+            if let Some(d) = as_of {
+                let date = NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                    .map_err(|_| UsageError(format!("--as-of `{d}` is not a date (YYYY-MM-DD)")))?;
+                spec.as_of = Some(date);
+                spec.logical_date = date;
+            }
+            if !only.is_empty() {
+                let mut steps = Vec::new();
+                for o in &only {
+                    steps.push(Step::parse(o.trim()).ok_or_else(|| {
+                        UsageError(format!(
+                            "--only `{o}`: steps are ingest, indicators and outputs"
+                        ))
+                    })?);
+                }
+                spec.steps = steps;
+            }
+            run_job(&cfg, &spec).await
+        }
+        Command::Ingest => {
+            let cfg = load_config(cli.config.as_deref())?;
+            let mut spec = JobSpec::manual();
+            spec.steps = vec![Step::Ingest];
+            run_job(&cfg, &spec).await
+        }
+        Command::Serve {
+            grace_secs,
+            catch_up_days,
+        } => {
+            let cfg = load_config(cli.config.as_deref())?;
+            serve(cfg, grace_secs, catch_up_days).await
+        }
+        Command::Schedules { dir, from, until } => {
+            let dir = match dir {
+                Some(d) => d,
+                None => {
+                    let default = PathBuf::from(CONFIG_FILE);
+                    let path = cli.config.as_deref().unwrap_or(&default);
+                    if path.exists() {
+                        let cfg = load_config(Some(path))?;
+                        cfg.resolve(&cfg.paths.schedules)
+                    } else {
+                        PathBuf::from("schedules")
+                    }
+                }
+            };
+            schedules(&dir, from.as_deref(), until.as_deref())
+        }
+        Command::Status => {
+            let cfg = load_config(cli.config.as_deref())?;
+            let ledger = Ledger::open_for(&cfg).await?;
+            let status = crate::status::build(&cfg, &ledger, chrono::Utc::now()).await;
+            print!("{}", status.render());
+            Ok(if status.attention.is_empty() { 0 } else { 1 })
         }
         Command::Check => {
             let cfg = load_config(cli.config.as_deref())?;
@@ -165,12 +290,6 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
             println!("{n} indicator(s) checked, {} problem(s)", problems.len());
             Ok(if problems.is_empty() { 0 } else { 1 })
-        }
-        Command::Ingest => {
-            let cfg = load_config(cli.config.as_deref())?;
-            let record = pipeline::ingest(&cfg).await?;
-            print_sources(&record.sources);
-            Ok(exit_code(&record))
         }
         Command::Import {
             format,
@@ -197,25 +316,282 @@ pub async fn run(cli: Cli) -> Result<i32> {
             repeat,
             forces,
         } => bench(dir, years, repeat, forces).await,
-        Command::Runs { last } => {
+        Command::Runs {
+            action,
+            last,
+            failed,
+        } => {
             let cfg = load_config(cli.config.as_deref())?;
-            let dir = cfg.resolve(&cfg.paths.ledger);
-            for r in crate::ledger::recent(&dir, last)? {
-                println!(
-                    "{}  {:<8} {:<8} indicators failed: {}  outputs: {}",
-                    r["run_id"].as_str().unwrap_or("?"),
-                    r["job"].as_str().unwrap_or("?"),
-                    r["status"].as_str().unwrap_or("?"),
-                    r["indicators"]
-                        .as_array()
-                        .map(|a| a.iter().filter(|i| i["status"] != "ok").count())
-                        .unwrap_or(0),
-                    r["outputs"].as_array().map(|a| a.len()).unwrap_or(0),
-                );
+            let ledger = Ledger::open_for(&cfg).await?;
+            match action {
+                Some(RunsAction::Show { run_id }) => match ledger.get(&run_id).await? {
+                    Some(r) => {
+                        print!("{}", render_run(&r));
+                        Ok(0)
+                    }
+                    None => Err(UsageError(format!(
+                        "no run `{run_id}` in the ledger ({}); `safer runs` lists them",
+                        ledger.location()
+                    ))
+                    .into()),
+                },
+                None => {
+                    let runs = ledger.recent(last, failed).await?;
+                    if runs.is_empty() {
+                        println!(
+                            "No {}runs in the ledger ({}).",
+                            if failed { "failed " } else { "" },
+                            ledger.location()
+                        );
+                    }
+                    for r in runs {
+                        println!(
+                            "{}  {:<12} {}  {:<9} started {}  finished {}",
+                            r.run_id,
+                            r.schedule,
+                            r.logical_date,
+                            r.status,
+                            r.started,
+                            r.finished.as_deref().unwrap_or("-"),
+                        );
+                    }
+                    Ok(0)
+                }
             }
-            Ok(0)
         }
     }
+}
+
+/// Run the job once under the lock and print what happened.
+async fn run_job(cfg: &Config, spec: &JobSpec) -> Result<i32> {
+    let ledger = Ledger::open_for(cfg).await?;
+    match pipeline::run_job(cfg, &ledger, spec).await {
+        Ok(record) => {
+            print_run(&record);
+            Ok(exit_code(&record))
+        }
+        Err(e) if e.is_locked() => {
+            eprintln!("error: {e}");
+            Ok(EXIT_LOCKED)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn serve(cfg: Config, grace_secs: u64, catch_up_days: i64) -> Result<i32> {
+    use crate::scheduler::{self, PipelineRunner, ServeOptions, SystemClock};
+    let dir = cfg.resolve(&cfg.paths.schedules);
+    let initial = scheduler::schedule::load_dir(&dir).map_err(|errs| {
+        UsageError(
+            errs.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    let ledger = Ledger::open_for(&cfg).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    scheduler::serve::forward_signals(tx)
+        .map_err(|e| anyhow::anyhow!("could not listen for signals: {e}"))?;
+    let clock = std::sync::Arc::new(SystemClock::new().await);
+    tracing::info!(
+        organisation = %cfg.organisation.name,
+        schedules = initial.len(),
+        ledger = %ledger.location(),
+        pid = std::process::id(),
+        "safer serve started."
+    );
+    let runner = std::sync::Arc::new(PipelineRunner {
+        cfg: cfg.clone(),
+        ledger: ledger.clone(),
+    });
+    let report = scheduler::serve(
+        clock.clone(),
+        ledger,
+        runner,
+        ServeOptions {
+            schedules_dir: dir,
+            grace: std::time::Duration::from_secs(grace_secs),
+            catch_up_window: chrono::Duration::days(catch_up_days.max(0)),
+        },
+        initial,
+        rx,
+    )
+    .await;
+    clock.shutdown().await;
+    Ok(if report.abandoned { 1 } else { 0 })
+}
+
+fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    Err(UsageError(format!(
+        "`{s}` is not a date (YYYY-MM-DD) or a time (RFC 3339, e.g. 2027-03-28T00:00:00Z)"
+    ))
+    .into())
+}
+
+/// `safer schedules`: one line per fire time on stdout, nothing else there.
+fn schedules(dir: &Path, from: Option<&str>, until: Option<&str>) -> Result<i32> {
+    let from = match from {
+        Some(f) => parse_instant(f)?,
+        None => chrono::Utc::now(),
+    };
+    let until = match until {
+        Some(u) => parse_instant(u)?,
+        None => from + chrono::Duration::days(7),
+    };
+    if until <= from {
+        return Err(UsageError("--until must be after --from".into()).into());
+    }
+    let loaded = crate::scheduler::schedule::load_dir(dir).map_err(|errs| {
+        UsageError(
+            errs.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    if loaded.is_empty() {
+        eprintln!("No schedules in {}.", dir.display());
+    }
+    let mut lines = Vec::new();
+    for s in loaded.iter().filter(|s| s.enabled) {
+        for t in s.fires_between(from, until) {
+            lines.push((t, s.name.clone(), s.local(t)));
+        }
+    }
+    lines.sort();
+    let mut out = std::io::stdout().lock();
+    use std::io::Write;
+    for (t, name, local) in lines {
+        if writeln!(
+            out,
+            "{name}\t{local}\t{}",
+            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+        .is_err()
+        {
+            break; // a closed pipe (`| head`) ends the listing quietly
+        }
+    }
+    Ok(0)
+}
+
+/// One run in full, for `safer runs show`.
+pub fn render_run(r: &RunRecord) -> String {
+    let mut o = String::new();
+    let mut line = |s: String| {
+        o.push_str(&s);
+        o.push('\n');
+    };
+    line(format!("Run {}", r.run_id));
+    line(format!("  schedule       {}", r.schedule));
+    line(format!("  night          {}", r.logical_date));
+    if let Some(a) = r.as_of {
+        line(format!("  as of          {a}"));
+    }
+    line(format!("  status         {}", r.status));
+    line(format!("  started        {}", r.started));
+    line(format!(
+        "  finished       {}",
+        r.finished.as_deref().unwrap_or("-")
+    ));
+    line(format!("  host, pid      {}, {}", r.host, r.pid));
+    line(format!("  safer version  {}", r.software_version));
+    line(format!(
+        "  steps asked    {}",
+        r.requested
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    line("Steps:".into());
+    for s in &r.steps {
+        line(format!(
+            "  {:<11} {:<10} {:>8.1} s  {:>9} row(s){}",
+            s.step.as_str(),
+            s.status.as_str(),
+            s.seconds,
+            s.rows,
+            s.error
+                .as_ref()
+                .map(|e| format!("  {e}"))
+                .unwrap_or_default()
+        ));
+    }
+    if !r.sources.is_empty() {
+        line("Sources:".into());
+        for s in &r.sources {
+            match &s.error {
+                Some(e) => line(format!("  {:<28} FAILED: {e}", s.name)),
+                None => {
+                    let (read, landed, q) = s.datasets.iter().fold((0, 0, 0), |a, d| {
+                        (
+                            a.0 + d.rows_read,
+                            a.1 + d.rows_landed,
+                            a.2 + d.rows_quarantined,
+                        )
+                    });
+                    line(format!(
+                        "  {:<28} rows read {read} = landed {landed} + quarantined {q}{}",
+                        s.name,
+                        if s.attempts > 1 {
+                            format!(" ({} attempts)", s.attempts)
+                        } else {
+                            String::new()
+                        }
+                    ))
+                }
+            }
+            for p in &s.problems {
+                line(format!("    problem: {p}"));
+            }
+        }
+    }
+    if !r.freshness.is_empty() {
+        line("Freshness:".into());
+        for f in &r.freshness {
+            line(format!(
+                "  {}{}",
+                if f.stale { "STALE " } else { "" },
+                f.describe()
+            ));
+        }
+    }
+    let failed: Vec<_> = r.failed_indicators().collect();
+    if !r.indicators.is_empty() {
+        line(format!(
+            "Indicators: {} ran, {} failed",
+            r.indicators.len(),
+            failed.len()
+        ));
+        for i in failed {
+            line(format!(
+                "  {}: {}",
+                i.id,
+                i.error.as_deref().unwrap_or("failed")
+            ));
+        }
+    }
+    if !r.outputs.is_empty() {
+        line("Outputs:".into());
+        for f in &r.outputs {
+            line(format!("  {f}"));
+        }
+    }
+    for p in &r.problems {
+        line(format!("Problem: {p}"));
+    }
+    for w in &r.warnings {
+        line(format!("Warning: {w}"));
+    }
+    o
 }
 
 fn load_config(path: Option<&Path>) -> Result<Config> {
@@ -245,7 +621,7 @@ fn lake_dir(config: Option<&Path>, flag: Option<PathBuf>) -> Result<PathBuf> {
 }
 
 fn exit_code(r: &RunRecord) -> i32 {
-    if r.status == "ok" { 0 } else { 1 }
+    if r.status == RunStatus::Ok { 0 } else { 1 }
 }
 
 /// The month before last: the latest police.uk normally has.
@@ -270,14 +646,27 @@ async fn demo(dir: PathBuf, seed: u64, years: u32, end_month: Option<String>) ->
         "Generating {years} year(s) of synthetic Lancashire data (seed {seed}) in {} ...",
         dir.display()
     );
-    let cfg = pipeline::prepare_demo(&DemoSetup {
+    let cfg = crate::demo::project::prepare(&DemoSetup {
         dir: dir.clone(),
         seed,
         years,
         end_month,
     })
     .await?;
-    let record = pipeline::run(&cfg, "demo").await?;
+    let ledger = Ledger::open_for(&cfg).await?;
+    let mut spec = JobSpec::manual();
+    spec.schedule = "demo".into();
+    // The synthetic data is as fresh as real data would be two months
+    // after its last month (police.uk publishes about two months behind).
+    spec.today = crate::outputs::xlsx::shift_months(end_month, 2);
+    let record = match pipeline::run_job(&cfg, &ledger, &spec).await {
+        Ok(r) => r,
+        Err(e) if e.is_locked() => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_LOCKED);
+        }
+        Err(e) => return Err(e.into()),
+    };
     print_run(&record);
     println!("\nThe demo project is in {}:", dir.display());
     println!("  safer.toml   project file (sources, paths)");
@@ -285,7 +674,8 @@ async fn demo(dir: PathBuf, seed: u64, years: u32, end_month: Option<String>) ->
     println!("  lake/        the Parquet lake");
     println!("  outputs/     output definitions (*.toml) and, per output and month,");
     println!("               the committee pack (HTML, PDF), workbooks and manifests");
-    println!("  ledger/      the run ledger");
+    println!("  schedules/   the nightly schedule for `safer serve`");
+    println!("  ledger/      the run ledger (ledger.db) and the run lock");
     println!(
         "Try: cd {} && safer sql \"SELECT crime_type, COUNT(*) AS n FROM police_uk_street GROUP BY crime_type ORDER BY n DESC\"",
         dir.display()
@@ -344,6 +734,9 @@ fn print_run(r: &RunRecord) {
     for o in &r.outputs {
         println!("  {o}");
     }
+    for f in r.stale_sources() {
+        println!("Stale: {}", f.describe());
+    }
     println!("Run {} finished: {}", r.run_id, r.status);
 }
 
@@ -377,6 +770,7 @@ async fn import(
                 partition_by,
                 null_values: Vec::new(),
                 ignore_extra_columns: false,
+                max_lag_months: None,
             })
         }
         _ => None,

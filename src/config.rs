@@ -58,6 +58,12 @@ pub struct Config {
     /// Data sources, landed in order by `safer ingest`.
     #[serde(default)]
     pub sources: Vec<Source>,
+    /// Where the run ledger lives.
+    #[serde(default)]
+    pub ledger: LedgerConfig,
+    /// Who is told when a run fails, is partial or finds stale data.
+    #[serde(default)]
+    pub alerts: crate::alerts::AlertsConfig,
     /// Directory of the config file; relative paths resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -87,9 +93,22 @@ pub struct Paths {
     /// Generated outputs.
     #[serde(default = "default_outputs")]
     pub outputs: PathBuf,
-    /// Run ledger.
+    /// Run ledger (the SQLite file, the run lock and the JSON-lines export).
     #[serde(default = "default_ledger")]
     pub ledger: PathBuf,
+    /// Schedules for `safer serve` (`*.toml`).
+    #[serde(default = "default_schedules")]
+    pub schedules: PathBuf,
+}
+
+/// The run ledger's database.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// Environment variable holding a PostgreSQL URL for the ledger. Unset:
+    /// a SQLite file, `ledger.db`, in `paths.ledger`.
+    #[serde(default)]
+    pub url_env: Option<String>,
 }
 
 fn default_lake() -> PathBuf {
@@ -104,6 +123,9 @@ fn default_outputs() -> PathBuf {
 fn default_ledger() -> PathBuf {
     "ledger".into()
 }
+fn default_schedules() -> PathBuf {
+    "schedules".into()
+}
 
 impl Default for Paths {
     fn default() -> Self {
@@ -112,6 +134,7 @@ impl Default for Paths {
             queries: default_queries(),
             outputs: default_outputs(),
             ledger: default_ledger(),
+            schedules: default_schedules(),
         }
     }
 }
@@ -184,6 +207,38 @@ impl Source {
         }
     }
 
+    /// How many whole months behind the reporting date this source's newest
+    /// month may be before it counts as stale: declared with
+    /// `max_lag_months`, else the publisher's usual lag for the published
+    /// formats (police.uk about two months, so 3; STATS19 once a year, in
+    /// September for the year before, so 21). `None`: not checked.
+    pub fn max_lag_months(&self) -> Option<u32> {
+        let declared = match self {
+            Source::PoliceUk(s) | Source::Stats19(s) | Source::OnsPopulation(s) => s.max_lag_months,
+            Source::Csv(s) => s.max_lag_months,
+            Source::Sql(s) => s.max_lag_months,
+        };
+        declared.or(match self {
+            Source::PoliceUk(_) => Some(3),
+            Source::Stats19(_) => Some(21),
+            _ => None,
+        })
+    }
+
+    /// The lake tables this source lands.
+    pub fn tables(&self) -> Vec<String> {
+        match self {
+            Source::PoliceUk(_) => vec![crate::sources::police_uk::TABLE.to_string()],
+            Source::Stats19(_) => crate::sources::stats19::TABLES
+                .iter()
+                .map(|(_, d)| d.to_string())
+                .collect(),
+            Source::OnsPopulation(_) => vec![crate::sources::ons::TABLE.to_string()],
+            Source::Csv(s) => vec![s.table.clone()],
+            Source::Sql(s) => vec![s.table.clone()],
+        }
+    }
+
     /// The kind, as written in config.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -204,6 +259,10 @@ pub struct FileSource {
     pub name: String,
     /// File or folder, relative to the config file.
     pub path: PathBuf,
+    /// Months the newest data may lag the reporting date (see
+    /// [`Source::max_lag_months`]).
+    #[serde(default)]
+    pub max_lag_months: Option<u32>,
 }
 
 /// CSV files with declared columns.
@@ -227,6 +286,9 @@ pub struct CsvSource {
     /// Ignore undeclared columns instead of refusing the file.
     #[serde(default)]
     pub ignore_extra_columns: bool,
+    /// Months the newest data may lag the reporting date.
+    #[serde(default)]
+    pub max_lag_months: Option<u32>,
 }
 
 /// How a database source refreshes.
@@ -268,6 +330,9 @@ pub struct SqlSource {
     /// Partition by the year of this column.
     #[serde(default)]
     pub partition_by: Option<String>,
+    /// Months the newest data may lag the reporting date.
+    #[serde(default)]
+    pub max_lag_months: Option<u32>,
 }
 
 impl Config {

@@ -9,23 +9,32 @@
 //!  ONS, SQL)    quarantine) only, limited)         suppression)      manifests)
 //! ```
 //!
-//! [`pipeline`] runs the stages in order and writes the [`ledger`]; [`cli`]
-//! is the friendly edge. [`demo`] generates a synthetic county in the real
+//! [`pipeline`] holds the stage functions and the job that runs them under
+//! the run lock, recording every run and step in the [`ledger`];
+//! [`scheduler`] decides when (`safer serve`) and only orchestrates;
+//! [`alerts`] tells someone when a run needs attention. [`cli`] is the
+//! friendly edge. [`demo`] generates a synthetic county in the real
 //! published formats so the whole path can run with nothing to set up;
 //! [`bench`] times the county-scale job.
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod evaluation;
+pub mod faults;
 pub mod geography;
 pub mod indicators;
 pub mod lake;
 pub mod ledger;
 pub mod outputs;
 pub mod pipeline;
+pub mod progress;
+pub mod retry;
+pub mod scheduler;
 pub mod schema;
 pub mod sources;
+pub mod status;

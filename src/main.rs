@@ -4,22 +4,41 @@
 use std::io::IsTerminal;
 
 use clap::Parser;
+use safer::cli::LogFormat;
 use tracing_subscriber::EnvFilter;
 
 fn main() {
     let cli = safer::cli::Cli::parse();
-    let default = match cli.verbose {
-        0 => "warn",
-        1 => "info,datafusion=warn",
+    let default = match (cli.verbose, &cli.command) {
+        // A service's log is its record: info by default.
+        (0, safer::cli::Command::Serve { .. }) => "info,datafusion=warn,tokio_cron_scheduler=warn",
+        (0, _) => "warn",
+        (1, _) => "info,datafusion=warn,tokio_cron_scheduler=warn",
         _ => "debug",
     };
     let filter = EnvFilter::try_from_env("SAFER_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let terminal = std::io::stderr().is_terminal();
+    let format = cli.log_format.unwrap_or(if terminal {
+        LogFormat::Human
+    } else {
+        LogFormat::Json
+    });
+    match format {
+        LogFormat::Human => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .with_ansi(terminal)
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+    }
+    safer::progress::set_interactive(terminal && format == LogFormat::Human);
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,23 +1,38 @@
-//! The job: sources -> lake -> indicators -> outputs, with a ledger record.
+//! The job: ingest -> indicators (measure, evaluate) -> outputs, as stage
+//! functions with typed hand-offs, and [`run_job`], which runs the steps a
+//! caller asks for under the run lock and records each in the ledger.
 //!
-//! Data flows one way. Each stage keeps going when one item fails (a source,
-//! an indicator) and the failure is recorded; the run then ends `partial`
-//! and the process exits non-zero so a scheduler or a person notices.
+//! `safer run`, `safer serve`, `safer demo`, `safer check` and `safer bench`
+//! all call these functions; none re-implements a stage. Data flows one way:
+//! each stage reads what the one before returned and nothing else.
+//!
+//! Every stage keeps going when one item fails (a source, an indicator, an
+//! output) and records the failure; the run then ends `partial` (or
+//! `failed` when a whole step failed) and the process exits non-zero so a
+//! scheduler or a person notices. Spans are attached with
+//! [`Instrument`](tracing::Instrument), never held across `.await`, so the
+//! job's future is `Send` and can run on the scheduler's runtime.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use chrono::{Datelike, NaiveDate};
+use tracing::Instrument;
 
 use crate::config::{self, Config};
 use crate::engine::{Engine, EngineLimits};
-use crate::evaluation::{self, spec::Spec};
-use crate::indicators;
-use crate::lake::{self, Lake, now_rfc3339, unique_suffix};
-use crate::ledger::{self, IndicatorRecord, RunRecord};
+use crate::evaluation::{self, ResultRow, spec::Spec};
+use crate::indicators::{self, Indicator};
+use crate::lake::{self, Lake, LakeLock, now_rfc3339, unique_suffix};
+use crate::ledger::lock::{Holder, RunLock};
+use crate::ledger::{
+    self, IndicatorRecord, IndicatorStatus, Ledger, RunRecord, RunStatus, Step, StepRecord,
+    StepStatus,
+};
 use crate::outputs::{self, Freshness, RunView, Series};
-use crate::sources::{self, SourceReport};
-
-/// The project file `safer demo` writes.
-pub const DEMO_CONFIG: &str = include_str!("demo_config.toml");
+use crate::retry::RetryPolicy;
+use crate::sources::{self, SourceFreshness, SourceReport};
 
 /// Errors that stop a run before it can record anything useful.
 #[derive(Debug, thiserror::Error)]
@@ -34,23 +49,44 @@ pub enum Error {
     /// The demo data could not be generated.
     #[error(transparent)]
     Demo(#[from] crate::demo::Error),
+    /// The ledger could not be opened or written, or another run holds the
+    /// lock.
+    #[error(transparent)]
+    Ledger(#[from] ledger::Error),
     /// Some other file operation failed.
     #[error("{path}: {source}")]
     Io {
         /// Path.
-        path: PathBuf,
+        path: std::path::PathBuf,
         /// Underlying error.
         source: std::io::Error,
     },
 }
 
+impl From<ledger::lock::Error> for Error {
+    fn from(e: ledger::lock::Error) -> Self {
+        match e {
+            ledger::lock::Error::Held(h) => Error::Ledger(ledger::Error::Locked(h)),
+            ledger::lock::Error::Io { path, source } => Error::Io { path, source },
+        }
+    }
+}
+
+impl Error {
+    /// True when the run was refused because another holds the lock.
+    pub fn is_locked(&self) -> bool {
+        matches!(
+            self,
+            Error::Ledger(ledger::Error::Locked(_)) | Error::Lake(lake::Error::Locked { .. })
+        )
+    }
+}
+
 /// A new run id: UTC time plus a unique suffix, sortable.
 pub fn new_run_id() -> String {
-    format!(
-        "{}-{}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
-        &unique_suffix()[..8.min(unique_suffix().len())]
-    )
+    let suffix = unique_suffix();
+    let tail = &suffix[suffix.len().saturating_sub(8)..];
+    format!("{}-{tail}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"))
 }
 
 /// Engine limits from config.
@@ -61,214 +97,788 @@ pub fn engine_limits(cfg: &Config) -> EngineLimits {
     }
 }
 
-/// Land every configured source, in order. Sources never abort each other.
-pub async fn ingest_sources(cfg: &Config, lake: &Lake) -> Vec<SourceReport> {
+// ---------------------------------------------------------------- ingest
+
+/// What the ingest stage hands on.
+#[derive(Debug, Clone, Default)]
+pub struct Ingested {
+    /// One report per configured source.
+    pub sources: Vec<SourceReport>,
+}
+
+impl Ingested {
+    /// Rows landed across every source.
+    pub fn rows_landed(&self) -> u64 {
+        self.sources
+            .iter()
+            .flat_map(|s| s.datasets.iter())
+            .map(|d| d.rows_landed)
+            .sum()
+    }
+
+    /// The step's status: ok, partial (some sources failed) or failed
+    /// (every source failed).
+    pub fn status(&self) -> StepStatus {
+        let failed = self.sources.iter().filter(|s| s.failed()).count();
+        if failed == 0 {
+            StepStatus::Ok
+        } else if failed == self.sources.len() && self.sources.iter().all(|s| s.error.is_some()) {
+            StepStatus::Failed
+        } else {
+            StepStatus::Partial
+        }
+    }
+}
+
+/// Land every configured source, in order. Sources never abort each other;
+/// transient failures are retried by `retry`. `guard` is the lake's write
+/// lock: landing tasks hold a share of it, so a step abandoned on timeout
+/// keeps the lake locked until its last write has finished.
+pub async fn ingest(
+    cfg: &Config,
+    lake: &Lake,
+    guard: &Arc<LakeLock>,
+    retry: &RetryPolicy,
+) -> Ingested {
+    let bar = crate::progress::bar(cfg.sources.len() as u64, "ingest");
     let mut out = Vec::new();
     for s in &cfg.sources {
-        out.push(sources::run(cfg, lake, s).await);
+        bar.set_message(s.name().to_string());
+        out.push(sources::run(cfg, lake, s, retry, guard).await);
+        bar.inc(1);
     }
-    out
+    bar.finish_and_clear();
+    Ingested { sources: out }
 }
 
-/// `safer ingest`: land every source and record the run.
-pub async fn ingest(cfg: &Config) -> Result<RunRecord, Error> {
-    let run_id = new_run_id();
-    let started = now_rfc3339();
-    let span = tracing::info_span!("run", run_id = %run_id, job = "ingest");
-    let _e = span.enter();
-    let lake = Lake::open(cfg.lake_dir())?;
-    let _lock = lake.lock()?;
-    let reports = ingest_sources(cfg, &lake).await;
-    let status = if reports.iter().any(SourceReport::failed) {
-        "partial"
-    } else {
-        "ok"
-    };
-    let record = RunRecord {
-        run_id,
-        job: "ingest".into(),
-        started,
-        finished: now_rfc3339(),
-        status: status.into(),
-        sources: reports,
-        indicators: Vec::new(),
-        outputs: Vec::new(),
-        problems: Vec::new(),
-        warnings: Vec::new(),
-    };
-    write_ledger(cfg, &record);
-    Ok(record)
+// ---------------------------------------------------------------- indicators
+
+/// The indicator catalogue to run: every file under `queries/`, or only
+/// the ids in `select`. Load errors come back beside the good ones.
+pub fn catalogue(cfg: &Config, select: &[String]) -> (Vec<Indicator>, Vec<String>) {
+    let (mut found, errors) = indicators::discover(&cfg.resolve(&cfg.paths.queries));
+    let mut problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    if !select.is_empty() {
+        for id in select {
+            if !found.iter().any(|i| &i.id == id) {
+                problems.push(format!(
+                    "indicator `{id}` was asked for but no file has that id"
+                ));
+            }
+        }
+        found.retain(|i| select.contains(&i.id));
+    }
+    (found, problems)
 }
 
-/// `safer run`: ingest, evaluate every indicator, write outputs, record.
-pub async fn run(cfg: &Config, job: &str) -> Result<RunRecord, Error> {
-    let run_id = new_run_id();
-    let started = now_rfc3339();
-    let span = tracing::info_span!("run", run_id = %run_id, job);
-    let _e = span.enter();
-    tracing::info!(organisation = %cfg.organisation.name, "Run started.");
-    let lake = Lake::open(cfg.lake_dir())?;
-    let _lock = lake.lock()?;
-    let reports = ingest_sources(cfg, &lake).await;
+/// What measuring hands on: each indicator's monthly points, its parsed
+/// spec, and its ledger record.
+#[derive(Debug, Default)]
+pub struct Measured {
+    /// One series per indicator, in catalogue order (failed ones empty).
+    pub series: Vec<Series>,
+    /// The spec of each indicator that ran, by index into `series`.
+    pub specs: Vec<(usize, Spec)>,
+    /// Ledger records.
+    pub records: Vec<IndicatorRecord>,
+}
 
-    let mut problems = Vec::new();
-    if let Err(e) = crate::geography::land_crosswalk(&lake) {
-        problems.push(format!("geography crosswalk: {e}"));
-    }
-    let engine = Engine::open(&lake, engine_limits(cfg)).await?;
-    let queries_dir = cfg.resolve(&cfg.paths.queries);
-    let (catalogue, load_errors) = indicators::discover(&queries_dir);
-    for e in load_errors {
-        tracing::error!(error = %e, "Indicator file could not be loaded.");
-        problems.push(e.to_string());
-    }
-    let mut series = Vec::new();
-    let mut records = Vec::new();
-    let mut specs = Vec::new();
+/// Run every indicator's SQL. One failing does not stop the others. Points
+/// after `last_month` (an `--as-of` run) are dropped.
+pub async fn measure(
+    engine: &Engine,
+    catalogue: Vec<Indicator>,
+    last_month: Option<NaiveDate>,
+) -> Measured {
+    let mut m = Measured::default();
+    let bar = crate::progress::bar(catalogue.len() as u64, "indicators");
     for ind in catalogue {
         let t = Instant::now();
         let span = tracing::info_span!("indicator", id = %ind.id);
-        let _e = span.enter();
-        let result = match Spec::from_indicator(&ind) {
-            Ok(spec) => indicators::run(&engine, &ind).await.map(|p| (spec, p)),
-            Err(header) => Err(indicators::Error::Header {
-                path: ind.path.clone(),
-                line: 1,
-                message: header.join("; "),
-            }),
-        };
+        bar.set_message(ind.id.clone());
+        let result = async {
+            match Spec::from_indicator(&ind) {
+                Ok(spec) => indicators::run(engine, &ind).await.map(|p| (spec, p)),
+                Err(header) => Err(indicators::Error::Header {
+                    path: ind.path.clone(),
+                    line: 1,
+                    message: header.join("; "),
+                }),
+            }
+        }
+        .instrument(span.clone())
+        .await;
         let seconds = t.elapsed().as_secs_f64();
-        let (points, error) = match result {
+        let (mut points, error) = span.in_scope(|| match result {
             Ok((spec, p)) => {
-                tracing::info!(points = p.len(), seconds, "Indicator evaluated.");
-                specs.push((series.len(), spec));
+                tracing::info!(points = p.len(), seconds, "Indicator measured.");
+                m.specs.push((m.series.len(), spec));
                 (p, None)
             }
             Err(e) => {
                 tracing::error!(error = %e, "Indicator failed; the others still run.");
                 (Vec::new(), Some(e.to_string()))
             }
-        };
-        records.push(IndicatorRecord {
+        });
+        if let Some(last) = last_month {
+            points.retain(|p| p.month <= last);
+        }
+        m.records.push(IndicatorRecord {
             id: ind.id.clone(),
             path: ind.path.display().to_string(),
             sql_hash: ind.sql_hash.clone(),
-            status: if error.is_some() { "failed" } else { "ok" }.into(),
+            status: if error.is_some() {
+                IndicatorStatus::Failed
+            } else {
+                IndicatorStatus::Ok
+            },
             points: points.len(),
             error: error.clone(),
             seconds,
         });
-        series.push(Series {
+        m.series.push(Series {
             indicator: ind,
             points,
             error,
         });
+        bar.inc(1);
     }
+    bar.finish_and_clear();
+    m
+}
 
-    let freshness = freshness(&lake)?;
-    // The reporting month is the latest month of the monthly police feed,
-    // the backbone of the returns; annual sources (STATS19) lag behind it.
-    let police_latest = freshness
+/// What evaluation hands on to the outputs.
+#[derive(Debug, Default)]
+pub struct Evaluated {
+    /// The reporting month the periods end at.
+    pub reporting_month: Option<NaiveDate>,
+    /// The measured series (outputs chart them).
+    pub series: Vec<Series>,
+    /// Indicator records for the ledger.
+    pub records: Vec<IndicatorRecord>,
+    /// Evaluated results, indicator x area x period.
+    pub results: Vec<ResultRow>,
+    /// Freshness of every lake table, for covers and manifests.
+    pub tables: Vec<Freshness>,
+    /// Problems not tied to one indicator.
+    pub problems: Vec<String>,
+}
+
+/// The reporting month: the latest month of the monthly police feed (the
+/// backbone of the returns; annual sources such as STATS19 lag behind it),
+/// else the latest month any indicator has, capped at the last month that
+/// ended on or before `as_of`.
+pub fn reporting_month(
+    tables: &[Freshness],
+    measured: &Measured,
+    as_of: Option<NaiveDate>,
+) -> Option<NaiveDate> {
+    let police_latest = tables
         .iter()
         .find(|f| f.dataset == sources::police_uk::TABLE)
         .and_then(|f| f.to.as_deref())
         .and_then(sources::police_uk::parse_month);
-    let latest_month = police_latest.or_else(|| {
-        series
+    let latest = police_latest.or_else(|| {
+        measured
+            .series
             .iter()
             .flat_map(|s| s.points.iter().map(|p| p.month))
             .max()
     });
-    // Evaluate every indicator the same way and land the results.
-    let reporting_month = latest_month.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    match (latest, as_of.map(last_complete_month)) {
+        (Some(l), Some(cap)) => Some(l.min(cap)),
+        (None, Some(cap)) => Some(cap),
+        (l, None) => l,
+    }
+}
+
+/// The first day of the last whole month that ended on or before `date`.
+pub fn last_complete_month(date: NaiveDate) -> NaiveDate {
+    let next = date.succ_opt().unwrap_or(date);
+    let first = NaiveDate::from_ymd_opt(next.year(), next.month(), 1).unwrap_or(next);
+    crate::outputs::xlsx::shift_months(first, -1)
+}
+
+/// Evaluate every measured indicator the same way and land the results in
+/// the lake's `indicator_results` table.
+pub async fn evaluate(
+    lake: &Lake,
+    engine: &Engine,
+    measured: Measured,
+    run_id: &str,
+    as_of: Option<NaiveDate>,
+) -> Result<Evaluated, Error> {
+    let mut problems = Vec::new();
+    let tables = table_freshness(lake)?;
+    let reporting = reporting_month(&tables, &measured, as_of);
     let ctx = evaluation::Context {
-        run_id: run_id.clone(),
-        reporting_month,
-        crosswalk: load_crosswalk(&engine).await,
-        populations: load_populations(&engine).await,
+        run_id: run_id.to_string(),
+        reporting_month: reporting.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+        crosswalk: load_crosswalk(engine).await,
+        populations: load_populations(engine).await,
         threshold: evaluation::suppress::DEFAULT_THRESHOLD,
     };
-    let mut results = Vec::new();
-    for (i, spec) in &specs {
-        let s = &series[*i];
-        let rows = evaluation::evaluate(&s.indicator, spec, &s.points, &ctx);
-        tracing::debug!(id = %s.indicator.id, rows = rows.len(), "Indicator results computed.");
-        results.extend(rows);
-    }
+    let results = evaluate_series(&measured, &ctx);
     if !results.is_empty() {
-        match evaluation::results::land(&lake, &run_id, &results) {
+        match evaluation::results::land(lake, run_id, &results) {
             Ok(total) => tracing::info!(rows = results.len(), total, "Results landed."),
             Err(e) => problems.push(format!("results table: {e}")),
         }
     }
-    let view = RunView {
-        organisation: cfg.organisation.name.clone(),
-        run_id: &run_id,
-        run_time: &started,
-        latest_month,
-        freshness,
-        series,
+    Ok(Evaluated {
+        reporting_month: reporting,
+        series: measured.series,
+        records: measured.records,
         results,
-    };
+        tables,
+        problems,
+    })
+}
+
+/// Evaluation alone (no lake), for `bench` and tests.
+pub fn evaluate_series(measured: &Measured, ctx: &evaluation::Context) -> Vec<ResultRow> {
+    let mut results = Vec::new();
+    for (i, spec) in &measured.specs {
+        let s = &measured.series[*i];
+        let rows = evaluation::evaluate(&s.indicator, spec, &s.points, ctx);
+        tracing::debug!(id = %s.indicator.id, rows = rows.len(), "Indicator results computed.");
+        results.extend(rows);
+    }
+    results
+}
+
+/// The indicators step: open the engine on the lake as it is now, measure,
+/// evaluate, land the results.
+pub async fn indicators_step(
+    cfg: &Config,
+    lake: &Lake,
+    run_id: &str,
+    select: &[String],
+    as_of: Option<NaiveDate>,
+) -> Result<Evaluated, Error> {
+    let mut problems = Vec::new();
+    if let Err(e) = crate::geography::land_crosswalk(lake) {
+        problems.push(format!("geography crosswalk: {e}"));
+    }
+    let engine = Engine::open(lake, engine_limits(cfg)).await?;
+    let (catalogue, load_problems) = catalogue(cfg, select);
+    for p in &load_problems {
+        tracing::error!(error = %p, "Indicator file could not be loaded.");
+    }
+    problems.extend(load_problems);
+    let last = as_of.map(last_complete_month);
+    let measured = measure(&engine, catalogue, last).await;
+    let mut evaluated = evaluate(lake, &engine, measured, run_id, as_of).await?;
+    problems.append(&mut evaluated.problems);
+    evaluated.problems = problems;
+    Ok(evaluated)
+}
+
+// ---------------------------------------------------------------- outputs
+
+/// What publishing produced.
+#[derive(Debug, Default)]
+pub struct Published {
+    /// Files now in place.
+    pub files: Vec<String>,
+    /// Things worth knowing that did not fail the run.
+    pub warnings: Vec<String>,
+    /// Outputs that failed (their previous version is untouched).
+    pub problems: Vec<String>,
+}
+
+/// Write every declared output (or only those named in `only`). Runs on a
+/// blocking thread: building workbooks and printing PDFs is CPU and process
+/// work, not async work.
+pub async fn publish(cfg: &Config, view: RunView, only: &[String]) -> Published {
     let outputs_dir = cfg.resolve(&cfg.paths.outputs);
     let commentary_dir = cfg.resolve(Path::new("commentary"));
-    let mut written = Vec::new();
-    let mut warnings = Vec::new();
-    match outputs::load_definitions(&outputs_dir) {
-        Ok(defs) => {
-            for def in &defs {
-                let span = tracing::info_span!("output", name = %def.name);
-                let _e = span.enter();
-                match outputs::write_output(&outputs_dir, &commentary_dir, def, &view) {
-                    Ok(w) => {
-                        for p in &w.files {
-                            tracing::info!(path = %p.display(), "Output written.");
-                        }
-                        for n in &w.notes {
-                            tracing::warn!(note = %n, "Output incomplete.");
-                            warnings.push(format!("output {}: {n}", def.name));
-                        }
-                        written.extend(w.files.iter().map(|p| p.display().to_string()));
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "Output failed; the previous output is untouched.");
-                        problems.push(format!("output {}: {e}", def.name));
-                    }
+    let only = only.to_vec();
+    let span = tracing::Span::current();
+    let joined = tokio::task::spawn_blocking(move || {
+        let _e = span.enter();
+        publish_blocking(&outputs_dir, &commentary_dir, &view, &only)
+    })
+    .await;
+    match joined {
+        Ok(p) => p,
+        Err(e) => Published {
+            problems: vec![format!("outputs: internal error (this is a bug): {e}")],
+            ..Default::default()
+        },
+    }
+}
+
+fn publish_blocking(
+    outputs_dir: &Path,
+    commentary_dir: &Path,
+    view: &RunView,
+    only: &[String],
+) -> Published {
+    let mut p = Published::default();
+    let defs = match outputs::load_definitions(outputs_dir) {
+        Ok(d) => d,
+        Err(e) => {
+            p.problems.push(format!("output definitions: {e}"));
+            return p;
+        }
+    };
+    for name in only {
+        if !defs.iter().any(|d| &d.name == name) {
+            p.problems.push(format!(
+                "output `{name}` was asked for but is not declared in outputs/"
+            ));
+        }
+    }
+    let defs: Vec<_> = defs
+        .into_iter()
+        .filter(|d| only.is_empty() || only.contains(&d.name))
+        .collect();
+    let bar = crate::progress::bar(defs.len() as u64, "outputs");
+    for def in &defs {
+        let span = tracing::info_span!("output", name = %def.name);
+        let _e = span.enter();
+        bar.set_message(def.name.clone());
+        match outputs::write_output(outputs_dir, commentary_dir, def, view) {
+            Ok(w) => {
+                for f in &w.files {
+                    tracing::info!(path = %f.display(), "Output written.");
                 }
+                for n in &w.notes {
+                    tracing::warn!(note = %n, "Output incomplete.");
+                    p.warnings.push(format!("output {}: {n}", def.name));
+                }
+                p.files
+                    .extend(w.files.iter().map(|f| f.display().to_string()));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "Output failed; the previous output is untouched.");
+                p.problems.push(format!("output {}: {e}", def.name));
             }
         }
-        Err(e) => problems.push(format!("output definitions: {e}")),
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    p
+}
+
+// ---------------------------------------------------------------- the job
+
+/// What a caller asks the job to do.
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    /// Run id (the caller makes it, so it can mark the run abandoned if it
+    /// has to drop the job).
+    pub run_id: String,
+    /// Schedule name (`manual` for `safer run`).
+    pub schedule: String,
+    /// The night this run is for.
+    pub logical_date: NaiveDate,
+    /// Build the packs as at this date (the periods end at it).
+    pub as_of: Option<NaiveDate>,
+    /// Steps to run, in order.
+    pub steps: Vec<Step>,
+    /// Outputs to write (empty: all declared).
+    pub outputs: Vec<String>,
+    /// Indicators to run (empty: all).
+    pub indicators: Vec<String>,
+    /// Retries for transient source errors.
+    pub retry: RetryPolicy,
+    /// Time one step may take before it is abandoned.
+    pub step_timeout: Option<Duration>,
+    /// Turns true when the service is shutting down: no further step starts.
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
+    /// Today, for freshness when there is no `as_of` (the demo sets the
+    /// day its synthetic data would have been published).
+    pub today: NaiveDate,
+}
+
+impl JobSpec {
+    /// The whole job once, by hand, for today.
+    pub fn manual() -> JobSpec {
+        JobSpec {
+            run_id: new_run_id(),
+            schedule: ledger::MANUAL.into(),
+            logical_date: chrono::Local::now().date_naive(),
+            as_of: None,
+            steps: Step::ALL.to_vec(),
+            outputs: Vec::new(),
+            indicators: Vec::new(),
+            retry: RetryPolicy::default(),
+            step_timeout: None,
+            stop: None,
+            today: chrono::Local::now().date_naive(),
+        }
+    }
+}
+
+/// Steps to run for a request: `outputs` needs the indicators evaluated, so
+/// it brings them in; ingest only runs when asked for.
+pub fn expand_steps(asked: &[Step]) -> Vec<Step> {
+    let mut v: Vec<Step> = asked.to_vec();
+    if v.contains(&Step::Outputs) && !v.contains(&Step::Indicators) {
+        v.push(Step::Indicators);
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Run the job: take the run lock, record the run, run each step under its
+/// timeout, record each step, compute source freshness, send alerts, and
+/// record the outcome. Returns the record; `Err` only when the run could not
+/// start (the lock is held, the ledger cannot be opened).
+pub async fn run_job(cfg: &Config, ledger: &Ledger, spec: &JobSpec) -> Result<RunRecord, Error> {
+    let span = tracing::info_span!("run", run_id = %spec.run_id, schedule = %spec.schedule);
+    run_job_inner(cfg, ledger, spec).instrument(span).await
+}
+
+async fn run_job_inner(cfg: &Config, ledger: &Ledger, spec: &JobSpec) -> Result<RunRecord, Error> {
+    let started = now_rfc3339();
+    let holder = Holder {
+        pid: std::process::id(),
+        host: ledger::host_name(),
+        started: started.clone(),
+        run_id: spec.run_id.clone(),
+        schedule: spec.schedule.clone(),
+    };
+    let run_lock = RunLock::acquire(ledger.dir(), &holder)?;
+    let advisory = ledger.advisory_lock(&holder).await?;
+    let abandoned = ledger.abandon_unfinished(&spec.run_id).await?;
+    if !abandoned.is_empty() {
+        tracing::warn!(runs = ?abandoned, "Marked runs left unfinished by a stopped process as abandoned.");
+    }
+    let mut record = RunRecord {
+        run_id: spec.run_id.clone(),
+        schedule: spec.schedule.clone(),
+        logical_date: spec.logical_date,
+        as_of: spec.as_of,
+        requested: spec.steps.clone(),
+        started,
+        finished: None,
+        status: RunStatus::Running,
+        software_version: env!("CARGO_PKG_VERSION").into(),
+        pid: holder.pid,
+        host: holder.host.clone(),
+        steps: Vec::new(),
+        sources: Vec::new(),
+        freshness: Vec::new(),
+        indicators: Vec::new(),
+        outputs: Vec::new(),
+        problems: Vec::new(),
+        warnings: Vec::new(),
+    };
+    if let Some(h) = &run_lock.taken_over {
+        record.warnings.push(format!(
+            "the previous run ({h}) stopped without finishing; its lock was taken over"
+        ));
+    }
+    ledger.begin(&record).await?;
+    tracing::info!(organisation = %cfg.organisation.name, steps = ?spec.steps, "Run started.");
+
+    // Leftovers of killed runs: staging folders, half-swapped packs.
+    let outputs_dir = cfg.resolve(&cfg.paths.outputs);
+    for note in outputs::recover(&outputs_dir) {
+        tracing::warn!(note = %note, "Recovered an interrupted publish.");
+        record.warnings.push(note);
     }
 
-    let failed = reports.iter().any(SourceReport::failed)
-        || records.iter().any(|r| r.status != "ok")
-        || !problems.is_empty();
-    let record = RunRecord {
-        run_id,
-        job: job.into(),
-        started,
-        finished: now_rfc3339(),
-        status: if failed { "partial" } else { "ok" }.into(),
-        sources: reports,
-        indicators: records,
-        outputs: written,
-        problems,
-        warnings,
+    let lake = Lake::open(cfg.lake_dir())?;
+    let steps = expand_steps(&spec.steps);
+    let mut evaluated: Option<Evaluated> = None;
+    let mut stopped = false;
+    // Set when a source failed: nothing new is published from a lake that
+    // is missing a source's latest data.
+    let mut held_back: Option<String> = None;
+    for step in steps {
+        if spec.stop.as_ref().is_some_and(|s| *s.borrow()) {
+            tracing::warn!(step = %step, "Shutting down: this step and the rest are not started.");
+            record.problems.push(format!(
+                "the service was stopped before the {step} step; it and any later steps did not run"
+            ));
+            stopped = true;
+            break;
+        }
+        if let Some(why) = &held_back {
+            let rec = StepRecord {
+                step,
+                status: StepStatus::Skipped,
+                started: now_rfc3339(),
+                finished: Some(now_rfc3339()),
+                rows: 0,
+                error: Some(why.clone()),
+                seconds: 0.0,
+            };
+            tracing::warn!(step = %step, reason = %why, "Step skipped.");
+            if let Err(e) = ledger.step(&spec.run_id, &rec).await {
+                tracing::error!(error = %e, "Could not record the skipped step in the ledger.");
+            }
+            record.steps.push(rec);
+            continue;
+        }
+        let mut rec = StepRecord {
+            step,
+            status: StepStatus::Running,
+            started: now_rfc3339(),
+            finished: None,
+            rows: 0,
+            error: None,
+            seconds: 0.0,
+        };
+        if let Err(e) = ledger.step(&spec.run_id, &rec).await {
+            tracing::error!(error = %e, "Could not record the step start in the ledger.");
+        }
+        let t = Instant::now();
+        let span = tracing::info_span!("step", step = %step);
+        let outcome = run_step(cfg, &lake, spec, step, evaluated.as_ref()).instrument(span.clone());
+        let outcome = match spec.step_timeout {
+            Some(limit) => match tokio::time::timeout(limit, outcome).await {
+                Ok(o) => o,
+                Err(_) => StepOutcome::failed(
+                    StepStatus::TimedOut,
+                    format!(
+                        "took longer than {} and was abandoned (the schedule's timeout_minutes); what it had landed before stays, nothing half-written is visible",
+                        human_duration(limit)
+                    ),
+                ),
+            },
+            None => outcome.await,
+        };
+        rec.seconds = t.elapsed().as_secs_f64();
+        rec.finished = Some(now_rfc3339());
+        rec.status = outcome.status;
+        rec.rows = outcome.rows;
+        rec.error = outcome.error.clone();
+        span.in_scope(|| match rec.status {
+            StepStatus::Ok => {
+                tracing::info!(seconds = rec.seconds, rows = rec.rows, "Step finished.")
+            }
+            s => tracing::error!(status = %s, error = ?rec.error, "Step did not finish cleanly."),
+        });
+        if let Err(e) = ledger.step(&spec.run_id, &rec).await {
+            tracing::error!(error = %e, "Could not record the step end in the ledger.");
+        }
+        record.steps.push(rec);
+        if step == Step::Ingest {
+            let failed: Vec<&str> = outcome
+                .sources
+                .iter()
+                .filter(|s| s.error.is_some())
+                .map(|s| s.name.as_str())
+                .collect();
+            if !failed.is_empty() {
+                held_back = Some(format!(
+                    "not run because source(s) {} could not be landed; the previous results and packs are untouched. Once the source is back, the next run brings everything up to date (or `safer run --only outputs` publishes from the data as it is)",
+                    failed.join(", ")
+                ));
+            }
+        }
+        if matches!(outcome.status, StepStatus::TimedOut) && step == Step::Ingest {
+            held_back = Some(
+                "not run because the ingest step timed out; the previous results and packs are untouched"
+                    .into(),
+            );
+        }
+        record.sources.extend(outcome.sources);
+        record.problems.extend(outcome.problems);
+        record.warnings.extend(outcome.warnings);
+        record.outputs.extend(outcome.files);
+        if let Some(e) = outcome.evaluated {
+            record.indicators = e.records.clone();
+            evaluated = Some(e);
+        }
+    }
+
+    // Freshness of every source, against the reporting date.
+    let reference = spec.as_of.unwrap_or(spec.today);
+    match sources::freshness(cfg, &lake, reference) {
+        Ok(f) => record.freshness = f,
+        Err(e) => record.problems.push(format!("freshness: {e}")),
+    }
+    for f in record.stale_sources() {
+        tracing::warn!(source = %f.source, newest = ?f.newest_month, max_lag_months = ?f.max_lag_months, "Source data is stale.");
+    }
+    record.status = if stopped {
+        RunStatus::Abandoned
+    } else {
+        overall_status(&record)
     };
+    record.finished = Some(now_rfc3339());
+
+    let deliveries = crate::alerts::send(cfg, &record).await;
+    for d in deliveries {
+        if let Err(e) = d.result {
+            record
+                .warnings
+                .push(format!("alert by {} not delivered: {e}", d.channel));
+        }
+    }
+    if let Err(e) = ledger.finish(&record).await {
+        tracing::error!(error = %e, "Could not record the run's end in the ledger.");
+        record.problems.push(format!("ledger: {e}"));
+    }
+    if let Err(e) = ledger::export(ledger.dir(), &record) {
+        tracing::warn!(error = %e, "Could not append to the JSON-lines export.");
+    }
     tracing::info!(status = %record.status, "Run finished.");
-    write_ledger(cfg, &record);
+    drop(advisory);
+    drop(run_lock);
     Ok(record)
 }
 
-fn write_ledger(cfg: &Config, record: &RunRecord) {
-    let dir = cfg.resolve(&cfg.paths.ledger);
-    if let Err(e) = ledger::append(&dir, record) {
-        tracing::error!(dir = %dir.display(), error = %e, "Could not append to the run ledger.");
+/// The run's status from its steps and problems. Stale data does not make
+/// a run partial (the job did all it was asked); it is flagged on its own,
+/// in the record, `safer status`, the pack, and an alert.
+pub fn overall_status(r: &RunRecord) -> RunStatus {
+    if r.steps.iter().any(|s| {
+        matches!(
+            s.status,
+            StepStatus::Failed | StepStatus::TimedOut | StepStatus::Skipped
+        )
+    }) {
+        RunStatus::Failed
+    } else if r.steps.iter().any(|s| s.status != StepStatus::Ok) || !r.problems.is_empty() {
+        RunStatus::Partial
+    } else {
+        RunStatus::Ok
     }
 }
 
-/// Freshness of every dataset, for covers and manifests.
-pub fn freshness(lake: &Lake) -> Result<Vec<Freshness>, Error> {
+fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 && s.is_multiple_of(60) {
+        format!("{} minute(s)", s / 60)
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// What one step produced, for the run record.
+#[derive(Debug, Default)]
+struct StepOutcome {
+    status: StepStatus,
+    rows: u64,
+    error: Option<String>,
+    sources: Vec<SourceReport>,
+    problems: Vec<String>,
+    warnings: Vec<String>,
+    files: Vec<String>,
+    evaluated: Option<Evaluated>,
+}
+
+impl StepOutcome {
+    fn failed(status: StepStatus, error: String) -> StepOutcome {
+        StepOutcome {
+            status,
+            problems: Vec::new(),
+            error: Some(error),
+            ..Default::default()
+        }
+    }
+}
+
+async fn run_step(
+    cfg: &Config,
+    lake: &Lake,
+    spec: &JobSpec,
+    step: Step,
+    evaluated: Option<&Evaluated>,
+) -> StepOutcome {
+    match step {
+        Step::Ingest => {
+            let guard = match lake.lock() {
+                Ok(g) => Arc::new(g),
+                Err(e) => return StepOutcome::failed(StepStatus::Failed, e.to_string()),
+            };
+            let ingested = ingest(cfg, lake, &guard, &spec.retry).await;
+            let status = ingested.status();
+            let failures: Vec<String> = ingested
+                .sources
+                .iter()
+                .filter_map(|s| s.error.as_ref().map(|e| format!("{}: {e}", s.name)))
+                .collect();
+            StepOutcome {
+                status,
+                rows: ingested.rows_landed(),
+                error: (!failures.is_empty()).then(|| failures.join("; ")),
+                sources: ingested.sources,
+                ..Default::default()
+            }
+        }
+        Step::Indicators => {
+            let guard = match lake.lock() {
+                Ok(g) => g,
+                Err(e) => return StepOutcome::failed(StepStatus::Failed, e.to_string()),
+            };
+            let r = indicators_step(cfg, lake, &spec.run_id, &spec.indicators, spec.as_of).await;
+            drop(guard);
+            match r {
+                Ok(e) => {
+                    let failed = e
+                        .records
+                        .iter()
+                        .filter(|r| r.status == IndicatorStatus::Failed)
+                        .count();
+                    let status = if e.records.is_empty() && !e.problems.is_empty() {
+                        StepStatus::Failed
+                    } else if failed > 0 || !e.problems.is_empty() {
+                        StepStatus::Partial
+                    } else {
+                        StepStatus::Ok
+                    };
+                    StepOutcome {
+                        status,
+                        rows: e.records.iter().map(|r| r.points as u64).sum(),
+                        error: (failed > 0).then(|| format!("{failed} indicator(s) failed")),
+                        problems: e.problems.clone(),
+                        evaluated: Some(e),
+                        ..Default::default()
+                    }
+                }
+                Err(e) => StepOutcome::failed(StepStatus::Failed, e.to_string()),
+            }
+        }
+        Step::Outputs => {
+            let Some(e) = evaluated else {
+                return StepOutcome::failed(
+                    StepStatus::Failed,
+                    "not run: the indicators step did not finish, so there is nothing new to publish; the previous outputs are untouched".into(),
+                );
+            };
+            let reference = spec.as_of.unwrap_or(spec.today);
+            let view = RunView {
+                organisation: cfg.organisation.name.clone(),
+                run_id: spec.run_id.clone(),
+                run_time: now_rfc3339(),
+                latest_month: e.reporting_month,
+                freshness: e.tables.clone(),
+                sources: sources::freshness(cfg, lake, reference).unwrap_or_default(),
+                series: e.series.clone(),
+                results: e.results.clone(),
+            };
+            let p = publish(cfg, view, &spec.outputs).await;
+            let status = if p.problems.is_empty() {
+                StepStatus::Ok
+            } else if p.files.is_empty() {
+                StepStatus::Failed
+            } else {
+                StepStatus::Partial
+            };
+            StepOutcome {
+                status,
+                rows: p.files.len() as u64,
+                error: (!p.problems.is_empty()).then(|| p.problems.join("; ")),
+                problems: p.problems,
+                warnings: p.warnings,
+                files: p.files,
+                ..Default::default()
+            }
+        }
+    }
+}
+
+/// Freshness of every lake table, for covers and manifests.
+pub fn table_freshness(lake: &Lake) -> Result<Vec<Freshness>, Error> {
     Ok(lake
         .datasets()?
         .into_iter()
@@ -288,102 +898,6 @@ pub fn freshness(lake: &Lake) -> Result<Vec<Freshness>, Error> {
             }
         })
         .collect())
-}
-
-/// Options for `safer demo`.
-#[derive(Debug, Clone)]
-pub struct DemoSetup {
-    /// Folder for everything.
-    pub dir: PathBuf,
-    /// Random seed.
-    pub seed: u64,
-    /// Years of monthly data.
-    pub years: u32,
-    /// Last month of data (first day).
-    pub end_month: chrono::NaiveDate,
-}
-
-/// Generate the demo folder (data, config, queries) and return its config.
-pub async fn prepare_demo(setup: &DemoSetup) -> Result<Config, Error> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| Error::Io { path, source }
-    };
-    std::fs::create_dir_all(&setup.dir).map_err(io(&setup.dir))?;
-    // A demo is fresh data: drop the previous demo lake so an incremental
-    // watermark from an older seed cannot hide the new rows.
-    let lake_dir = setup.dir.join("lake");
-    if lake_dir.exists() {
-        std::fs::remove_dir_all(&lake_dir).map_err(io(&lake_dir))?;
-    }
-    let opts = crate::demo::DemoOptions {
-        dir: setup.dir.clone(),
-        seed: setup.seed,
-        years: setup.years,
-        end_month: setup.end_month,
-        partner_db: true,
-    };
-    let data = crate::demo::generate(&opts).await?;
-    tracing::info!(
-        police_rows = data.police_rows,
-        months = data.months,
-        "Synthetic data generated."
-    );
-    copy_tree(
-        &find_project_dir("queries"),
-        &setup.dir.join("queries"),
-        "sql",
-    )?;
-    copy_tree(
-        &find_project_dir("outputs"),
-        &setup.dir.join("outputs"),
-        "toml",
-    )?;
-    let cfg_path = setup.dir.join(config::CONFIG_FILE);
-    lake::atomic_write(&cfg_path, DEMO_CONFIG.as_bytes())?;
-    Ok(Config::load(&cfg_path)?)
-}
-
-/// A folder of the project (`queries`, `outputs`): beside the working
-/// directory, else in the source tree this binary was built from.
-pub fn find_project_dir(name: &str) -> PathBuf {
-    let here = PathBuf::from(name);
-    if here.is_dir() {
-        return here;
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name)
-}
-
-/// Copy the files with extension `ext` under `from` into `to`.
-fn copy_tree(from: &Path, to: &Path, ext: &str) -> Result<(), Error> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| Error::Io { path, source }
-    };
-    if !from.is_dir() {
-        tracing::warn!(path = %from.display(), "Project folder not found; nothing copied.");
-        return Ok(());
-    }
-    if std::fs::canonicalize(from).ok() == std::fs::canonicalize(to).ok() {
-        return Ok(());
-    }
-    let mut stack = vec![from.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).map_err(io(&d))? {
-            let p = e.map_err(io(&d))?.path();
-            let rel = p.strip_prefix(from).unwrap_or(&p);
-            let dest = to.join(rel);
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == ext) {
-                if let Some(parent) = dest.parent() {
-                    std::fs::create_dir_all(parent).map_err(io(parent))?;
-                }
-                std::fs::copy(&p, &dest).map_err(io(&dest))?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The LSOA -> district lookup from the lake, if it has landed.
@@ -454,14 +968,15 @@ async fn load_populations(engine: &Engine) -> evaluation::Populations {
 /// `safer check`: everything a nightly run would trip over, found before it
 /// runs, all at once. Parses the config (already done by loading it), every
 /// indicator header, plans every query against the lake as it is now and
-/// checks the result columns, and reads every output definition. Sources
-/// are not contacted. Returns the problems, each naming its file.
+/// checks the result columns, reads every output definition and every
+/// schedule. Sources are not contacted. Returns the problems, each naming
+/// its file.
 pub async fn check(cfg: &Config) -> Result<(usize, Vec<String>), Error> {
     let mut problems = Vec::new();
     let lake = Lake::open(cfg.lake_dir())?;
     let engine = Engine::open(&lake, engine_limits(cfg)).await?;
-    let (catalogue, load_errors) = indicators::discover(&cfg.resolve(&cfg.paths.queries));
-    problems.extend(load_errors.iter().map(ToString::to_string));
+    let (catalogue, load_problems) = catalogue(cfg, &[]);
+    problems.extend(load_problems);
     for ind in &catalogue {
         if let Err(header) = Spec::from_indicator(ind) {
             for h in header {
@@ -498,5 +1013,14 @@ pub async fn check(cfg: &Config) -> Result<(usize, Vec<String>), Error> {
     if let Err(e) = outputs::load_definitions(&cfg.resolve(&cfg.paths.outputs)) {
         problems.push(e.to_string());
     }
+    match crate::scheduler::schedule::load_dir(&cfg.resolve(&cfg.paths.schedules)) {
+        Ok(_) => {}
+        Err(errs) => problems.extend(errs.iter().map(ToString::to_string)),
+    }
     Ok((catalogue.len(), problems))
+}
+
+/// Sources' freshness lines for a report.
+pub fn stale_summary(f: &[SourceFreshness]) -> Vec<String> {
+    f.iter().filter(|f| f.stale).map(|f| f.describe()).collect()
 }

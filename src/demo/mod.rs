@@ -27,6 +27,7 @@ pub mod ons;
 pub mod partner;
 pub mod places;
 pub mod police;
+pub mod project;
 pub mod rng;
 pub mod stats19;
 

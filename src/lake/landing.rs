@@ -265,7 +265,9 @@ impl Landing {
             path: self.dir.clone(),
             source,
         })?;
+        crate::faults::crash_point("lake:before-manifest");
         manifest.store(&self.dir)?;
+        crate::faults::crash_point("lake:after-manifest");
         summary.total_rows = manifest.rows();
         remove_unreferenced(&self.dir, &manifest);
         Ok(summary)

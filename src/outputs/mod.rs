@@ -79,26 +79,29 @@ pub struct Series {
     pub error: Option<String>,
 }
 
-/// Everything an output needs to know about a run.
+/// Everything an output needs to know about a run. Owned, so the outputs
+/// can be built on a blocking thread.
 #[derive(Debug)]
-pub struct RunView<'a> {
+pub struct RunView {
     /// Organisation name.
     pub organisation: String,
     /// Run id.
-    pub run_id: &'a str,
+    pub run_id: String,
     /// When the run started (RFC 3339).
-    pub run_time: &'a str,
+    pub run_time: String,
     /// Latest month with data across the indicators.
     pub latest_month: Option<NaiveDate>,
     /// Freshness per dataset.
     pub freshness: Vec<Freshness>,
+    /// Freshness per source against what each declares.
+    pub sources: Vec<crate::sources::SourceFreshness>,
     /// Indicator results.
     pub series: Vec<Series>,
     /// Evaluated results (indicator × area × period).
     pub results: Vec<crate::evaluation::ResultRow>,
 }
 
-impl RunView<'_> {
+impl RunView {
     /// `January 2025`, or `no data`.
     pub fn period_label(&self) -> String {
         self.latest_month
@@ -356,6 +359,8 @@ pub struct PackData<'a> {
     pub headline_area_name: String,
     /// Freshness per dataset.
     pub freshness: &'a [Freshness],
+    /// Freshness per source.
+    pub sources: &'a [crate::sources::SourceFreshness],
     /// Indicators in this output.
     pub series: Vec<&'a Series>,
     /// Results for those indicators.
@@ -366,7 +371,7 @@ pub struct PackData<'a> {
 
 impl<'a> PackData<'a> {
     /// Assemble the data for one output.
-    pub fn new(def: &'a OutputDef, view: &'a RunView<'a>, commentary_dir: &Path) -> PackData<'a> {
+    pub fn new(def: &'a OutputDef, view: &'a RunView, commentary_dir: &Path) -> PackData<'a> {
         let series: Vec<&Series> = view
             .series
             .iter()
@@ -409,13 +414,14 @@ impl<'a> PackData<'a> {
             def,
             public: def.audience == Audience::Public,
             organisation: view.organisation.clone(),
-            run_id: view.run_id,
-            run_time: view.run_time,
+            run_id: &view.run_id,
+            run_time: &view.run_time,
             period_label: view.period_label(),
             reporting_month: view.latest_month,
             headline_area,
             headline_area_name,
             freshness: &view.freshness,
+            sources: &view.sources,
             series,
             results,
             commentary,
@@ -466,33 +472,30 @@ impl<'a> PackData<'a> {
                     .unwrap_or_else(|| s.indicator.polarity.clone());
                 let status = pack::status_of(year, &polarity);
                 let spc = pack::spc_class(month.and_then(|m| m.spc_variation.as_deref()));
-                let calendar_year = s
+                // Freshness comes from the sources, as each declares it
+                // (police.uk about two months behind, STATS19 once a year),
+                // not from the points: a count with no events lately
+                // (homicides) is not stale.
+                let tables: Vec<&str> = s
                     .indicator
                     .meta
-                    .get("calendar")
-                    .is_some_and(|c| c.contains("calendar"));
-                // Freshness comes from the source tables, not the points: a
-                // count with no events lately (homicides) is not stale.
-                let source_latest = s.indicator.meta.get("sources").and_then(|list| {
-                    list.split(',')
-                        .map(str::trim)
-                        .filter_map(|t| self.freshness.iter().find(|f| f.dataset == t))
-                        .filter_map(|f| f.to.as_deref())
-                        .filter_map(crate::sources::police_uk::parse_month)
-                        .max()
-                });
-                let last_data = source_latest.or_else(|| s.points.iter().map(|p| p.month).max());
-                let stale = match (last_data, self.reporting_month) {
-                    (Some(last), Some(rep)) => {
-                        let behind = crate::evaluation::periods::month_index(rep)
-                            - crate::evaluation::periods::month_index(last);
-                        // Annual releases (STATS19) lag by design: allow a year.
-                        let allowed = if calendar_year { 21 } else { 3 };
-                        (behind > allowed)
-                            .then(|| format!("out of date: data only to {}", last.format("%b %Y")))
-                    }
-                    _ => None,
-                };
+                    .get("sources")
+                    .map(|list| list.split(',').map(str::trim).collect())
+                    .unwrap_or_default();
+                let stale = self
+                    .sources
+                    .iter()
+                    .filter(|f| f.stale && f.tables.iter().any(|t| tables.contains(&t.as_str())))
+                    .map(|f| match (f.newest_month, f.expected_from) {
+                        (Some(n), Some(e)) => format!(
+                            "out of date: {} data only to end of {} (it should reach {} by now)",
+                            f.source,
+                            n.format("%B %Y"),
+                            e.format("%B %Y")
+                        ),
+                        _ => format!("out of date: no {} data has landed", f.source),
+                    })
+                    .next();
                 let headline_better = rolling
                     .and_then(|r| r.direction_sply.as_deref())
                     .is_some_and(|d| !d.contains("worse"));
@@ -636,20 +639,39 @@ pub struct Written {
     pub notes: Vec<String>,
 }
 
+/// Prefix of the folders an output is built in. Readers never look inside
+/// one; [`recover`] removes any a killed run left behind.
+pub const STAGING_PREFIX: &str = ".staging-";
+
+/// Prefix of the folder a superseded pack is moved to when the filesystem
+/// cannot swap two folders in one step.
+const OLD_PREFIX: &str = ".old-";
+
+/// The pointer file naming the newest good pack of an output.
+pub const LATEST_FILE: &str = "latest.json";
+
 /// Build and publish one output: every file into a staging folder, then
-/// the folder renamed into place and the `latest.json` pointer moved.
+/// the folder swapped into place whole and the `latest.json` pointer moved.
+///
+/// The order is what makes a kill at any moment safe. The staging folder is
+/// complete, manifest last, before anything a reader sees changes. The swap
+/// is one `renameat2(RENAME_EXCHANGE)`, so `<period>/` always exists and is
+/// always a complete pack with a matching manifest (the old one until the
+/// swap, the new one after). `latest.json` names a period folder, not a run,
+/// so it is right on both sides of the swap; it moves only forward, so
+/// rebuilding an older month (`--as-of`) does not make it point backwards.
 pub fn write_output(
     outputs_dir: &Path,
     commentary_dir: &Path,
     def: &OutputDef,
-    view: &RunView<'_>,
+    view: &RunView,
 ) -> Result<Written, Error> {
     let period = view
         .latest_month
         .map(|m| m.format("%Y-%m").to_string())
         .unwrap_or_else(|| "no-data".into());
     let base = outputs_dir.join(&def.name);
-    let staging = base.join(format!(".staging-{}", view.run_id));
+    let staging = base.join(format!("{STAGING_PREFIX}{}", view.run_id));
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| Error::Io { path, source }
@@ -664,15 +686,23 @@ pub fn write_output(
             let bytes = xlsx::build(view, &data)?;
             crate::lake::atomic_write(&staging.join(format!("{stem}.xlsx")), &bytes)?;
         }
+        crate::faults::crash_point("publish:workbook-written");
         let wants_html = def.formats.contains(&Format::Html) || def.formats.contains(&Format::Pdf);
         if wants_html {
             let html = pack::build(&data);
             crate::lake::atomic_write(&staging.join(format!("{stem}.html")), html.as_bytes())?;
             if def.formats.contains(&Format::Pdf) {
-                match pdf::render(
+                // The browser profile sits beside the staging folder, under
+                // the same prefix, so a killed run's profile is cleaned up
+                // with its staging folder and nothing is left in /tmp.
+                let profile = base.join(format!("{STAGING_PREFIX}{}-chromium", view.run_id));
+                let r = pdf::render(
                     &staging.join(format!("{stem}.html")),
                     &staging.join(format!("{stem}.pdf")),
-                ) {
+                    &profile,
+                );
+                let _ = std::fs::remove_dir_all(&profile);
+                match r {
                     Ok(()) => {}
                     Err(e) => notes.push(format!(
                         "PDF not produced: {e}. The HTML pack and workbook are complete."
@@ -692,11 +722,31 @@ pub fn write_output(
             return Err(e);
         }
     };
+    match finish_staging(&base, &staging, &period, def, view, notes) {
+        Ok(w) => Ok(w),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            Err(e)
+        }
+    }
+}
 
+fn finish_staging(
+    base: &Path,
+    staging: &Path,
+    period: &str,
+    def: &OutputDef,
+    view: &RunView,
+    notes: Vec<String>,
+) -> Result<Written, Error> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
     // Manifest: every file with its hash, inputs, queries.
     let mut files = Vec::new();
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&staging)
-        .map_err(io(&staging))?
+    let mut names: Vec<PathBuf> = std::fs::read_dir(staging)
+        .map_err(io(staging))?
         .flatten()
         .map(|e| e.path())
         .collect();
@@ -717,9 +767,9 @@ pub fn write_output(
         output: &def.name,
         title: &def.title,
         audience: def.audience,
-        period: period.clone(),
-        run_id: view.run_id,
-        run_time: view.run_time,
+        period: period.to_string(),
+        run_id: &view.run_id,
+        run_time: &view.run_time,
         software_version: env!("CARGO_PKG_VERSION"),
         files,
         inputs: &view.freshness,
@@ -738,26 +788,61 @@ pub fn write_output(
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Json(e.to_string()))?;
     crate::lake::atomic_write(&staging.join("manifest.json"), &json)?;
+    crate::lake::sync_dir(staging)?;
+    crate::faults::crash_point("publish:staged");
 
     // Swap the staging folder in whole.
-    let dest = base.join(&period);
-    let old = base.join(format!(".old-{}", view.run_id));
+    let dest = base.join(period);
     if dest.exists() {
-        std::fs::rename(&dest, &old).map_err(io(&dest))?;
-    }
-    if let Err(e) = std::fs::rename(&staging, &dest) {
-        if old.exists() {
-            let _ = std::fs::rename(&old, &dest);
+        match exchange(staging, &dest) {
+            Ok(()) => {
+                crate::lake::sync_dir(base)?;
+                crate::faults::crash_point("publish:swapped");
+                // `staging` now holds the superseded pack.
+                let _ = std::fs::remove_dir_all(staging);
+            }
+            Err(e)
+                if e.raw_os_error() == Some(libc::EINVAL)
+                    || e.raw_os_error() == Some(libc::ENOSYS) =>
+            {
+                // No atomic exchange on this filesystem: two renames, with
+                // `recover` putting the old pack back if we die between them.
+                let old = base.join(format!("{OLD_PREFIX}{}", view.run_id));
+                std::fs::rename(&dest, &old).map_err(io(&dest))?;
+                crate::faults::crash_point("publish:old-moved");
+                if let Err(e) = std::fs::rename(staging, &dest) {
+                    let _ = std::fs::rename(&old, &dest);
+                    return Err(Error::Io {
+                        path: dest,
+                        source: e,
+                    });
+                }
+                crate::lake::sync_dir(base)?;
+                let _ = std::fs::remove_dir_all(&old);
+            }
+            Err(e) => {
+                return Err(Error::Io {
+                    path: dest,
+                    source: e,
+                });
+            }
         }
-        return Err(Error::Io {
-            path: dest,
-            source: e,
-        });
+    } else {
+        std::fs::rename(staging, &dest).map_err(io(&dest))?;
+        crate::lake::sync_dir(base)?;
+        crate::faults::crash_point("publish:swapped");
     }
-    let _ = std::fs::remove_dir_all(&old);
-    crate::lake::sync_dir(&base)?;
-    let latest = serde_json::json!({ "period": period, "dir": period, "run_id": view.run_id });
-    crate::lake::atomic_write(&base.join("latest.json"), latest.to_string().as_bytes())?;
+    // The pointer only moves forward in time.
+    let latest_path = base.join(LATEST_FILE);
+    let current = read_latest(base).map(|l| l.period);
+    if current.as_deref().is_none_or(|c| c <= period) {
+        let latest = serde_json::json!({
+            "period": period,
+            "dir": period,
+            "manifest": format!("{period}/manifest.json"),
+        });
+        crate::lake::atomic_write(&latest_path, latest.to_string().as_bytes())?;
+    }
     let mut out = Written {
         files: names
             .iter()
@@ -767,4 +852,95 @@ pub fn write_output(
     };
     out.files.push(dest.join("manifest.json"));
     Ok(out)
+}
+
+/// What `latest.json` says.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Latest {
+    /// Reporting period, `YYYY-MM`.
+    pub period: String,
+    /// Folder under the output's folder.
+    pub dir: String,
+}
+
+/// Read an output's `latest.json`.
+pub fn read_latest(base: &Path) -> Option<Latest> {
+    let text = std::fs::read_to_string(base.join(LATEST_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Swap two directory entries in one step (Linux `renameat2` with
+/// `RENAME_EXCHANGE`).
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let ca = std::ffi::CString::new(a.as_os_str().as_bytes())?;
+    let cb = std::ffi::CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: both are valid NUL-terminated paths; AT_FDCWD resolves them
+    // against the working directory as rename(2) would.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Tidy what killed runs left in the outputs folder: staging folders and
+/// browser profiles are removed; a pack moved aside by the two-rename
+/// fallback is put back when its period folder is missing. Call only while
+/// holding the run lock (no staging folder then belongs to a live run).
+/// Returns a note for each thing done.
+pub fn recover(outputs_dir: &Path) -> Vec<String> {
+    let mut notes = Vec::new();
+    let Ok(entries) = std::fs::read_dir(outputs_dir) else {
+        return notes;
+    };
+    for base in entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+        let Ok(inner) = std::fs::read_dir(&base) else {
+            continue;
+        };
+        let mut leftovers: Vec<PathBuf> = inner.flatten().map(|e| e.path()).collect();
+        leftovers.sort();
+        for p in leftovers {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if name.starts_with(STAGING_PREFIX) {
+                if std::fs::remove_dir_all(&p).is_ok() {
+                    notes.push(format!(
+                        "removed {}, left by a run that was stopped while writing",
+                        p.display()
+                    ));
+                }
+            } else if name.starts_with(OLD_PREFIX) {
+                let period = std::fs::read(p.join("manifest.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                    .and_then(|v| v["period"].as_str().map(String::from));
+                match period {
+                    Some(period) if !base.join(&period).exists() => {
+                        if std::fs::rename(&p, base.join(&period)).is_ok() {
+                            notes.push(format!(
+                                "put back {}/{period}, moved aside by a run that was stopped while publishing",
+                                base.display()
+                            ));
+                        }
+                    }
+                    _ => {
+                        let _ = std::fs::remove_dir_all(&p);
+                    }
+                }
+            }
+        }
+    }
+    notes
 }

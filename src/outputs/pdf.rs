@@ -9,6 +9,7 @@
 //! produces the HTML and the workbook.
 
 use std::path::{Path, PathBuf};
+
 use std::process::Command;
 use std::time::Duration;
 
@@ -48,13 +49,29 @@ pub fn find_browser() -> Option<PathBuf> {
     None
 }
 
-/// Print `html` to `pdf`.
-pub fn render(html: &Path, pdf: &Path) -> Result<(), Error> {
+/// Print `html` to `pdf`, with a fresh browser profile at `profile` (the
+/// caller puts it where a killed run's leftovers are cleaned up, and removes
+/// it afterwards).
+pub fn render(html: &Path, pdf: &Path, profile: &Path) -> Result<(), Error> {
     let browser = find_browser().ok_or(Error::NoBrowser)?;
     let html = std::path::absolute(html).map_err(|e| Error::Failed(e.to_string()))?;
-    let profile =
-        std::env::temp_dir().join(format!("safer-chromium-{}", crate::lake::unique_suffix()));
-    let mut child = Command::new(&browser)
+    let profile = std::path::absolute(profile).map_err(|e| Error::Failed(e.to_string()))?;
+    let mut cmd = Command::new(&browser);
+    // If safer is killed, the browser goes with it rather than printing
+    // into a folder nobody will read. (PR_SET_PDEATHSIG fires when the
+    // spawning thread exits; this thread waits for the child below.)
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            // SAFETY: prctl with PR_SET_PDEATHSIG is async-signal-safe.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    // Chromium's own scratch files go in the profile too, not in /tmp.
+    cmd.env("TMPDIR", &profile);
+    let _ = std::fs::create_dir_all(&profile);
+    let mut child = cmd
         .args([
             "--headless",
             "--no-sandbox",
@@ -84,13 +101,12 @@ pub fn render(html: &Path, pdf: &Path) -> Result<(), Error> {
             }
             Ok(None) => {
                 let _ = child.kill();
-                let _ = std::fs::remove_dir_all(&profile);
+                let _ = child.wait();
                 return Err(Error::Failed("timed out after 120 s".into()));
             }
             Err(e) => return Err(Error::Failed(e.to_string())),
         }
     };
-    let _ = std::fs::remove_dir_all(&profile);
     let ok = std::fs::metadata(pdf).map(|m| m.len() > 0).unwrap_or(false);
     if status.success() && ok {
         Ok(())

@@ -78,7 +78,7 @@ fn figure(
 }
 
 /// Build the workbook bytes.
-pub fn build(view: &RunView<'_>, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
+pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
     let f = Formats::new();
     let mut wb = Workbook::new();
     let items = d.items();

@@ -17,12 +17,16 @@ pub mod stats19;
 pub mod typed_csv;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use crate::config::{Config, CsvSource, Source};
-use crate::lake::{self, Lake};
+use crate::lake::{self, Lake, LakeLock};
+use crate::retry::RetryPolicy;
 use files::{InputFile, find_files};
 use typed_csv::{PartitionBy, TypedCsv};
 
@@ -55,6 +59,9 @@ pub enum Error {
         source_name: String,
         /// Redacted driver message.
         message: String,
+        /// Worth retrying (refused, reset, timed out), as opposed to wrong
+        /// credentials or a database that does not exist.
+        transient: bool,
     },
     /// The database rejected or failed the query (message redacted).
     #[error("source `{source_name}`: query failed: {message}")]
@@ -63,6 +70,9 @@ pub enum Error {
         source_name: String,
         /// Redacted driver message.
         message: String,
+        /// Worth retrying (connection lost mid-query, deadlock), as opposed
+        /// to bad SQL.
+        transient: bool,
     },
     /// The source took longer than its limit.
     #[error("source `{source_name}`: gave up after {secs} s (limits.source_timeout_secs)")]
@@ -85,8 +95,21 @@ pub enum Error {
     Internal(String),
 }
 
+impl Error {
+    /// Whether trying again later might work: a connection refused, reset
+    /// or timed out, a server that is starting up or overloaded. Bad
+    /// credentials, bad SQL, missing files and refused files are permanent.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Connect { transient, .. } | Error::Query { transient, .. } => *transient,
+            Error::Timeout { .. } => true,
+            _ => false,
+        }
+    }
+}
+
 /// What landing did to one dataset.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct DatasetReport {
     /// Dataset (table) name.
     pub dataset: String,
@@ -117,7 +140,7 @@ impl DatasetReport {
 }
 
 /// What happened to one source.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SourceReport {
     /// Source name.
     pub name: String,
@@ -129,8 +152,102 @@ pub struct SourceReport {
     pub problems: Vec<String>,
     /// Set when the source failed as a whole; its tables are unchanged.
     pub error: Option<String>,
+    /// Attempts made (more than one when transient errors were retried).
+    #[serde(default = "one")]
+    pub attempts: u32,
     /// Wall time in seconds.
     pub seconds: f64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// How fresh one source's data is against what it declares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceFreshness {
+    /// Source name.
+    pub source: String,
+    /// The lake tables it lands.
+    pub tables: Vec<String>,
+    /// First day of the newest month landed, if any.
+    pub newest_month: Option<NaiveDate>,
+    /// Rows in its tables (reference data such as a lookup has rows but no
+    /// months).
+    #[serde(default)]
+    pub rows: u64,
+    /// How many months behind the reporting date it may be (`None`: not
+    /// checked).
+    pub max_lag_months: Option<u32>,
+    /// The oldest newest-month that is still fresh.
+    pub expected_from: Option<NaiveDate>,
+    /// Older than declared: flagged in the ledger, `status`, the pack and
+    /// an alert.
+    pub stale: bool,
+}
+
+impl SourceFreshness {
+    /// One line for people: `police_uk: data to end of August 2026; should reach October 2026 or later (at most 3 months behind)`.
+    pub fn describe(&self) -> String {
+        let newest = match (self.newest_month, self.rows) {
+            (Some(m), _) => format!("data to end of {}", m.format("%B %Y")),
+            (None, 0) => "no data landed".into(),
+            (None, n) => format!("{n} rows of reference data (no dates)"),
+        };
+        match (self.stale, self.expected_from, self.max_lag_months) {
+            (true, Some(e), Some(lag)) => format!(
+                "{}: {newest}; should reach {} or later (at most {lag} month(s) behind)",
+                self.source,
+                e.format("%B %Y")
+            ),
+            _ => format!("{}: {newest}", self.source),
+        }
+    }
+}
+
+/// Freshness of every configured source against `reference` (today, or the
+/// `--as-of` date): the newest month landed in its tables, and whether that
+/// is more than `max_lag_months` whole months before the reference month.
+pub fn freshness(
+    cfg: &Config,
+    lake: &Lake,
+    reference: NaiveDate,
+) -> Result<Vec<SourceFreshness>, lake::Error> {
+    let manifests = lake.datasets()?;
+    let ref_index = i64::from(reference.year()) * 12 + i64::from(reference.month0());
+    Ok(cfg
+        .sources
+        .iter()
+        .map(|s| {
+            let tables = s.tables();
+            let mine = || manifests.iter().filter(|m| tables.contains(&m.dataset));
+            let newest = mine()
+                .filter_map(|m| m.month_range())
+                .filter_map(|(_, to)| police_uk::parse_month(&to))
+                .max();
+            let rows = mine().map(|m| m.rows()).sum();
+            let max = s.max_lag_months();
+            let expected_from = max.map(|lag| {
+                let i = ref_index - i64::from(lag);
+                NaiveDate::from_ymd_opt(i.div_euclid(12) as i32, i.rem_euclid(12) as u32 + 1, 1)
+                    .unwrap_or(reference)
+            });
+            let stale = match (expected_from, newest) {
+                (Some(e), Some(n)) => n < e,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            SourceFreshness {
+                source: s.name().to_string(),
+                tables,
+                newest_month: newest,
+                rows,
+                max_lag_months: max,
+                expected_from,
+                stale,
+            }
+        })
+        .collect())
 }
 
 impl SourceReport {
@@ -286,51 +403,124 @@ fn csv_inputs(path: &Path) -> Result<Vec<InputFile>, Error> {
     )
 }
 
-/// Run one configured source against the lake. Never panics, never returns
-/// an error: the report carries the outcome.
-pub async fn run(cfg: &Config, lake: &Lake, source: &Source) -> SourceReport {
-    let started = std::time::Instant::now();
-    let mut report = SourceReport {
-        name: source.name().to_string(),
-        kind: source.kind().to_string(),
-        datasets: Vec::new(),
-        problems: Vec::new(),
-        error: None,
-        seconds: 0.0,
-    };
+/// Run one configured source against the lake, retrying transient
+/// failures by `retry`. Never panics, never returns an error: the report
+/// carries the outcome. `guard` is the lake's write lock, shared with the
+/// landing task so that an abandoned step keeps the lake locked until its
+/// last write has finished.
+pub async fn run(
+    cfg: &Config,
+    lake: &Lake,
+    source: &Source,
+    retry: &RetryPolicy,
+    guard: &Arc<LakeLock>,
+) -> SourceReport {
     let span = tracing::info_span!("source", name = source.name(), kind = source.kind());
-    let _enter = span.enter();
-    let result: Result<Vec<DatasetReport>, Error> = match source {
+    async {
+        let started = std::time::Instant::now();
+        let mut attempts = 0;
+        let mut problems = Vec::new();
+        let result = loop {
+            attempts += 1;
+            problems.clear();
+            let r = run_once(cfg, lake, source, guard, &mut problems).await;
+            match r {
+                Err(e) if e.is_transient() && attempts <= retry.retries => {
+                    let wait = retry.delay(attempts);
+                    tracing::warn!(
+                        error = %e,
+                        attempt = attempts,
+                        retry_in_secs = wait.as_secs_f64(),
+                        "Source failed with a transient error; retrying."
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                other => break other,
+            }
+        };
+        let mut report = SourceReport {
+            name: source.name().to_string(),
+            kind: source.kind().to_string(),
+            datasets: Vec::new(),
+            problems,
+            error: None,
+            attempts,
+            seconds: 0.0,
+        };
+        match result {
+            Ok(ds) => {
+                for d in &ds {
+                    tracing::info!(
+                        dataset = %d.dataset,
+                        inputs_landed = d.inputs_landed,
+                        inputs_unchanged = d.inputs_unchanged,
+                        rows_read = d.rows_read,
+                        rows_landed = d.rows_landed,
+                        rows_quarantined = d.rows_quarantined,
+                        total_rows = d.total_rows,
+                        "Dataset landed."
+                    );
+                }
+                report.datasets = ds;
+            }
+            Err(e) => {
+                let tried = if attempts > 1 {
+                    format!(" (after {attempts} attempts)")
+                } else {
+                    String::new()
+                };
+                tracing::error!(error = %e, attempts, "Source failed; its tables are unchanged.");
+                report.error = Some(format!("{e}{tried}"));
+            }
+        }
+        report.seconds = started.elapsed().as_secs_f64();
+        report
+    }
+    .instrument(span)
+    .await
+}
+
+async fn run_once(
+    cfg: &Config,
+    lake: &Lake,
+    source: &Source,
+    guard: &Arc<LakeLock>,
+    problems: &mut Vec<String>,
+) -> Result<Vec<DatasetReport>, Error> {
+    match source {
         Source::Sql(s) => {
             let url = match (&s.url, &s.url_env) {
-                (Some(u), _) => Ok(u.clone()),
+                (Some(u), _) => u.clone(),
                 (None, Some(var)) => std::env::var(var).map_err(|_| Error::Config {
                     source_name: s.name.clone(),
                     message: format!("environment variable `{var}` is not set"),
-                }),
-                (None, None) => Err(Error::Config {
-                    source_name: s.name.clone(),
-                    message: "no url_env".into(),
-                }),
+                })?,
+                (None, None) => {
+                    return Err(Error::Config {
+                        source_name: s.name.clone(),
+                        message: "no url_env".into(),
+                    });
+                }
             };
-            match url {
-                Ok(url) => sql::land(
-                    lake,
-                    s,
-                    &url,
-                    &cfg.base_dir,
-                    Duration::from_secs(cfg.limits.connect_timeout_secs),
-                    Duration::from_secs(cfg.limits.source_timeout_secs),
-                )
-                .await
-                .map(|r| vec![r]),
-                Err(e) => Err(e),
-            }
+            sql::land(
+                lake,
+                s,
+                &url,
+                &cfg.base_dir,
+                Duration::from_secs(cfg.limits.connect_timeout_secs),
+                Duration::from_secs(cfg.limits.source_timeout_secs),
+            )
+            .await
+            .map(|r| vec![r])
         }
         other => {
             let (lake, cfg_base, source) = (lake.clone(), cfg.clone(), other.clone());
             let force = cfg.organisation.force.clone();
+            let guard = Arc::clone(guard);
+            let span = tracing::Span::current();
             let joined = tokio::task::spawn_blocking(move || {
+                let _e = span.enter();
+                let _held = guard;
                 let mut problems = Vec::new();
                 let r =
                     land_file_source(&lake, &cfg_base, &source, force.as_deref(), &mut problems);
@@ -338,37 +528,14 @@ pub async fn run(cfg: &Config, lake: &Lake, source: &Source) -> SourceReport {
             })
             .await;
             match joined {
-                Ok((r, problems)) => {
-                    report.problems = problems;
+                Ok((r, p)) => {
+                    problems.extend(p);
                     r
                 }
                 Err(e) => Err(Error::Internal(format!("landing task failed: {e}"))),
             }
         }
-    };
-    match result {
-        Ok(ds) => {
-            for d in &ds {
-                tracing::info!(
-                    dataset = %d.dataset,
-                    inputs_landed = d.inputs_landed,
-                    inputs_unchanged = d.inputs_unchanged,
-                    rows_read = d.rows_read,
-                    rows_landed = d.rows_landed,
-                    rows_quarantined = d.rows_quarantined,
-                    total_rows = d.total_rows,
-                    "Dataset landed."
-                );
-            }
-            report.datasets = ds;
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "Source failed; its tables are unchanged.");
-            report.error = Some(e.to_string());
-        }
     }
-    report.seconds = started.elapsed().as_secs_f64();
-    report
 }
 
 fn land_file_source(

@@ -132,10 +132,12 @@ async fn land_inner(
     let connect_err = |e: sqlx::Error| Error::Connect {
         source_name: src.name.clone(),
         message: redact(&e.to_string(), url),
+        transient: is_transient(&e),
     };
     let query_err = |e: sqlx::Error| Error::Query {
         source_name: src.name.clone(),
         message: redact(&e.to_string(), url),
+        transient: is_transient(&e),
     };
     macro_rules! stream_rows {
         ($conn:expr, $decode:ident) => {{
@@ -214,6 +216,7 @@ async fn land_inner(
                 return Err(Error::Connect {
                     source_name: src.name.clone(),
                     message: format!("SQLite database {} does not exist", full.display()),
+                    transient: false,
                 });
             }
             let opts = sqlx::sqlite::SqliteConnectOptions::new()
@@ -234,6 +237,39 @@ fn timeout_connect(src: &SqlSource, d: Duration) -> Error {
     Error::Connect {
         source_name: src.name.clone(),
         message: format!("no connection within {} s", d.as_secs()),
+        transient: true,
+    }
+}
+
+/// Whether a driver error is worth retrying. Connection-level failures
+/// (refused, reset, timed out, the pool gave up) are; so are the server
+/// saying it is starting, shutting down, overloaded or that the statement
+/// lost a deadlock. Authentication failures, unknown databases and SQL
+/// errors are not: they fail the same way every time.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                // Too many connections, server shutdown, lock wait timeout,
+                // deadlock, server gone away, lost connection.
+                return matches!(my.number(), 1040 | 1053 | 1205 | 1213 | 2006 | 2013);
+            }
+            let code = db.code().unwrap_or_default();
+            // PostgreSQL: connection exceptions (08), insufficient
+            // resources (53), shutting down / cannot connect now (57P0x),
+            // serialization failure and deadlock (40001, 40P01).
+            code.starts_with("08")
+                || code.starts_with("53")
+                || matches!(
+                    code.as_ref(),
+                    "57P01" | "57P02" | "57P03" | "40001" | "40P01"
+                )
+        }
+        _ => false,
     }
 }
 
@@ -269,6 +305,7 @@ fn check_result_columns(src: &SqlSource, names: Vec<String>) -> Result<Vec<Strin
         Ok(names)
     } else {
         Err(Error::Query {
+            transient: false,
             source_name: src.name.clone(),
             message: format!(
                 "the query result lacks declared columns {}; it returns {}",

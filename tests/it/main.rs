@@ -4,11 +4,16 @@
 //! `SAFER_REQUIRE_DB=1`, which turns "server not reachable" into a failure;
 //! elsewhere those tests print that they were skipped.
 
+mod alerts;
 mod cli;
 mod common;
+mod crash;
 mod evaluation;
 mod lake;
+mod ledger;
 mod outputs;
 mod police_uk;
+mod project;
+mod service;
 mod sql_sources;
 mod stats19;

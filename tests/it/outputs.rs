@@ -19,7 +19,7 @@ fn tools_required() -> bool {
 }
 
 /// A tool on PATH, or None (failing when tools are required).
-fn tool(name: &str) -> Option<PathBuf> {
+pub fn tool(name: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|p| {
         std::env::split_paths(&p)
             .map(|d| d.join(name))
@@ -335,10 +335,11 @@ fn no_suppressed_value_appears_anywhere_in_a_public_output() {
     );
     let view = RunView {
         organisation: "Test Council".into(),
-        run_id: "scan",
-        run_time: "2025-04-01T00:00:00Z",
+        run_id: "scan".into(),
+        run_time: "2025-04-01T00:00:00Z".into(),
         latest_month: NaiveDate::from_ymd_opt(2025, 3, 1),
         freshness: Vec::new(),
+        sources: Vec::new(),
         series: vec![Series {
             indicator: ind,
             points,

@@ -43,6 +43,7 @@ fn source(table: &str, query: String, mode: SqlMode) -> SqlSource {
         mode,
         watermark: (mode == SqlMode::Incremental).then(|| "updated_at".to_string()),
         partition_by: Some("happened".into()),
+        max_lag_months: None,
     }
 }
 
