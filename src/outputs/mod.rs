@@ -692,16 +692,10 @@ pub fn write_output(
             let html = pack::build(&data);
             crate::lake::atomic_write(&staging.join(format!("{stem}.html")), html.as_bytes())?;
             if def.formats.contains(&Format::Pdf) {
-                // The browser profile sits beside the staging folder, under
-                // the same prefix, so a killed run's profile is cleaned up
-                // with its staging folder and nothing is left in /tmp.
-                let profile = base.join(format!("{STAGING_PREFIX}{}-chromium", view.run_id));
                 let r = pdf::render(
                     &staging.join(format!("{stem}.html")),
                     &staging.join(format!("{stem}.pdf")),
-                    &profile,
                 );
-                let _ = std::fs::remove_dir_all(&profile);
                 match r {
                     Ok(()) => {}
                     Err(e) => notes.push(format!(
@@ -893,13 +887,22 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Tidy what killed runs left in the outputs folder: staging folders and
-/// browser profiles are removed; a pack moved aside by the two-rename
+/// Tidy what killed runs left behind: staging folders in the outputs
+/// folder and browser scratch folders in the system temp folder are
+/// removed; a pack moved aside by the two-rename
 /// fallback is put back when its period folder is missing. Call only while
 /// holding the run lock (no staging folder then belongs to a live run).
 /// Returns a note for each thing done.
 pub fn recover(outputs_dir: &Path) -> Vec<String> {
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = pdf::remove_stale_scratch()
+        .into_iter()
+        .map(|p| {
+            format!(
+                "removed {}, a browser scratch folder left by a run that was stopped",
+                p.display()
+            )
+        })
+        .collect();
     let Ok(entries) = std::fs::read_dir(outputs_dir) else {
         return notes;
     };
@@ -941,6 +944,46 @@ pub fn recover(outputs_dir: &Path) -> Vec<String> {
                 }
             }
         }
+        // A run killed between renaming a new month's pack into place and
+        // moving the pointer leaves `latest.json` on the month before. Every
+        // period folder is complete (it only appears by a rename of a
+        // finished staging folder), so the newest one is the latest pack.
+        if let Some(newest) = newest_period(&base) {
+            let current = read_latest(&base).map(|l| l.period);
+            if current.as_deref().is_none_or(|c| c < newest.as_str()) {
+                let latest = serde_json::json!({
+                    "period": newest,
+                    "dir": newest,
+                    "manifest": format!("{newest}/manifest.json"),
+                });
+                if crate::lake::atomic_write(&base.join(LATEST_FILE), latest.to_string().as_bytes())
+                    .is_ok()
+                {
+                    notes.push(format!(
+                        "{}: latest.json moved on to {newest}, which a stopped run had published",
+                        base.display()
+                    ));
+                }
+            }
+        }
     }
     notes
+}
+
+/// The newest `YYYY-MM` folder of an output that holds a manifest.
+fn newest_period(base: &Path) -> Option<String> {
+    std::fs::read_dir(base)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let is_period = name.len() == 7
+                && name.as_bytes()[4] == b'-'
+                && name
+                    .bytes()
+                    .enumerate()
+                    .all(|(i, b)| i == 4 || b.is_ascii_digit());
+            (is_period && e.path().join("manifest.json").is_file()).then_some(name)
+        })
+        .max()
 }

@@ -49,14 +49,78 @@ pub fn find_browser() -> Option<PathBuf> {
     None
 }
 
-/// Print `html` to `pdf`, with a fresh browser profile at `profile` (the
-/// caller puts it where a killed run's leftovers are cleaned up, and removes
-/// it afterwards).
-pub fn render(html: &Path, pdf: &Path, profile: &Path) -> Result<(), Error> {
+/// Prefix of the scratch folders (browser profile and temp files) in the
+/// system temp folder, followed by the owning process id.
+const SCRATCH_PREFIX: &str = "safer-chromium-";
+
+/// Print `html` to `pdf`.
+///
+/// The browser gets a scratch folder of its own, `safer-chromium-<pid>-*` in
+/// the system temp folder, as its profile and its TMPDIR (so its sockets
+/// and temp files go there too; the path stays short, as Unix sockets
+/// need). It is removed afterwards; if safer is killed first, the browser
+/// dies with it and the next run removes the folder
+/// ([`remove_stale_scratch`]).
+pub fn render(html: &Path, pdf: &Path) -> Result<(), Error> {
     let browser = find_browser().ok_or(Error::NoBrowser)?;
     let html = std::path::absolute(html).map_err(|e| Error::Failed(e.to_string()))?;
-    let profile = std::path::absolute(profile).map_err(|e| Error::Failed(e.to_string()))?;
-    let mut cmd = Command::new(&browser);
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    // Short names: Chromium puts a Unix socket under its TMPDIR, and socket
+    // paths are limited to 107 bytes.
+    let scratch = scratch_root().join(format!(
+        "{SCRATCH_PREFIX}{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let r = render_in(&browser, &html, pdf, &scratch);
+    let _ = std::fs::remove_dir_all(&scratch);
+    r
+}
+
+/// Remove scratch folders left by safer processes that no longer exist.
+/// Returns the folders removed.
+pub fn remove_stale_scratch() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(scratch_root()) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(SCRATCH_PREFIX)
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: kill with signal 0 only asks whether the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if !alive && std::fs::remove_dir_all(e.path()).is_ok() {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+/// The system temp folder, or `/tmp` when that path is too long to leave
+/// room for Chromium's socket path.
+fn scratch_root() -> PathBuf {
+    let t = std::env::temp_dir();
+    if t.as_os_str().len() <= 48 || !Path::new("/tmp").is_dir() {
+        t
+    } else {
+        PathBuf::from("/tmp")
+    }
+}
+
+fn render_in(browser: &Path, html: &Path, pdf: &Path, scratch: &Path) -> Result<(), Error> {
+    let profile = scratch.join("p");
+    let tmp = scratch.join("t");
+    std::fs::create_dir_all(&profile).map_err(|e| Error::Failed(e.to_string()))?;
+    std::fs::create_dir_all(&tmp).map_err(|e| Error::Failed(e.to_string()))?;
+    let mut cmd = Command::new(browser);
     // If safer is killed, the browser goes with it rather than printing
     // into a folder nobody will read. (PR_SET_PDEATHSIG fires when the
     // spawning thread exits; this thread waits for the child below.)
@@ -68,9 +132,7 @@ pub fn render(html: &Path, pdf: &Path, profile: &Path) -> Result<(), Error> {
             Ok(())
         });
     }
-    // Chromium's own scratch files go in the profile too, not in /tmp.
-    cmd.env("TMPDIR", &profile);
-    let _ = std::fs::create_dir_all(&profile);
+    cmd.env("TMPDIR", &tmp);
     let mut child = cmd
         .args([
             "--headless",

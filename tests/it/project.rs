@@ -25,15 +25,21 @@ fn template() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("safer-it-template-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(safer::demo::generate(&safer::demo::DemoOptions {
-            dir: dir.clone(),
-            seed: 5,
-            years: 1,
-            end_month: chrono::NaiveDate::from_ymd_opt(END_MONTH.0, END_MONTH.1, 1).unwrap(),
-            partner_db: false,
-        }))
-        .expect("demo data generates");
+        let d = dir.clone();
+        // On a thread of its own: callers may be inside a tokio runtime.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(safer::demo::generate(&safer::demo::DemoOptions {
+                dir: d,
+                seed: 5,
+                years: 1,
+                end_month: chrono::NaiveDate::from_ymd_opt(END_MONTH.0, END_MONTH.1, 1).unwrap(),
+                partner_db: false,
+            }))
+            .expect("demo data generates");
+        })
+        .join()
+        .unwrap();
         dir
     })
 }

@@ -110,10 +110,13 @@ fn a_second_run_while_one_holds_the_lock_refuses_and_names_the_holder() {
     assert_eq!(code, 0, "{out}\n{err}");
 }
 
+/// A fire: its time, the clock's time when it ran, its night.
+type Fired = (DateTime<Utc>, DateTime<Utc>, NaiveDate);
+
 /// Records every fire, with the clock's time when it fired.
 struct Recorder {
     clock: ManualClock,
-    fired: Mutex<Vec<(DateTime<Utc>, DateTime<Utc>, NaiveDate)>>,
+    fired: Mutex<Vec<Fired>>,
 }
 
 impl Runner for Recorder {
