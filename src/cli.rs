@@ -67,6 +67,15 @@ pub enum Command {
         /// separated). `outputs` runs the indicators too, without ingest.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+        /// Run as this schedule from schedules/ (its steps, outputs, retries
+        /// and timeout), keyed on the schedule and tonight's date: a night
+        /// that already finished is not run again. For a systemd timer or
+        /// system cron instead of `serve`.
+        #[arg(long)]
+        schedule: Option<String>,
+        /// With --schedule: run even if tonight already finished.
+        #[arg(long)]
+        force: bool,
     },
     /// Land every source in safer.toml into the lake (`run --only ingest`).
     Ingest,
@@ -224,9 +233,49 @@ pub async fn run(cli: Cli) -> Result<i32> {
             years,
             end_month,
         } => demo(dir, seed, years, end_month).await,
-        Command::Run { as_of, only } => {
+        Command::Run {
+            as_of,
+            only,
+            schedule,
+            force,
+        } => {
             let cfg = load_config(cli.config.as_deref())?;
             let mut spec = JobSpec::manual();
+            if let Some(name) = &schedule {
+                let dir = cfg.resolve(&cfg.paths.schedules);
+                let all = crate::scheduler::schedule::load_dir(&dir).map_err(|errs| {
+                    UsageError(
+                        errs.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    )
+                })?;
+                let s = all.into_iter().find(|s| &s.name == name).ok_or_else(|| {
+                    UsageError(format!(
+                        "no schedule `{name}` in {}; `safer schedules` lists them",
+                        dir.display()
+                    ))
+                })?;
+                let night = chrono::Utc::now().with_timezone(&s.tz).date_naive();
+                spec.schedule = s.name.clone();
+                spec.logical_date = night;
+                spec.today = night;
+                spec.steps = s.steps.clone();
+                spec.outputs = s.outputs.clone();
+                spec.retry = s.retry;
+                spec.step_timeout = Some(s.timeout);
+                if !force {
+                    let ledger = Ledger::open_for(&cfg).await?;
+                    if let Some(done) = ledger.completed(&s.name, night).await? {
+                        println!(
+                            "The {} run for {night} already finished ({}, {}); nothing to do. Use --force to run it again.",
+                            s.name, done.run_id, done.status
+                        );
+                        return Ok(0);
+                    }
+                }
+            }
             if let Some(d) = as_of {
                 let date = NaiveDate::parse_from_str(&d, "%Y-%m-%d")
                     .map_err(|_| UsageError(format!("--as-of `{d}` is not a date (YYYY-MM-DD)")))?;

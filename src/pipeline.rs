@@ -320,7 +320,7 @@ pub async fn evaluate(
     };
     let results = evaluate_series(&measured, &ctx);
     if !results.is_empty() {
-        match evaluation::results::land(lake, run_id, &results) {
+        match evaluation::results::land(lake, run_id, &results, evaluation::results::KEEP_RUNS) {
             Ok(total) => tracing::info!(rows = results.len(), total, "Results landed."),
             Err(e) => problems.push(format!("results table: {e}")),
         }

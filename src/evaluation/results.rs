@@ -132,11 +132,36 @@ pub fn to_batch(rows: &[ResultRow], unit: &str) -> Result<RecordBatch, lake::Err
         .map_err(|e| lake::Error::Internal(e.to_string()))
 }
 
-/// Land a run's results as a new unit of the results table.
-pub fn land(lake: &Lake, run_id: &str, rows: &[ResultRow]) -> Result<u64, lake::Error> {
+/// How many runs' results the table keeps by default: a month of nightly
+/// runs and a few by hand. Without a limit a nightly service would rewrite
+/// an ever-growing file every night; each run's packs and ledger record
+/// stay whatever happens to its rows here.
+pub const KEEP_RUNS: usize = 35;
+
+/// Land a run's results as a new unit of the results table, keeping the
+/// newest `keep` runs (this one included).
+pub fn land(
+    lake: &Lake,
+    run_id: &str,
+    rows: &[ResultRow],
+    keep: usize,
+) -> Result<u64, lake::Error> {
     let unit = format!("run-{run_id}");
     let mut landing = Landing::begin(lake, TABLE, columns())?;
     landing.replace_unit(&unit);
+    // Run ids sort by time; drop the oldest beyond the limit.
+    let mut older: Vec<String> = landing
+        .previous()
+        .inputs
+        .keys()
+        .filter(|k| k.starts_with("run-") && **k != unit)
+        .cloned()
+        .collect();
+    older.sort();
+    let excess = older.len().saturating_sub(keep.max(1) - 1);
+    for old in older.iter().take(excess) {
+        landing.replace_unit(old);
+    }
     let partition = format!("year={}", chrono::Utc::now().year());
     for chunk in rows.chunks(64 * 1024) {
         landing.write(&partition, &to_batch(chunk, &unit)?)?;

@@ -473,5 +473,34 @@ fn sources(h: &mut String, d: &PackData<'_>) {
             esc(f.to.as_deref().unwrap_or("-"))
         );
     }
-    h.push_str("</tbody></table><p>data.police.uk street-level crime, DfT STATS19 road casualty statistics and ONS population estimates and lookups are published under the Open Government Licence v3.0. Partner data (force recorded-crime extract, council and health service data) is shared under the Crime and Disorder Act 1998 s115 and the Serious Violence Duty.</p>");
+    h.push_str("</tbody></table>");
+    if !d.sources.is_empty() {
+        h.push_str(r#"<table><caption>How up to date each source is</caption><thead><tr><th scope="col">Source</th><th scope="col">Data to end of</th><th scope="col">Expected by now</th><th scope="col">Status</th></tr></thead><tbody>"#);
+        for f in d.sources {
+            let newest = match (f.newest_month, f.rows) {
+                (Some(m), _) => m.format("%B %Y").to_string(),
+                (None, 0) => "no data".into(),
+                (None, _) => "reference data (no dates)".into(),
+            };
+            let expected = f
+                .expected_from
+                .map(|e| format!("{} or later", e.format("%B %Y")))
+                .unwrap_or_else(|| "-".into());
+            let status = match (f.stale, f.max_lag_months) {
+                (true, _) => "Late: figures from this source are out of date",
+                (false, Some(_)) => "Up to date",
+                (false, None) => "Not checked",
+            };
+            let _ = write!(
+                h,
+                r#"<tr><th scope="row">{}</th><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+                esc(&f.source),
+                esc(&newest),
+                esc(&expected),
+                status
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+    h.push_str("<p>data.police.uk street-level crime, DfT STATS19 road casualty statistics and ONS population estimates and lookups are published under the Open Government Licence v3.0. Partner data (force recorded-crime extract, council and health service data) is shared under the Crime and Disorder Act 1998 s115 and the Serious Violence Duty.</p>");
 }

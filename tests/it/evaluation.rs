@@ -396,3 +396,42 @@ fn small_counts_are_suppressed_with_a_partner_and_comparisons_hidden() {
     let rows = evaluate(&ind, &spec, &pts, &context());
     assert!(rows.iter().all(|r| !r.suppressed));
 }
+
+#[tokio::test]
+async fn the_results_table_keeps_only_the_newest_runs() {
+    let ind = indicator(&[("polarity", "monitor")]);
+    let spec = Spec::from_indicator(&ind).unwrap();
+    let rows = evaluate(&ind, &spec, &preston_series(), &context());
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = safer::lake::Lake::open(tmp.path()).unwrap();
+    for id in [
+        "20270101T013000Z-a",
+        "20270102T013000Z-b",
+        "20270103T013000Z-c",
+        "20270104T013000Z-d",
+    ] {
+        let mine: Vec<ResultRow> = rows
+            .iter()
+            .cloned()
+            .map(|mut r| {
+                r.run_id = id.into();
+                r
+            })
+            .collect();
+        safer::evaluation::results::land(&lake, id, &mine, 3).unwrap();
+    }
+    let kept = crate::common::rows(
+        &lake,
+        "SELECT run_id, COUNT(*) FROM indicator_results GROUP BY run_id ORDER BY run_id",
+    )
+    .await;
+    let n = rows.len().to_string();
+    assert_eq!(
+        kept,
+        vec![
+            vec!["20270102T013000Z-b".to_string(), n.clone()],
+            vec!["20270103T013000Z-c".to_string(), n.clone()],
+            vec!["20270104T013000Z-d".to_string(), n],
+        ]
+    );
+}

@@ -619,3 +619,35 @@ fn as_of_rebuilds_an_earlier_month_without_moving_latest_backwards() {
     assert_eq!(code, 2);
     assert!(err.contains("YYYY-MM-DD"), "{err}");
 }
+
+#[test]
+fn run_as_a_schedule_for_a_systemd_timer_never_redoes_a_finished_night() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = project::make(tmp.path(), &["html"], "");
+    std::fs::write(
+        root.join("schedules/nightly-ingest.toml"),
+        "cron = \"15 0 * * *\"\nsteps = [\"ingest\"]\n",
+    )
+    .unwrap();
+    let (code, out, err) = safer(&["run", "--schedule", "nightly-ingest"], &root);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let first = project::run_id_of(&out).unwrap();
+    let (code, out, _) = safer(&["run", "--schedule", "nightly-ingest"], &root);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("already finished") && out.contains(&first),
+        "{out}"
+    );
+    let (code, out, _) = safer(&["run", "--schedule", "nightly-ingest", "--force"], &root);
+    assert_eq!(code, 0, "{out}");
+    assert_ne!(project::run_id_of(&out).unwrap(), first);
+    let (_, out, _) = safer(&["runs"], &root);
+    assert_eq!(
+        out.lines().filter(|l| l.contains("nightly-ingest")).count(),
+        2,
+        "{out}"
+    );
+    let (code, _, err) = safer(&["run", "--schedule", "weekly"], &root);
+    assert_eq!(code, 2);
+    assert!(err.contains("no schedule `weekly`"), "{err}");
+}
