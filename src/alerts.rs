@@ -206,6 +206,28 @@ impl Alert {
         })
     }
 
+    /// Every word of the alert with the secrets replaced.
+    pub fn scrubbed(&self, secrets: &[String]) -> Alert {
+        let f = |t: &String| scrub(t, secrets);
+        let all = |v: &Vec<String>| v.iter().map(f).collect::<Vec<_>>();
+        Alert {
+            summary: f(&self.summary),
+            organisation: f(&self.organisation),
+            run_id: f(&self.run_id),
+            schedule: f(&self.schedule),
+            logical_date: f(&self.logical_date),
+            status: self.status,
+            triggers: self.triggers.clone(),
+            host: f(&self.host),
+            steps: all(&self.steps),
+            failed_sources: all(&self.failed_sources),
+            failed_indicators: all(&self.failed_indicators),
+            stale_sources: all(&self.stale_sources),
+            problems: all(&self.problems),
+            next: f(&self.next),
+        }
+    }
+
     /// The alert as plain text, for email.
     pub fn text(&self) -> String {
         let mut t = format!(
@@ -295,6 +317,40 @@ pub fn scrub(text: &str, secrets: &[String]) -> String {
     t
 }
 
+/// Tell someone that a scheduled run could not start at all (so it is in
+/// no ledger record of its own).
+pub async fn send_could_not_start(
+    cfg: &Config,
+    schedule: &str,
+    night: chrono::NaiveDate,
+    run_id: &str,
+    error: &str,
+) {
+    if !cfg.alerts.on.contains(&Trigger::Failed) {
+        return;
+    }
+    let alert = Alert {
+        summary: truncate(
+            &format!("safer {schedule} run for {night} could not start: {error}"),
+            400,
+        ),
+        organisation: cfg.organisation.name.clone(),
+        run_id: run_id.to_string(),
+        schedule: schedule.to_string(),
+        logical_date: night.to_string(),
+        status: RunStatus::Failed,
+        triggers: vec![Trigger::Failed],
+        host: crate::ledger::host_name(),
+        steps: Vec::new(),
+        failed_sources: Vec::new(),
+        failed_indicators: Vec::new(),
+        stale_sources: Vec::new(),
+        problems: vec![error.to_string()],
+        next: "Nothing ran, so the previous data and packs are untouched. Check the ledger database and `safer status`, then `safer run --schedule <name>` once it is fixed; docs/operations.md has more.".into(),
+    };
+    deliver(cfg, &alert, run_id, RunStatus::Failed).await;
+}
+
 /// One channel's delivery.
 #[derive(Debug)]
 pub struct Delivery {
@@ -310,22 +366,26 @@ pub async fn send(cfg: &Config, record: &RunRecord) -> Vec<Delivery> {
     let Some(alert) = Alert::for_run(cfg, record) else {
         return Vec::new();
     };
+    deliver(cfg, &alert, &record.run_id, record.status).await
+}
+
+async fn deliver(cfg: &Config, alert: &Alert, run_id: &str, status: RunStatus) -> Vec<Delivery> {
     if !cfg.alerts.any() {
         tracing::warn!(summary = %alert.summary, "No alert channel is configured; the failure is only in the ledger and the logs.");
         return Vec::new();
     }
     let secrets = secrets(cfg);
-    let json = scrub(
-        &serde_json::to_string_pretty(&alert).unwrap_or_default(),
-        &secrets,
-    );
-    let text = scrub(&alert.text(), &secrets);
-    let subject = scrub(&alert.summary, &secrets);
+    // Scrub the words before they are encoded, so a secret with a quote or
+    // a backslash in it cannot survive as its JSON-escaped form.
+    let alert = alert.scrubbed(&secrets);
+    let json = serde_json::to_string_pretty(&alert).unwrap_or_default();
+    let text = alert.text();
+    let subject = alert.summary.clone();
     let timeout = Duration::from_secs(cfg.alerts.timeout_secs.max(1));
     let mut out = Vec::new();
     if !cfg.alerts.command.is_empty() {
         let cmd = cfg.alerts.command.clone();
-        let (json, run_id, status) = (json.clone(), record.run_id.clone(), record.status);
+        let (json, run_id) = (json.clone(), run_id.to_string());
         let r = blocking(move || run_command(&cmd, &json, &run_id, status, timeout)).await;
         out.push(Delivery {
             channel: "command",
@@ -398,19 +458,27 @@ fn run_command(
         .spawn()
         .map_err(|e| format!("could not start `{}`: {e}", cmd[0]))?;
     if let Some(mut stdin) = child.stdin.take() {
-        // A command that does not read its input is its own business.
-        let _ = stdin.write_all(json.as_bytes());
+        // On a thread: a command that reads late (or never) must not block
+        // us past the timeout on a full pipe.
+        let json = json.to_string();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(json.as_bytes());
+        });
     }
+    let stderr = child.stderr.take().map(|mut e| {
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut s = String::new();
+            let _ = e.read_to_string(&mut s);
+            s
+        })
+    });
     let deadline = std::time::Instant::now() + timeout;
     loop {
         match child.try_wait() {
             Ok(Some(status)) if status.success() => return Ok(()),
             Ok(Some(status)) => {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    use std::io::Read;
-                    let _ = e.read_to_string(&mut err);
-                }
+                let err = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
                 return Err(format!(
                     "`{}` exited with {status}: {}",
                     cmd[0],

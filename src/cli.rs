@@ -87,7 +87,7 @@ pub enum Command {
         #[arg(long, default_value_t = 300)]
         grace_secs: u64,
         /// Days back to look for a night missed while safer was down.
-        #[arg(long, default_value_t = 7)]
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(i64).range(0..=366))]
         catch_up_days: i64,
     },
     /// List when each schedule fires in a window (default: the next seven
@@ -257,7 +257,14 @@ pub async fn run(cli: Cli) -> Result<i32> {
                         dir.display()
                     ))
                 })?;
-                let night = chrono::Utc::now().with_timezone(&s.tz).date_naive();
+                // The night is that of the schedule's latest fire time: a
+                // timer that catches up after midnight runs the night it
+                // missed, not tomorrow's.
+                let now = chrono::Utc::now();
+                let night = s
+                    .latest_at_or_before(now, chrono::Duration::days(7))
+                    .map(|t| s.logical_date(t))
+                    .unwrap_or_else(|| now.with_timezone(&s.tz).date_naive());
                 spec.schedule = s.name.clone();
                 spec.logical_date = night;
                 spec.today = night;
@@ -429,6 +436,11 @@ async fn run_job(cfg: &Config, spec: &JobSpec) -> Result<i32> {
 
 async fn serve(cfg: Config, grace_secs: u64, catch_up_days: i64) -> Result<i32> {
     use crate::scheduler::{self, PipelineRunner, ServeOptions, SystemClock};
+    // Signals first: until a handler is installed, SIGHUP would end the
+    // process (a `systemctl reload` right after start, say).
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    scheduler::serve::forward_signals(tx)
+        .map_err(|e| anyhow::anyhow!("could not listen for signals: {e}"))?;
     let dir = cfg.resolve(&cfg.paths.schedules);
     let initial = scheduler::schedule::load_dir(&dir).map_err(|errs| {
         UsageError(
@@ -439,9 +451,6 @@ async fn serve(cfg: Config, grace_secs: u64, catch_up_days: i64) -> Result<i32> 
         )
     })?;
     let ledger = Ledger::open_for(&cfg).await?;
-    let (tx, rx) = tokio::sync::mpsc::channel(8);
-    scheduler::serve::forward_signals(tx)
-        .map_err(|e| anyhow::anyhow!("could not listen for signals: {e}"))?;
     let clock = std::sync::Arc::new(SystemClock::new().await);
     tracing::info!(
         organisation = %cfg.organisation.name,

@@ -389,24 +389,47 @@ pub struct Published {
 
 /// Write every declared output (or only those named in `only`). Runs on a
 /// blocking thread: building workbooks and printing PDFs is CPU and process
-/// work, not async work.
-pub async fn publish(cfg: &Config, view: RunView, only: &[String]) -> Published {
+/// work, not async work. With a `limit`, once it passes no further output
+/// is started, and the one being written is finished and waited for, so
+/// nothing is still writing after the step (and the run lock) has ended.
+/// Returns what was published and whether the limit was hit.
+pub async fn publish(
+    cfg: &Config,
+    view: RunView,
+    only: &[String],
+    limit: Option<Duration>,
+) -> (Published, bool) {
     let outputs_dir = cfg.resolve(&cfg.paths.outputs);
     let commentary_dir = cfg.resolve(Path::new("commentary"));
     let only = only.to_vec();
     let span = tracing::Span::current();
-    let joined = tokio::task::spawn_blocking(move || {
+    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::clone(&cancel);
+    let mut handle = tokio::task::spawn_blocking(move || {
         let _e = span.enter();
-        publish_blocking(&outputs_dir, &commentary_dir, &view, &only)
-    })
-    .await;
-    match joined {
+        publish_blocking(&outputs_dir, &commentary_dir, &view, &only, &stop)
+    });
+    let (joined, timed_out) = match limit {
+        Some(limit) => match tokio::time::timeout(limit, &mut handle).await {
+            Ok(j) => (j, false),
+            Err(_) => {
+                cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+                tracing::warn!(
+                    "Outputs step over its time limit: finishing the output being written, then stopping."
+                );
+                (handle.await, true)
+            }
+        },
+        None => (handle.await, false),
+    };
+    let p = match joined {
         Ok(p) => p,
         Err(e) => Published {
             problems: vec![format!("outputs: internal error (this is a bug): {e}")],
             ..Default::default()
         },
-    }
+    };
+    (p, timed_out)
 }
 
 fn publish_blocking(
@@ -414,6 +437,7 @@ fn publish_blocking(
     commentary_dir: &Path,
     view: &RunView,
     only: &[String],
+    cancel: &std::sync::atomic::AtomicBool,
 ) -> Published {
     let mut p = Published::default();
     let defs = match outputs::load_definitions(outputs_dir) {
@@ -436,6 +460,9 @@ fn publish_blocking(
         .collect();
     let bar = crate::progress::bar(defs.len() as u64, "outputs");
     for def in &defs {
+        if cancel.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
         let span = tracing::info_span!("output", name = %def.name);
         let _e = span.enter();
         bar.set_message(def.name.clone());
@@ -544,6 +571,12 @@ async fn run_job_inner(cfg: &Config, ledger: &Ledger, spec: &JobSpec) -> Result<
     };
     let run_lock = RunLock::acquire(ledger.dir(), &holder)?;
     let advisory = ledger.advisory_lock(&holder).await?;
+    // The lake is locked for the whole run, so `safer import` cannot write
+    // between the ingest and the indicators. Landing tasks hold a share of
+    // it: a step abandoned on timeout keeps the lake locked until its last
+    // write has finished.
+    let lake = Lake::open(cfg.lake_dir())?;
+    let lake_guard = Arc::new(lake.lock()?);
     let abandoned = ledger.abandon_unfinished(&spec.run_id).await?;
     if !abandoned.is_empty() {
         tracing::warn!(runs = ?abandoned, "Marked runs left unfinished by a stopped process as abandoned.");
@@ -583,7 +616,6 @@ async fn run_job_inner(cfg: &Config, ledger: &Ledger, spec: &JobSpec) -> Result<
         record.warnings.push(note);
     }
 
-    let lake = Lake::open(cfg.lake_dir())?;
     let steps = expand_steps(&spec.steps);
     let mut evaluated: Option<Evaluated> = None;
     let mut stopped = false;
@@ -630,8 +662,12 @@ async fn run_job_inner(cfg: &Config, ledger: &Ledger, spec: &JobSpec) -> Result<
         }
         let t = Instant::now();
         let span = tracing::info_span!("step", step = %step);
-        let outcome = run_step(cfg, &lake, spec, step, evaluated.as_ref()).instrument(span.clone());
-        let outcome = match spec.step_timeout {
+        let outcome = run_step(cfg, &lake, &lake_guard, spec, step, evaluated.as_ref())
+            .instrument(span.clone());
+        // The outputs step keeps its own time (its work is on a blocking
+        // thread that must be stopped and waited for, not just left).
+        let limit = spec.step_timeout.filter(|_| step != Step::Outputs);
+        let outcome = match limit {
             Some(limit) => match tokio::time::timeout(limit, outcome).await {
                 Ok(o) => o,
                 Err(_) => StepOutcome::failed(
@@ -673,11 +709,22 @@ async fn run_job_inner(cfg: &Config, ledger: &Ledger, spec: &JobSpec) -> Result<
                 ));
             }
         }
-        if matches!(outcome.status, StepStatus::TimedOut) && step == Step::Ingest {
-            held_back = Some(
-                "not run because the ingest step timed out; the previous results and packs are untouched"
-                    .into(),
-            );
+        if step == Step::Ingest && held_back.is_none() {
+            match outcome.status {
+                StepStatus::TimedOut => {
+                    held_back = Some(
+                        "not run because the ingest step timed out; the previous results and packs are untouched"
+                            .into(),
+                    )
+                }
+                StepStatus::Failed => {
+                    held_back = Some(
+                        "not run because the ingest step failed; the previous results and packs are untouched"
+                            .into(),
+                    )
+                }
+                _ => {}
+            }
         }
         record.sources.extend(outcome.sources);
         record.problems.extend(outcome.problems);
@@ -705,22 +752,30 @@ async fn run_job_inner(cfg: &Config, ledger: &Ledger, spec: &JobSpec) -> Result<
     };
     record.finished = Some(now_rfc3339());
 
+    // The outcome is recorded before anyone is told, so an alert never
+    // describes a run the ledger does not have.
+    if let Err(e) = ledger.finish(&record).await {
+        tracing::error!(error = %e, "Could not record the run's end in the ledger.");
+        record.problems.push(format!("ledger: {e}"));
+    }
     let deliveries = crate::alerts::send(cfg, &record).await;
+    let mut undelivered = false;
     for d in deliveries {
         if let Err(e) = d.result {
+            undelivered = true;
             record
                 .warnings
                 .push(format!("alert by {} not delivered: {e}", d.channel));
         }
     }
-    if let Err(e) = ledger.finish(&record).await {
-        tracing::error!(error = %e, "Could not record the run's end in the ledger.");
-        record.problems.push(format!("ledger: {e}"));
+    if undelivered && let Err(e) = ledger.finish(&record).await {
+        tracing::error!(error = %e, "Could not record the undelivered alert in the ledger.");
     }
     if let Err(e) = ledger::export(ledger.dir(), &record) {
         tracing::warn!(error = %e, "Could not append to the JSON-lines export.");
     }
     tracing::info!(status = %record.status, "Run finished.");
+    drop(lake_guard);
     drop(advisory);
     drop(run_lock);
     Ok(record)
@@ -780,17 +835,14 @@ impl StepOutcome {
 async fn run_step(
     cfg: &Config,
     lake: &Lake,
+    guard: &Arc<LakeLock>,
     spec: &JobSpec,
     step: Step,
     evaluated: Option<&Evaluated>,
 ) -> StepOutcome {
     match step {
         Step::Ingest => {
-            let guard = match lake.lock() {
-                Ok(g) => Arc::new(g),
-                Err(e) => return StepOutcome::failed(StepStatus::Failed, e.to_string()),
-            };
-            let ingested = ingest(cfg, lake, &guard, &spec.retry).await;
+            let ingested = ingest(cfg, lake, guard, &spec.retry).await;
             let status = ingested.status();
             let failures: Vec<String> = ingested
                 .sources
@@ -806,12 +858,7 @@ async fn run_step(
             }
         }
         Step::Indicators => {
-            let guard = match lake.lock() {
-                Ok(g) => g,
-                Err(e) => return StepOutcome::failed(StepStatus::Failed, e.to_string()),
-            };
             let r = indicators_step(cfg, lake, &spec.run_id, &spec.indicators, spec.as_of).await;
-            drop(guard);
             match r {
                 Ok(e) => {
                     let failed = e
@@ -856,18 +903,28 @@ async fn run_step(
                 series: e.series.clone(),
                 results: e.results.clone(),
             };
-            let p = publish(cfg, view, &spec.outputs).await;
-            let status = if p.problems.is_empty() {
+            let (p, timed_out) = publish(cfg, view, &spec.outputs, spec.step_timeout).await;
+            let status = if timed_out {
+                StepStatus::TimedOut
+            } else if p.problems.is_empty() {
                 StepStatus::Ok
             } else if p.files.is_empty() {
                 StepStatus::Failed
             } else {
                 StepStatus::Partial
             };
+            let mut error = (!p.problems.is_empty()).then(|| p.problems.join("; "));
+            if let (true, Some(limit)) = (timed_out, spec.step_timeout) {
+                error = Some(format!(
+                    "took longer than {} (the schedule's timeout_minutes); it finished the output it was writing and wrote no more. {} file(s) were published; outputs not reached keep their previous version",
+                    human_duration(limit),
+                    p.files.len()
+                ));
+            }
             StepOutcome {
                 status,
                 rows: p.files.len() as u64,
-                error: (!p.problems.is_empty()).then(|| p.problems.join("; ")),
+                error,
                 problems: p.problems,
                 warnings: p.warnings,
                 files: p.files,

@@ -58,24 +58,36 @@ impl RetryPolicy {
     /// exponential step, capped, times a random factor in [0.5, 1.0]
     /// ("equal jitter"), so the wait is never less than half the step.
     pub fn delay(&self, n: u32) -> Duration {
-        let step = self.step(n);
-        Duration::from_secs_f64(step * (0.5 + 0.5 * fastrand::f64()))
+        let step = self.step(n).min(86_400.0);
+        Duration::try_from_secs_f64(step * (0.5 + 0.5 * fastrand::f64())).unwrap_or_default()
     }
 
     /// The un-jittered wait before retry `n`.
     pub fn step(&self, n: u32) -> f64 {
         let exp = 2f64.powi(n.saturating_sub(1).min(30) as i32);
-        (self.backoff_seconds.max(0.0) * exp).min(self.max_backoff_seconds.max(0.0))
+        let step = (self.backoff_seconds.max(0.0) * exp).min(self.max_backoff_seconds.max(0.0));
+        if step.is_finite() { step } else { 0.0 }
     }
 
     /// Problems with the numbers, in words.
     pub fn problems(&self) -> Vec<String> {
         let mut v = Vec::new();
-        if !(self.backoff_seconds.is_finite() && self.backoff_seconds >= 0.0) {
-            v.push("retry.backoff_seconds must be a number of seconds, 0 or more".into());
+        if !(self.backoff_seconds.is_finite()
+            && self.backoff_seconds >= 0.0
+            && self.backoff_seconds <= 86_400.0)
+        {
+            v.push(
+                "retry.backoff_seconds must be a number of seconds from 0 to 86400 (a day)".into(),
+            );
         }
-        if !(self.max_backoff_seconds.is_finite() && self.max_backoff_seconds >= 0.0) {
-            v.push("retry.max_backoff_seconds must be a number of seconds, 0 or more".into());
+        if !(self.max_backoff_seconds.is_finite()
+            && self.max_backoff_seconds >= 0.0
+            && self.max_backoff_seconds <= 86_400.0)
+        {
+            v.push(
+                "retry.max_backoff_seconds must be a number of seconds from 0 to 86400 (a day)"
+                    .into(),
+            );
         }
         if self.retries > 20 {
             v.push("retry.retries above 20 would keep a failing night going for hours".into());

@@ -55,7 +55,7 @@ pub struct Status {
     /// Where the ledger is.
     pub ledger: String,
     /// A run holding the lock right now, if any.
-    pub running: Option<Option<Holder>>,
+    pub running: Option<Holder>,
     /// Schedules.
     pub schedules: Vec<ScheduleStatus>,
     /// Problems reading the schedules folder.
@@ -88,9 +88,39 @@ pub async fn build(cfg: &Config, ledger: &Ledger, now: DateTime<Utc>) -> Status 
     for p in &schedule_problems {
         attention.push(format!("schedule file problem: {p}"));
     }
+    let running = lock::current_holder(ledger.dir());
+    // A run the ledger still calls running while no process holds the
+    // lock was stopped (killed, or the machine went down).
+    for r in latest.iter().filter(|r| r.status == RunStatus::Running) {
+        if running.as_ref().is_none_or(|h| h.run_id != r.run_id) {
+            attention.push(format!(
+                "run {} ({} for {}) was stopped before it finished; the next run marks it abandoned and tidies up",
+                r.run_id, r.schedule, r.logical_date
+            ));
+        }
+    }
     let mut schedules = Vec::new();
     for s in &loaded {
         let last = latest.iter().find(|r| r.schedule == s.name).cloned();
+        // A schedule that has run before should have finished its latest
+        // night (allowing it an hour to run): if not, the service may be
+        // down or the night failed.
+        if s.enabled
+            && last.is_some()
+            && let Some(fire) =
+                s.latest_at_or_before(now - chrono::Duration::hours(1), chrono::Duration::days(7))
+        {
+            let night = s.logical_date(fire);
+            let done = ledger.completed(&s.name, night).await.ok().flatten();
+            let going = running.as_ref().is_some_and(|h| h.schedule == s.name);
+            if done.is_none() && !going {
+                attention.push(format!(
+                    "schedule {} should have run at {} but no run finished for {night}: is `safer serve` running? (`systemctl status safer`)",
+                    s.name,
+                    s.local(fire)
+                ));
+            }
+        }
         if let Some(l) = &last
             && l.status.needs_attention()
         {
@@ -198,7 +228,6 @@ pub async fn build(cfg: &Config, ledger: &Ledger, now: DateTime<Utc>) -> Status 
             }
         }
     }
-    let running = lock::current_holder(ledger.dir());
     Status {
         organisation: cfg.organisation.name.clone(),
         ledger: ledger.location().to_string(),
@@ -236,8 +265,7 @@ impl Status {
         }
         line(&mut o, String::new());
         match &self.running {
-            Some(Some(h)) => line(&mut o, format!("Running now: {h}")),
-            Some(None) => line(&mut o, "Running now: a run holds the lock".into()),
+            Some(h) => line(&mut o, format!("Running now: {h}")),
             None => line(&mut o, "Running now: nothing".into()),
         }
         line(&mut o, String::new());

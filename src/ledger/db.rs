@@ -600,13 +600,14 @@ impl Ledger {
             .next())
     }
 
-    /// Whether a schedule has any run before a night (so a missed night can
-    /// be told apart from a schedule that is new).
+    /// Whether a schedule has any run for this night or an earlier one (so
+    /// a missed or failed night can be told apart from a schedule that is
+    /// new).
     pub async fn ran_before(&self, schedule: &str, logical_date: NaiveDate) -> Result<bool, Error> {
         let date = logical_date.to_string();
         Ok(!self
             .summaries(
-                "WHERE schedule = ? AND logical_date < ?",
+                "WHERE schedule = ? AND logical_date <= ?",
                 &[schedule, &date],
             )
             .await?

@@ -102,8 +102,18 @@ impl RunLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
+                // The holder writes its name just after locking: give it a
+                // moment so the refusal can say who it is.
+                let mut holder = read_holder(&path);
+                for _ in 0..10 {
+                    if holder.is_some() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    holder = read_holder(&path);
+                }
                 return Err(Held {
-                    holder: read_holder(&path).map(Box::new),
+                    holder: holder.map(Box::new),
                     path,
                 }
                 .into());
@@ -149,17 +159,26 @@ pub fn read_holder(path: &Path) -> Option<Holder> {
     serde_json::from_str(text.trim()).ok()
 }
 
-/// Whether the lock in `dir` is held right now, and by whom.
-pub fn current_holder(dir: &Path) -> Option<Option<Holder>> {
-    let path = dir.join(LOCK_FILE);
-    let file = File::options().read(true).write(true).open(&path).ok()?;
-    match file.try_lock() {
-        Ok(()) => {
-            let _ = file.unlock();
-            None
-        }
-        Err(_) => Some(read_holder(&path)),
+/// Who holds the lock in `dir` right now, if anyone. Reads the lock file
+/// without touching the lock (so `safer status` can never get in a run's
+/// way): the holder empties the file when it lets go, so a holder named
+/// there is running, unless it is on this host and its process is gone.
+pub fn current_holder(dir: &Path) -> Option<Holder> {
+    let h = read_holder(&dir.join(LOCK_FILE))?;
+    if h.host == super::host_name() && !pid_alive(h.pid) {
+        return None;
     }
+    Some(h)
+}
+
+/// Whether a process with this id exists on this machine.
+pub fn pid_alive(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only asks whether the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 #[cfg(test)]
@@ -169,7 +188,7 @@ mod tests {
     fn holder(run: &str) -> Holder {
         Holder {
             pid: std::process::id(),
-            host: "test".into(),
+            host: crate::ledger::host_name(),
             started: "2027-01-01T01:30:00Z".into(),
             run_id: run.into(),
             schedule: "nightly".into(),
@@ -188,7 +207,7 @@ mod tests {
         );
         assert!(text.contains("run a"), "{text}");
         assert_eq!(
-            current_holder(dir.path()).flatten().map(|h| h.run_id),
+            current_holder(dir.path()).map(|h| h.run_id),
             Some("a".to_string())
         );
         drop(first);
@@ -210,6 +229,10 @@ mod tests {
             serde_json::to_vec(&dead).unwrap(),
         )
         .unwrap();
+        assert!(
+            current_holder(dir.path()).is_none(),
+            "a dead holder is not running"
+        );
         let lock = RunLock::acquire(dir.path(), &holder("new")).unwrap();
         assert_eq!(lock.taken_over, Some(dead));
         assert_eq!(read_holder(lock.path()).unwrap().run_id, "new");

@@ -746,6 +746,11 @@ fn finish_staging(
         .collect();
     names.sort();
     for p in &names {
+        // Files written by other programs (the browser's PDF) are made
+        // durable here, before the manifest that vouches for them.
+        std::fs::File::open(p)
+            .and_then(|f| f.sync_all())
+            .map_err(io(p))?;
         let bytes = std::fs::read(p).map_err(io(p))?;
         use sha2::Digest;
         files.push(FileRef {
@@ -829,7 +834,10 @@ fn finish_staging(
     // The pointer only moves forward in time.
     let latest_path = base.join(LATEST_FILE);
     let current = read_latest(base).map(|l| l.period);
-    if current.as_deref().is_none_or(|c| c <= period) {
+    if current
+        .as_deref()
+        .is_none_or(|c| period_order(c) <= period_order(period))
+    {
         let latest = serde_json::json!({
             "period": period,
             "dir": period,
@@ -950,7 +958,10 @@ pub fn recover(outputs_dir: &Path) -> Vec<String> {
         // finished staging folder), so the newest one is the latest pack.
         if let Some(newest) = newest_period(&base) {
             let current = read_latest(&base).map(|l| l.period);
-            if current.as_deref().is_none_or(|c| c < newest.as_str()) {
+            if current
+                .as_deref()
+                .is_none_or(|c| period_order(c) < period_order(&newest))
+            {
                 let latest = serde_json::json!({
                     "period": newest,
                     "dir": newest,
@@ -968,6 +979,24 @@ pub fn recover(outputs_dir: &Path) -> Vec<String> {
         }
     }
     notes
+}
+
+/// Periods in time order: a pack made before any data (`no-data`) comes
+/// before every month.
+fn period_order(p: &str) -> (bool, &str) {
+    (p != "no-data", p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::period_order;
+
+    #[test]
+    fn a_pack_before_any_data_never_outranks_a_month() {
+        assert!(period_order("no-data") < period_order("2019-01"));
+        assert!(period_order("2026-09") < period_order("2026-10"));
+        assert!(period_order("2026-12") < period_order("2027-01"));
+    }
 }
 
 /// The newest `YYYY-MM` folder of an output that holds a manifest.

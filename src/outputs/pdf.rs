@@ -94,9 +94,7 @@ pub fn remove_stale_scratch() -> Vec<PathBuf> {
         else {
             continue;
         };
-        // SAFETY: kill with signal 0 only asks whether the process exists.
-        let alive = unsafe { libc::kill(pid, 0) } == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        let alive = u32::try_from(pid).is_ok_and(crate::ledger::lock::pid_alive);
         if !alive && std::fs::remove_dir_all(e.path()).is_ok() {
             out.push(e.path());
         }
@@ -153,6 +151,15 @@ fn render_in(browser: &Path, html: &Path, pdf: &Path, scratch: &Path) -> Result<
         .stderr(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| Error::Failed(e.to_string()))?;
+    // Drained on a thread: a chatty browser must not stall on a full pipe.
+    let stderr = child.stderr.take().map(|mut e| {
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut s = String::new();
+            let _ = e.read_to_string(&mut s);
+            s
+        })
+    });
     // A browser that hangs must not hang the nightly run.
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     let status = loop {
@@ -173,11 +180,7 @@ fn render_in(browser: &Path, html: &Path, pdf: &Path, scratch: &Path) -> Result<
     if status.success() && ok {
         Ok(())
     } else {
-        let mut err = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            use std::io::Read;
-            let _ = e.read_to_string(&mut err);
-        }
+        let err = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
         Err(Error::Failed(format!(
             "exit {status}: {}",
             err.lines().last().unwrap_or("no message")

@@ -280,8 +280,15 @@ pub fn parse_cron(text: &str) -> Result<Cron, String> {
 /// no schedules. Problems in any file are all returned, and then nothing is
 /// loaded (so a reload with a broken file keeps the previous schedules).
 pub fn load_dir(dir: &Path) -> Result<Vec<Schedule>, Vec<ScheduleError>> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(Vec::new());
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(vec![ScheduleError {
+                path: dir.to_path_buf(),
+                message: format!("the schedules folder cannot be read: {e}"),
+            }]);
+        }
     };
     let mut paths: Vec<PathBuf> = entries
         .flatten()

@@ -66,6 +66,7 @@ impl Runner for PipelineRunner {
         run_id: String,
         stop: watch::Receiver<bool>,
     ) -> BoxFuture<'_, Result<RunStatus, String>> {
+        let stop_flag = stop.clone();
         let spec = JobSpec {
             run_id,
             schedule: fire.schedule.name.clone(),
@@ -76,14 +77,37 @@ impl Runner for PipelineRunner {
             indicators: Vec::new(),
             retry: fire.schedule.retry,
             step_timeout: Some(fire.schedule.timeout),
-            stop: Some(stop),
+            stop: Some(stop_flag),
             today: fire.logical_date,
         };
         Box::pin(async move {
-            pipeline::run_job(&self.cfg, &self.ledger, &spec)
-                .await
-                .map(|r| r.status)
-                .map_err(|e| e.to_string())
+            // A run that cannot start (the ledger database is restarting,
+            // a run by hand still holds the lock) is tried again with the
+            // schedule's backoff; if it still cannot, someone is told.
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                match pipeline::run_job(&self.cfg, &self.ledger, &spec).await {
+                    Ok(r) => return Ok(r.status),
+                    Err(e) if attempt <= spec.retry.retries && !*stop.borrow() => {
+                        let wait = spec.retry.delay(attempt);
+                        tracing::warn!(error = %e, attempt, retry_in_secs = wait.as_secs_f64(), "The run could not start; trying again.");
+                        tokio::time::sleep(wait).await;
+                    }
+                    Err(e) => {
+                        let text = e.to_string();
+                        crate::alerts::send_could_not_start(
+                            &self.cfg,
+                            &spec.schedule,
+                            spec.logical_date,
+                            &spec.run_id,
+                            &format!("{text} (after {attempt} attempt(s))"),
+                        )
+                        .await;
+                        return Err(text);
+                    }
+                }
+            }
         })
     }
 }
@@ -364,10 +388,12 @@ async fn reload(
         Ok(new) => {
             tracing::info!(schedules = new.len(), "Schedules reloaded.");
             let mut fresh = plan(&new, now, ledger, opts, false).await;
-            // Keep a pending catch-up for schedules that still exist.
+            // Schedules that still exist keep a pending catch-up, and a fire
+            // time already due (it came while another run was going, or a
+            // moment before the reload) is not lost.
             for (name, d) in fresh.iter_mut() {
                 if let Some(old) = due.get(name) {
-                    d.catch_up = old.catch_up;
+                    d.catch_up = old.catch_up.or(old.next.filter(|n| *n <= now));
                 }
             }
             *due = fresh;

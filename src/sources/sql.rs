@@ -259,15 +259,22 @@ pub fn is_transient(e: &sqlx::Error) -> bool {
                 return matches!(my.number(), 1040 | 1053 | 1205 | 1213 | 2006 | 2013);
             }
             let code = db.code().unwrap_or_default();
-            // PostgreSQL: connection exceptions (08), insufficient
-            // resources (53), shutting down / cannot connect now (57P0x),
-            // serialization failure and deadlock (40001, 40P01).
-            code.starts_with("08")
-                || code.starts_with("53")
-                || matches!(
-                    code.as_ref(),
-                    "57P01" | "57P02" | "57P03" | "40001" | "40P01"
-                )
+            if db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
+                // PostgreSQL: connection exceptions (08), insufficient
+                // resources (53), shutting down / cannot connect now
+                // (57P0x), serialization failure and deadlock (40001, 40P01).
+                return code.starts_with("08")
+                    || code.starts_with("53")
+                    || matches!(
+                        code.as_ref(),
+                        "57P01" | "57P02" | "57P03" | "40001" | "40P01"
+                    );
+            }
+            // SQLite: the file is busy or locked by another writer.
+            matches!(code.as_ref(), "5" | "6" | "517" | "262")
         }
         _ => false,
     }

@@ -129,7 +129,12 @@ async fn exercise(ledger: &Ledger) {
             .await
             .unwrap()
     );
-    assert!(!ledger.ran_before("nightly", night).await.unwrap());
+    assert!(
+        !ledger
+            .ran_before("nightly", NaiveDate::from_ymd_opt(2026, 12, 31).unwrap())
+            .await
+            .unwrap()
+    );
 
     // Newest first; --failed keeps partial and abandoned.
     let mut m = record("run-d", "manual", (2027, 1, 3));

@@ -234,6 +234,22 @@ async fn serve_runs_the_nightly_job_never_redoes_a_night_and_catches_up_once() {
     assert_eq!(r.runs[0].outcome, Ok(RunStatus::Ok));
     assert!(root.join("outputs/committee-pack/latest.json").exists());
 
+    // status flags a night with no finished run (serve down on the 3rd and 4th).
+    let st = safer::status::build(&cfg, &ledger, utc(2026, 12, 4, 9, 0)).await;
+    assert!(
+        st.attention
+            .iter()
+            .any(|a| a.contains("schedule nightly should have run at 2026-12-04T01:30:00+00:00")),
+        "{:?}",
+        st.attention
+    );
+    let st = safer::status::build(&cfg, &ledger, utc(2026, 12, 2, 9, 0)).await;
+    assert!(
+        !st.attention.iter().any(|a| a.contains("should have run")),
+        "{:?}",
+        st.attention
+    );
+
     // Restarted at 02:00 the same night: the night is finished, nothing runs.
     let r = go(utc(2026, 12, 2, 2, 0), utc(2026, 12, 2, 12, 0)).await;
     assert!(r.runs.is_empty(), "{:?}", r.runs);
