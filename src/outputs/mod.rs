@@ -987,18 +987,6 @@ fn period_order(p: &str) -> (bool, &str) {
     (p != "no-data", p)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::period_order;
-
-    #[test]
-    fn a_pack_before_any_data_never_outranks_a_month() {
-        assert!(period_order("no-data") < period_order("2019-01"));
-        assert!(period_order("2026-09") < period_order("2026-10"));
-        assert!(period_order("2026-12") < period_order("2027-01"));
-    }
-}
-
 /// The newest `YYYY-MM` folder of an output that holds a manifest.
 fn newest_period(base: &Path) -> Option<String> {
     std::fs::read_dir(base)
@@ -1015,4 +1003,16 @@ fn newest_period(base: &Path) -> Option<String> {
             (is_period && e.path().join("manifest.json").is_file()).then_some(name)
         })
         .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::period_order;
+
+    #[test]
+    fn a_pack_before_any_data_never_outranks_a_month() {
+        assert!(period_order("no-data") < period_order("2019-01"));
+        assert!(period_order("2026-09") < period_order("2026-10"));
+        assert!(period_order("2026-12") < period_order("2027-01"));
+    }
 }
