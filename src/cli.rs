@@ -243,14 +243,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let mut spec = JobSpec::manual();
             if let Some(name) = &schedule {
                 let dir = cfg.resolve(&cfg.paths.schedules);
-                let all = crate::scheduler::schedule::load_dir(&dir).map_err(|errs| {
-                    UsageError(
-                        errs.iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                    )
-                })?;
+                let all = load_schedules(&dir)?;
                 let s = all.into_iter().find(|s| &s.name == name).ok_or_else(|| {
                     UsageError(format!(
                         "no schedule `{name}` in {}; `safer schedules` lists them",
@@ -442,14 +435,7 @@ async fn serve(cfg: Config, grace_secs: u64, catch_up_days: i64) -> Result<i32> 
     scheduler::serve::forward_signals(tx)
         .map_err(|e| anyhow::anyhow!("could not listen for signals: {e}"))?;
     let dir = cfg.resolve(&cfg.paths.schedules);
-    let initial = scheduler::schedule::load_dir(&dir).map_err(|errs| {
-        UsageError(
-            errs.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })?;
+    let initial = load_schedules(&dir)?;
     let ledger = Ledger::open_for(&cfg).await?;
     let clock = std::sync::Arc::new(SystemClock::new().await);
     tracing::info!(
@@ -480,6 +466,19 @@ async fn serve(cfg: Config, grace_secs: u64, catch_up_days: i64) -> Result<i32> 
     Ok(if report.abandoned { 1 } else { 0 })
 }
 
+/// The schedules in `dir`, or every problem in them as a usage error.
+fn load_schedules(dir: &Path) -> Result<Vec<crate::scheduler::Schedule>> {
+    crate::scheduler::schedule::load_dir(dir).map_err(|errs| {
+        UsageError(
+            errs.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+        .into()
+    })
+}
+
 fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&chrono::Utc));
@@ -506,14 +505,7 @@ fn schedules(dir: &Path, from: Option<&str>, until: Option<&str>) -> Result<i32>
     if until <= from {
         return Err(UsageError("--until must be after --from".into()).into());
     }
-    let loaded = crate::scheduler::schedule::load_dir(dir).map_err(|errs| {
-        UsageError(
-            errs.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })?;
+    let loaded = load_schedules(dir)?;
     if loaded.is_empty() {
         eprintln!("No schedules in {}.", dir.display());
     }

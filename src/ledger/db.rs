@@ -395,8 +395,12 @@ impl Ledger {
         })
     }
 
-    /// Record how a run ended, with its outputs, freshness and indicators.
+    /// Record how a run ended, with its steps, outputs, freshness and
+    /// indicators.
     pub async fn finish(&self, r: &RunRecord) -> Result<(), Error> {
+        for s in &r.steps {
+            self.step(&r.run_id, s).await?;
+        }
         let detail = serde_json::to_string(r).unwrap_or_default();
         on_pool!(self, |pool, q| {
             let mut tx = pool.begin().await.map_err(|e| self.err(e))?;
@@ -410,26 +414,6 @@ impl Ledger {
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;
-            for s in &r.steps {
-                sqlx::query(&q("INSERT INTO safer_run_steps
-                    (run_id, step, status, started, finished, rows_done, error, seconds)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (run_id, step) DO UPDATE SET
-                      status = excluded.status, finished = excluded.finished,
-                      rows_done = excluded.rows_done, error = excluded.error,
-                      seconds = excluded.seconds"))
-                .bind(&r.run_id)
-                .bind(s.step.as_str())
-                .bind(s.status.as_str())
-                .bind(&s.started)
-                .bind(&s.finished)
-                .bind(s.rows as i64)
-                .bind(&s.error)
-                .bind(s.seconds)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.err(e))?;
-            }
             for o in &r.outputs {
                 sqlx::query(&q(
                     "INSERT INTO safer_run_outputs (run_id, path) VALUES (?, ?)
