@@ -76,6 +76,14 @@ pub enum Command {
         /// With --schedule: run even if tonight already finished.
         #[arg(long)]
         force: bool,
+        /// Run only these indicators (ids, comma separated or repeated).
+        /// The outputs are not rebuilt from a partial set unless asked for
+        /// with --only outputs.
+        #[arg(long, value_delimiter = ',', num_args = 1..)]
+        select: Vec<String>,
+        /// Do not ingest: work from the lake as it is.
+        #[arg(long)]
+        no_ingest: bool,
     },
     /// Land every source in safer.toml into the lake (`run --only ingest`).
     Ingest,
@@ -131,16 +139,64 @@ pub enum Command {
         #[arg(long)]
         partition_by: Option<String>,
     },
-    /// Query the lake (read-only).
+    /// Query the lake (read-only). The query comes from the argument, a
+    /// file (-f), or standard input.
     Sql {
-        /// One SELECT statement.
-        query: String,
+        /// One SELECT statement (may start with a `--` comment). Omit it, or
+        /// give `-`, to read standard input.
+        #[arg(allow_hyphen_values = true)]
+        query: Option<String>,
+        /// Read the query from this file.
+        #[arg(short = 'f', long = "file", conflicts_with = "query")]
+        file: Option<PathBuf>,
         /// Lake folder (default: from safer.toml, else ./lake).
         #[arg(long)]
         lake: Option<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
         format: SqlFormat,
+        /// File to write (needed for xlsx; other formats go to stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// At most this many rows.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Every lake table and built-in view: columns, types, rows, months,
+    /// source and freshness.
+    Tables {
+        /// Lake folder (default: from safer.toml, else ./lake).
+        #[arg(long)]
+        lake: Option<PathBuf>,
+    },
+    /// One table: its columns, a few rows, and the values of its text
+    /// columns with counts (the exact spellings to use in SQL).
+    Describe {
+        /// Table or view name.
+        table: String,
+        /// Sample rows to show.
+        #[arg(long, default_value_t = 5)]
+        rows: usize,
+        /// Lake folder (default: from safer.toml, else ./lake).
+        #[arg(long)]
+        lake: Option<PathBuf>,
+    },
+    /// Run one indicator through the whole evaluation and print the
+    /// evaluated table (nothing is written).
+    Query {
+        /// Indicator id.
+        id: String,
+        /// Which periods.
+        #[arg(long, value_enum, default_value_t = PeriodArg::Rolling12m)]
+        period: PeriodArg,
+        /// One area's last twelve periods (default: every area, latest period).
+        #[arg(long)]
+        area: Option<String>,
+    },
+    /// Print the DataFusion plan of one indicator's query.
+    Explain {
+        /// Indicator id.
+        id: String,
     },
     /// Time police.uk CSV -> Parquet, ten queries and a workbook at county scale.
     Bench {
@@ -192,6 +248,21 @@ pub enum LogFormat {
     Json,
 }
 
+/// Period choices for `safer query`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PeriodArg {
+    /// Months.
+    Month,
+    /// Quarters.
+    Quarter,
+    /// Financial (or calendar) years, as the indicator reports.
+    #[value(name = "financial_year", alias = "year", alias = "calendar_year")]
+    FinancialYear,
+    /// Rolling twelve months.
+    #[value(name = "rolling_12m")]
+    Rolling12m,
+}
+
 /// Formats `safer import` knows.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ImportFormat {
@@ -212,8 +283,10 @@ pub enum SqlFormat {
     Table,
     /// CSV with header.
     Csv,
-    /// JSON array of objects.
+    /// JSON array of objects (missing values as null).
     Json,
+    /// A workbook (needs --out).
+    Xlsx,
 }
 
 /// A usage or configuration error: exit code 2.
@@ -238,6 +311,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
             only,
             schedule,
             force,
+            select,
+            no_ingest,
         } => {
             let cfg = load_config(cli.config.as_deref())?;
             let mut spec = JobSpec::manual();
@@ -292,6 +367,22 @@ pub async fn run(cli: Cli) -> Result<i32> {
                     })?);
                 }
                 spec.steps = steps;
+            }
+            if !select.is_empty() {
+                spec.indicators = select;
+                if only.is_empty() {
+                    // A pack of some indicators must not replace the whole pack.
+                    spec.steps.retain(|s| *s != Step::Outputs);
+                    eprintln!(
+                        "note: --select runs the chosen indicators only; the outputs are left as they are (add --only outputs to rebuild them from these indicators)"
+                    );
+                }
+            }
+            if no_ingest {
+                spec.steps.retain(|s| *s != Step::Ingest);
+            }
+            if spec.steps.is_empty() {
+                return Err(UsageError("nothing to run: every step was left out".into()).into());
             }
             run_job(&cfg, &spec).await
         }
@@ -353,11 +444,153 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Command::Sql {
             query,
+            file,
             lake,
             format,
+            out,
+            limit,
         } => {
             let lake_dir = lake_dir(cli.config.as_deref(), lake)?;
-            sql(&query, &lake_dir, format, cli.config.as_deref()).await
+            let text = match (query, file) {
+                (_, Some(f)) => std::fs::read_to_string(&f)
+                    .map_err(|e| UsageError(format!("{}: {e}", f.display())))?,
+                (Some(q), None) if q != "-" => q,
+                _ => {
+                    use std::io::Read;
+                    let mut s = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut s)
+                        .map_err(|e| UsageError(format!("reading the query from stdin: {e}")))?;
+                    s
+                }
+            };
+            if text.trim().is_empty() {
+                return Err(UsageError(
+                    "no query given: pass it as an argument, with -f FILE, or on stdin".into(),
+                )
+                .into());
+            }
+            sql(
+                &text,
+                &lake_dir,
+                format,
+                out.as_deref(),
+                limit,
+                cli.config.as_deref(),
+            )
+            .await
+        }
+        Command::Tables { lake } => {
+            let (cfg, lake_dir) = config_and_lake(cli.config.as_deref(), lake)?;
+            let lake = Lake::open(&lake_dir)?;
+            let engine = Engine::open(&lake, Default::default()).await?;
+            let tables = crate::explore::tables(cfg.as_ref(), &lake, &engine).await?;
+            if tables.is_empty() {
+                println!(
+                    "The lake at {} is empty: run `safer ingest` to land the sources in safer.toml (or `safer demo` for a demo project).",
+                    lake_dir.display()
+                );
+            }
+            let rows: Vec<Vec<String>> = tables
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.name.clone(),
+                        t.rows
+                            .map(|r| r.to_string())
+                            .unwrap_or_else(|| "view".into()),
+                        t.months
+                            .as_ref()
+                            .map(|(a, b)| format!("{a} to {b}"))
+                            .unwrap_or_else(|| "-".into()),
+                        t.source.clone().unwrap_or_else(|| "-".into()),
+                        match t.stale {
+                            Some(true) => "STALE".into(),
+                            Some(false) => "ok".into(),
+                            None => "-".into(),
+                        },
+                        t.columns
+                            .iter()
+                            .map(|c| format!("{} ({})", c.name, c.kind))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                crate::explore::text_table(
+                    &["table", "rows", "months", "source", "fresh", "columns"],
+                    &rows
+                )
+            );
+            Ok(0)
+        }
+        Command::Describe { table, rows, lake } => {
+            let (cfg, lake_dir) = config_and_lake(cli.config.as_deref(), lake)?;
+            let lake = Lake::open(&lake_dir)?;
+            let engine = Engine::open(&lake, Default::default()).await?;
+            let d = match crate::explore::describe(cfg.as_ref(), &lake, &engine, &table, rows).await
+            {
+                Ok(d) => d,
+                Err(e @ crate::explore::Error::UnknownTable { .. }) => {
+                    return Err(UsageError(e.to_string()).into());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            print!("{}", render_description(&d));
+            Ok(0)
+        }
+        Command::Query { id, period, area } => {
+            let cfg = load_config(cli.config.as_deref())?;
+            let (ind, rows) = pipeline::evaluate_one(&cfg, &id)
+                .await
+                .map_err(UsageError)?;
+            let period = match period {
+                PeriodArg::Month => crate::explore::QueryPeriod::Month,
+                PeriodArg::Quarter => crate::explore::QueryPeriod::Quarter,
+                PeriodArg::FinancialYear => crate::explore::QueryPeriod::Year,
+                PeriodArg::Rolling12m => crate::explore::QueryPeriod::Rolling12,
+            };
+            let picked = crate::explore::pick_rows(&rows, period, area.as_deref());
+            println!("{} ({}; {}; {})", ind.title, ind.id, ind.unit, ind.polarity);
+            if picked.is_empty() {
+                println!(
+                    "No evaluated rows for that choice{}.",
+                    area.map(|a| format!(" (area {a}: is it a district, CSP or county code?)"))
+                        .unwrap_or_default()
+                );
+                return Ok(1);
+            }
+            print!("{}", crate::explore::render_results(&picked));
+            Ok(0)
+        }
+        Command::Explain { id } => {
+            let cfg = load_config(cli.config.as_deref())?;
+            let (found, problems) = pipeline::catalogue(&cfg, std::slice::from_ref(&id));
+            let Some(ind) = found.into_iter().next() else {
+                return Err(UsageError(problems.join("; ")).into());
+            };
+            let lake = Lake::open(cfg.lake_dir())?;
+            let engine = Engine::open(&lake, pipeline::engine_limits(&cfg)).await?;
+            match engine.query(&format!("EXPLAIN {}", ind.sql)).await {
+                Ok((_, batches)) => {
+                    println!("{} ({})", ind.id, ind.path.display());
+                    for row in crate::explore::strings(&batches) {
+                        if let [kind, plan] = row.as_slice() {
+                            println!("\n== {} ==\n{plan}", kind.replace('_', " "));
+                        }
+                    }
+                    Ok(0)
+                }
+                Err(e) => {
+                    let at = e
+                        .location()
+                        .map(|(l, c)| format!("{}:{l}:{c}: ", ind.path.display()))
+                        .unwrap_or_default();
+                    Err(UsageError(format!("{at}{e}")).into())
+                }
+            }
         }
         Command::Bench {
             dir,
@@ -658,6 +891,81 @@ fn load_config(path: Option<&Path>) -> Result<Config> {
     Config::load(&path).map_err(|e| UsageError(e.to_string()).into())
 }
 
+/// The project config when there is one, and the lake folder.
+fn config_and_lake(
+    config: Option<&Path>,
+    flag: Option<PathBuf>,
+) -> Result<(Option<Config>, PathBuf)> {
+    let default = PathBuf::from(CONFIG_FILE);
+    let path = config.unwrap_or(&default);
+    let cfg = if path.exists() {
+        Some(load_config(Some(path))?)
+    } else {
+        None
+    };
+    let lake = match (flag, &cfg) {
+        (Some(l), _) => l,
+        (None, Some(c)) => c.lake_dir(),
+        (None, None) => PathBuf::from("lake"),
+    };
+    Ok((cfg, lake))
+}
+
+fn render_description(d: &crate::explore::Description) -> String {
+    let t = &d.table;
+    let mut o = String::new();
+    o.push_str(&format!(
+        "{} ({}{})
+",
+        t.name,
+        if t.view {
+            "built-in view".to_string()
+        } else {
+            format!("{} rows", t.rows.unwrap_or(0))
+        },
+        t.months
+            .as_ref()
+            .map(|(a, b)| format!(", months {a} to {b}"))
+            .unwrap_or_default()
+    ));
+    if let Some(s) = &t.source {
+        o.push_str(&format!(
+            "Source: {s}
+"
+        ));
+    }
+    o.push('\n');
+    let cols: Vec<Vec<String>> = t
+        .columns
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                c.kind.to_string(),
+                if c.required {
+                    "always".into()
+                } else {
+                    "may be empty".into()
+                },
+            ]
+        })
+        .collect();
+    o.push_str(&crate::explore::text_table(
+        &["column", "type", "value"],
+        &cols,
+    ));
+    o.push_str(&format!("\nFirst {} row(s):\n", d.sample.len()));
+    let header: Vec<&str> = d.sample_header.iter().map(String::as_str).collect();
+    o.push_str(&crate::explore::text_table(&header, &d.sample));
+    for (col, values) in &d.values {
+        o.push_str(&format!("\nValues of {col} (rows):\n"));
+        for (v, n) in values {
+            o.push_str(&format!("  {n:>9}  {v}\n"));
+        }
+    }
+    o
+}
+
 fn lake_dir(config: Option<&Path>, flag: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(l) = flag {
         return Ok(l);
@@ -869,6 +1177,8 @@ async fn sql(
     query: &str,
     lake_dir: &Path,
     format: SqlFormat,
+    out_path: Option<&Path>,
+    limit: Option<usize>,
     config: Option<&Path>,
 ) -> Result<i32> {
     let lake = Lake::open(lake_dir)?;
@@ -880,7 +1190,7 @@ async fn sql(
         None => Default::default(),
     };
     let engine = Engine::open(&lake, limits).await?;
-    let (schema, batches) = match engine.query(query).await {
+    let (schema, batches) = match engine.query_limited(query, limit).await {
         Ok(r) => r,
         Err(e) => {
             let at = e
@@ -890,11 +1200,46 @@ async fn sql(
             return Err(UsageError(format!("{at}{e}")).into());
         }
     };
-    let mut out = std::io::stdout().lock();
-    use std::io::Write;
+    if format == SqlFormat::Xlsx {
+        let Some(path) = out_path else {
+            return Err(UsageError("--format xlsx needs --out FILE.xlsx".into()).into());
+        };
+        crate::explore::result_workbook(&schema, &batches, path)?;
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        eprintln!("{rows} row(s) written to {}", path.display());
+        return Ok(0);
+    }
+    let mut sink: Box<dyn std::io::Write> = match out_path {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| UsageError(format!("{}: {e}", p.display())))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    match write_result(&mut sink, format, schema, &batches) {
+        Ok(()) => Ok(0),
+        // `safer sql ... | head`: the reader has what it wanted.
+        Err(e) if is_broken_pipe(&e) => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.to_string().contains("Broken pipe")
+    })
+}
+
+fn write_result(
+    out: &mut dyn std::io::Write,
+    format: SqlFormat,
+    schema: datafusion::arrow::datatypes::SchemaRef,
+    batches: &[datafusion::arrow::array::RecordBatch],
+) -> Result<()> {
     match format {
-        SqlFormat::Table => {
-            let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)?;
+        SqlFormat::Table | SqlFormat::Xlsx => {
+            let text = datafusion::arrow::util::pretty::pretty_format_batches(batches)?;
             writeln!(out, "{text}")?;
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
             writeln!(out, "{rows} row(s)")?;
@@ -902,24 +1247,29 @@ async fn sql(
         SqlFormat::Csv => {
             let mut w = datafusion::arrow::csv::WriterBuilder::new()
                 .with_header(true)
-                .build(&mut out);
+                .build(&mut *out);
             if batches.is_empty() {
                 w.write(&datafusion::arrow::array::RecordBatch::new_empty(schema))?;
             }
-            for b in &batches {
+            for b in batches {
                 w.write(b)?;
             }
         }
         SqlFormat::Json => {
-            let mut w = datafusion::arrow::json::ArrayWriter::new(&mut out);
-            for b in &batches {
+            // Missing values are written as null, so every object has every
+            // key in the same order.
+            let mut w = datafusion::arrow::json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, datafusion::arrow::json::writer::JsonArray>(&mut *out);
+            for b in batches {
                 w.write(b)?;
             }
             w.finish()?;
             writeln!(out)?;
         }
     }
-    Ok(0)
+    out.flush()?;
+    Ok(())
 }
 
 async fn bench(dir: PathBuf, years: u32, repeat: u32, forces: u32) -> Result<i32> {

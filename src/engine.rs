@@ -205,7 +205,19 @@ impl Engine {
 
     /// Run a read-only query and collect its (small) result, within the limits.
     pub async fn query(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), Error> {
-        let df = self.plan(sql).await?;
+        self.query_limited(sql, None).await
+    }
+
+    /// As [`Engine::query`], keeping at most `limit` rows.
+    pub async fn query_limited(
+        &self,
+        sql: &str,
+        limit: Option<usize>,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), Error> {
+        let mut df = self.plan(sql).await?;
+        if let Some(n) = limit {
+            df = df.limit(0, Some(n)).map_err(Error::from_df)?;
+        }
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let run = async {
             let mut stream = df.execute_stream().await.map_err(Error::from_df)?;

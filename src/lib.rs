@@ -25,6 +25,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod evaluation;
+pub mod explore;
 pub mod faults;
 pub mod geography;
 pub mod indicators;

@@ -299,14 +299,15 @@ pub fn last_complete_month(date: NaiveDate) -> NaiveDate {
     crate::outputs::xlsx::shift_months(first, -1)
 }
 
-/// Evaluate every measured indicator the same way and land the results in
-/// the lake's `indicator_results` table.
+/// Evaluate every measured indicator the same way and, when `land_results`,
+/// land the results in the lake's `indicator_results` table.
 pub async fn evaluate(
     lake: &Lake,
     engine: &Engine,
     measured: Measured,
     run_id: &str,
     as_of: Option<NaiveDate>,
+    land_results: bool,
 ) -> Result<Evaluated, Error> {
     let mut problems = Vec::new();
     let tables = table_freshness(lake)?;
@@ -319,7 +320,7 @@ pub async fn evaluate(
         threshold: evaluation::suppress::DEFAULT_THRESHOLD,
     };
     let results = evaluate_series(&measured, &ctx);
-    if !results.is_empty() {
+    if land_results && !results.is_empty() {
         match evaluation::results::land(lake, run_id, &results, evaluation::results::KEEP_RUNS) {
             Ok(total) => tracing::info!(rows = results.len(), total, "Results landed."),
             Err(e) => problems.push(format!("results table: {e}")),
@@ -368,10 +369,39 @@ pub async fn indicators_step(
     problems.extend(load_problems);
     let last = as_of.map(last_complete_month);
     let measured = measure(&engine, catalogue, last).await;
-    let mut evaluated = evaluate(lake, &engine, measured, run_id, as_of).await?;
+    let mut evaluated = evaluate(lake, &engine, measured, run_id, as_of, true).await?;
     problems.append(&mut evaluated.problems);
     evaluated.problems = problems;
     Ok(evaluated)
+}
+
+/// One indicator measured and evaluated against the lake as it is, nothing
+/// landed: what `safer query` prints. The indicator's failure is an error.
+pub async fn evaluate_one(cfg: &Config, id: &str) -> Result<(Indicator, Vec<ResultRow>), String> {
+    let lake = Lake::open(cfg.lake_dir()).map_err(|e| e.to_string())?;
+    let engine = Engine::open(&lake, engine_limits(cfg))
+        .await
+        .map_err(|e| e.to_string())?;
+    let (found, problems) = catalogue(cfg, &[id.to_string()]);
+    let Some(ind) = found.into_iter().next() else {
+        let (all, _) = catalogue(cfg, &[]);
+        let ids: Vec<&str> = all.iter().map(|i| i.id.as_str()).collect();
+        let hint = crate::explore::closest(id, &ids)
+            .map(|c| format!(" Did you mean `{c}`?"))
+            .unwrap_or_default();
+        return Err(format!(
+            "{}{hint}",
+            problems.first().cloned().unwrap_or_default()
+        ));
+    };
+    let measured = measure(&engine, vec![ind.clone()], None).await;
+    if let Some(e) = measured.records.first().and_then(|r| r.error.clone()) {
+        return Err(e);
+    }
+    let e = evaluate(&lake, &engine, measured, "query", None, false)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((ind, e.results))
 }
 
 // ---------------------------------------------------------------- outputs

@@ -9,6 +9,7 @@ mod cli;
 mod common;
 mod crash;
 mod evaluation;
+mod explore;
 mod lake;
 mod ledger;
 mod outputs;
