@@ -94,6 +94,8 @@ pub fn engine_limits(cfg: &Config) -> EngineLimits {
     EngineLimits {
         memory_bytes: cfg.limits.query_memory_mib * 1024 * 1024,
         timeout: Duration::from_secs(cfg.limits.query_timeout_secs),
+        spill_dir: Some(cfg.base_dir.join(".safer-tmp").join("spill")),
+        ..EngineLimits::default()
     }
 }
 

@@ -110,6 +110,9 @@ impl RunView {
     }
 }
 
+/// What a public output says for an indicator that could not be produced.
+pub const NOT_AVAILABLE: &str = "not available this period: the figures could not be produced, and the performance team has the reason";
+
 /// Shown in place of a suppressed figure.
 pub const SUPPRESSED: &str = "[c]";
 
@@ -531,7 +534,16 @@ impl<'a> PackData<'a> {
                         .unwrap_or_default(),
                     unit: s.indicator.unit.clone(),
                     polarity,
-                    error: s.error.clone(),
+                    // A public pack says an indicator is missing, never the
+                    // engine's message (file paths, SQL): that is in the
+                    // ledger for officers.
+                    error: s.error.as_ref().map(|e| {
+                        if self.public {
+                            NOT_AVAILABLE.to_string()
+                        } else {
+                            e.clone()
+                        }
+                    }),
                     rolling,
                     year,
                     month,
@@ -778,7 +790,16 @@ fn finish_staging(
             .filter(|s| def.includes(&s.indicator.id, &s.indicator.theme))
             .map(|s| QueryRef {
                 id: &s.indicator.id,
-                path: s.indicator.path.display().to_string(),
+                // Relative to queries/: no machine paths in a published file.
+                path: format!(
+                    "{}/{}",
+                    s.indicator.theme,
+                    s.indicator
+                        .path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                ),
                 sha256: &s.indicator.sql_hash,
                 status: if s.error.is_some() { "failed" } else { "ok" },
             })

@@ -10,6 +10,7 @@ mod common;
 mod crash;
 mod evaluation;
 mod explore;
+mod hostile;
 mod lake;
 mod ledger;
 mod outputs;

@@ -29,6 +29,8 @@ use futures::StreamExt;
 use crate::lake::{Lake, Manifest};
 use crate::schema::{INPUT_COLUMN, lake_schema};
 
+pub mod guard;
+
 /// Errors from planning or running SQL.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -51,6 +53,18 @@ pub enum Error {
     /// The query ran past its time limit.
     #[error("the query did not finish within {0} s (limits.query_timeout_secs)")]
     Timeout(u64),
+    /// The query is nested too deep or has too many operators to plan
+    /// safely.
+    #[error("{message}")]
+    TooComplex {
+        /// What crossed which line.
+        message: String,
+        /// Where.
+        location: Option<(u64, u64)>,
+    },
+    /// The result is larger than a query may return.
+    #[error("{0}")]
+    TooLarge(String),
     /// The lake could not be read.
     #[error(transparent)]
     Lake(#[from] crate::lake::Error),
@@ -60,7 +74,9 @@ impl Error {
     /// Line and column (1-based) in the SQL text, where known.
     pub fn location(&self) -> Option<(u64, u64)> {
         match self {
-            Error::NotReadOnly { location, .. } | Error::Sql { location, .. } => *location,
+            Error::NotReadOnly { location, .. }
+            | Error::Sql { location, .. }
+            | Error::TooComplex { location, .. } => *location,
             _ => None,
         }
     }
@@ -72,12 +88,44 @@ impl Error {
             .map(|s| (s.start.line, s.start.column))
             .filter(|(l, _)| *l > 0)
             .or_else(|| find_line_column(&e.to_string()));
+        let raw = e.strip_backtrace();
         let message = match e.diagnostic() {
             Some(d) => d.message.clone(),
-            None => e.strip_backtrace(),
+            None if raw.contains("Resources exhausted") => format!(
+                "the query needs more memory than limits.query_memory_mib allows: {}",
+                plain(&raw)
+            ),
+            None => plain(&raw),
         };
         Error::Sql { message, location }
     }
+}
+
+/// DataFusion's message without its internal prefixes
+/// (`Execution error: `, `Error during planning: `, ...).
+fn plain(msg: &str) -> String {
+    let mut m = msg.trim();
+    loop {
+        let before = m;
+        for p in [
+            "Execution error: ",
+            "Error during planning: ",
+            "SQL error: ",
+            "Arrow error: ",
+            "External error: ",
+            "Resources exhausted: ",
+            "This feature is not implemented: ",
+            "Invalid argument error: ",
+        ] {
+            if let Some(rest) = m.strip_prefix(p) {
+                m = rest;
+            }
+        }
+        if m == before {
+            break;
+        }
+    }
+    m.to_string()
 }
 
 /// Find `Line: N, Column: M` in a parser message.
@@ -120,19 +168,48 @@ pub const DERIVED_VIEWS: &[(&str, &[&str], &str)] = &[(
 )];
 
 /// Limits for one engine.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct EngineLimits {
-    /// Memory pool size in bytes.
+    /// Memory pool size in bytes; also the most a query's result may hold.
     pub memory_bytes: usize,
     /// Per-query wall time.
     pub timeout: Duration,
+    /// Folder for spill files (default: `.spill` in the lake). Each engine
+    /// spills into a `pid-<n>` folder of its own, removed when it closes,
+    /// and the next engine removes those of processes that have gone.
+    pub spill_dir: Option<PathBuf>,
+    /// Most bytes a query may spill to disk.
+    pub spill_bytes: u64,
 }
+
+/// Most rows a query may return (indicator queries return one row per
+/// month and area: thousands).
+pub const MAX_RESULT_ROWS: usize = 5_000_000;
 
 impl Default for EngineLimits {
     fn default() -> Self {
         EngineLimits {
             memory_bytes: 1 << 30,
             timeout: Duration::from_secs(120),
+            spill_dir: None,
+            spill_bytes: 4 << 30,
+        }
+    }
+}
+
+/// Remove spill folders of processes that no longer exist.
+fn tidy_spill(root: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name
+            .strip_prefix("pid-")
+            .and_then(|p| p.parse::<u32>().ok())
+            && !crate::ledger::lock::pid_alive(pid)
+        {
+            let _ = std::fs::remove_dir_all(e.path());
         }
     }
 }
@@ -147,17 +224,37 @@ pub struct Engine {
 impl Engine {
     /// Open a session over the lake.
     pub async fn open(lake: &Lake, limits: EngineLimits) -> Result<Engine, Error> {
+        use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+        let spill_root = limits
+            .spill_dir
+            .clone()
+            .unwrap_or_else(|| lake.root().join(".spill"));
+        tidy_spill(&spill_root);
+        let spill = spill_root.join(format!("pid-{}", std::process::id()));
+        std::fs::create_dir_all(&spill).map_err(|source| crate::lake::Error::Io {
+            path: spill.clone(),
+            source,
+        })?;
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(limits.memory_bytes, 1.0)
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default()
+                    .with_mode(DiskManagerMode::Directories(vec![spill]))
+                    .with_max_temp_directory_size(limits.spill_bytes),
+            )
             .build_arc()
             .map_err(Error::from_df)?;
+        // No information_schema: `safer tables` and `describe` say what
+        // exists in words, and the engine's settings are not officers'
+        // business.
         let mut config = SessionConfig::new()
-            .with_information_schema(true)
+            .with_information_schema(false)
             .with_default_catalog_and_schema("safer", "lake");
         // Spans let planning errors (unknown column, wrong type) point at
         // the line and column in the officer's file, not just parse errors.
         config.options_mut().sql_parser.collect_spans = true;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
+        guard::install(&ctx);
         let mut tables = Vec::new();
         for m in lake.datasets()? {
             let provider = table_for(lake, &m, &ctx).await?;
@@ -209,6 +306,11 @@ impl Engine {
     }
 
     /// As [`Engine::query`], keeping at most `limit` rows.
+    ///
+    /// The query runs as a task of its own: a panic inside the engine
+    /// becomes an error for this query instead of ending the process, and
+    /// the time limit is enforced from outside it. The result is bounded:
+    /// at most [`MAX_RESULT_ROWS`] rows and the memory limit in bytes.
     pub async fn query_limited(
         &self,
         sql: &str,
@@ -219,31 +321,60 @@ impl Engine {
             df = df.limit(0, Some(n)).map_err(Error::from_df)?;
         }
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let run = async {
+        let max_bytes = self.limits.memory_bytes;
+        let run = async move {
             let mut stream = df.execute_stream().await.map_err(Error::from_df)?;
             let mut out = Vec::new();
+            let (mut rows, mut bytes) = (0usize, 0usize);
             while let Some(b) = stream.next().await {
-                out.push(b.map_err(Error::from_df)?);
+                let b = b.map_err(Error::from_df)?;
+                rows += b.num_rows();
+                bytes += b.get_array_memory_size();
+                if rows > MAX_RESULT_ROWS || bytes > max_bytes {
+                    return Err(Error::TooLarge(format!(
+                        "the query returns more than {} rows or {} MiB, more than a query may return; an indicator returns one row per month and area, so add a WHERE or GROUP BY (or LIMIT, to look at a sample)",
+                        MAX_RESULT_ROWS,
+                        max_bytes / (1024 * 1024)
+                    )));
+                }
+                out.push(b);
+                // Let the time limit (and a cancelled run) take effect
+                // between batches even when every batch is ready at once.
+                tokio::task::yield_now().await;
             }
             Ok::<_, Error>(out)
         };
-        match tokio::time::timeout(self.limits.timeout, run).await {
-            Ok(r) => r.map(|b| (schema, b)),
-            Err(_) => Err(Error::Timeout(self.limits.timeout.as_secs())),
+        let mut task = tokio::spawn(run);
+        match tokio::time::timeout(self.limits.timeout, &mut task).await {
+            Ok(Ok(r)) => r.map(|b| (schema, b)),
+            Ok(Err(join)) => Err(Error::Sql {
+                message: format!("internal error in the SQL engine (this is a bug): {join}"),
+                location: None,
+            }),
+            Err(_) => {
+                task.abort();
+                Err(Error::Timeout(self.limits.timeout.as_secs()))
+            }
         }
     }
 }
 
-/// Refuse anything that is not a single read-only query.
+/// Refuse anything that is not a single read-only query, and anything too
+/// deep to plan safely.
 pub fn check_read_only(sql: &str) -> Result<(), Error> {
+    guard::check_shape(sql)?;
     let statements = DFParser::parse_sql(sql).map_err(Error::from_df)?;
     if statements.len() != 1 {
         return Err(Error::NotReadOnly {
             message: format!(
-                "expected exactly one SELECT statement, found {}",
+                "an indicator or query is exactly one SELECT statement; this has {}",
                 statements.len()
             ),
-            location: None,
+            location: if statements.len() > 1 {
+                second_statement(sql)
+            } else {
+                None
+            },
         });
     }
     let ok = match &statements[0] {
@@ -263,18 +394,33 @@ pub fn check_read_only(sql: &str) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        let word = sql
-            .split_whitespace()
-            .find(|w| !w.starts_with("--"))
-            .unwrap_or("")
-            .to_ascii_uppercase();
+        let (word, location) = guard::statement_word(sql);
         Err(Error::NotReadOnly {
             message: format!(
-                "only read-only queries (SELECT / WITH) are allowed; `{word}` statements are refused"
+                "only read-only queries (SELECT or WITH) are allowed; `{word}` is refused"
             ),
-            location: None,
+            location,
         })
     }
+}
+
+/// Where the second statement starts: just after the first top-level `;`.
+fn second_statement(sql: &str) -> Option<(u64, u64)> {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let tokens = Tokenizer::new(&GenericDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    let mut after = false;
+    for t in tokens {
+        match t.token {
+            Token::SemiColon => after = true,
+            Token::Whitespace(_) => {}
+            _ if after => return Some((t.span.start.line, t.span.start.column)),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A table provider for one dataset: exactly the manifest's files, `_input`
