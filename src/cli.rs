@@ -198,6 +198,25 @@ pub enum Command {
         /// Indicator id.
         id: String,
     },
+    /// Internal: answer queries for a parent safer process.
+    #[command(hide = true)]
+    QueryWorker {
+        /// Lake folder.
+        #[arg(long)]
+        lake: PathBuf,
+        /// Memory pool bytes.
+        #[arg(long)]
+        memory_bytes: usize,
+        /// Per-query time limit.
+        #[arg(long)]
+        timeout_secs: u64,
+        /// Spill folder.
+        #[arg(long)]
+        spill_dir: Option<PathBuf>,
+        /// Most spill bytes.
+        #[arg(long)]
+        spill_bytes: u64,
+    },
     /// Time police.uk CSV -> Parquet, ten queries and a workbook at county scale.
     Bench {
         /// Working folder (data is generated here once and reused).
@@ -563,6 +582,23 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 return Ok(1);
             }
             print!("{}", crate::explore::render_results(&picked));
+            Ok(0)
+        }
+        Command::QueryWorker {
+            lake,
+            memory_bytes,
+            timeout_secs,
+            spill_dir,
+            spill_bytes,
+        } => {
+            let limits = crate::engine::EngineLimits {
+                memory_bytes,
+                timeout: std::time::Duration::from_secs(timeout_secs),
+                spill_dir,
+                spill_bytes,
+                worker: None,
+            };
+            crate::engine::worker::serve(&lake, limits).await?;
             Ok(0)
         }
         Command::Explain { id } => {

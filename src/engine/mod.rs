@@ -30,6 +30,7 @@ use crate::lake::{Lake, Manifest};
 use crate::schema::{INPUT_COLUMN, lake_schema};
 
 pub mod guard;
+pub mod worker;
 
 /// Errors from planning or running SQL.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +66,9 @@ pub enum Error {
     /// The result is larger than a query may return.
     #[error("{0}")]
     TooLarge(String),
+    /// The query worker process failed or was stopped.
+    #[error("{0}")]
+    Worker(String),
     /// The lake could not be read.
     #[error(transparent)]
     Lake(#[from] crate::lake::Error),
@@ -91,10 +95,17 @@ impl Error {
         let raw = e.strip_backtrace();
         let message = match e.diagnostic() {
             Some(d) => d.message.clone(),
-            None if raw.contains("Resources exhausted") => format!(
-                "the query needs more memory than limits.query_memory_mib allows: {}",
-                plain(&raw)
-            ),
+            None if raw.contains("Resources exhausted") || raw.contains("Failed to allocate") => {
+                let pool = raw
+                    .split("pool_size: ")
+                    .nth(1)
+                    .and_then(|r| r.split(')').next())
+                    .map(|p| format!(" ({p})"))
+                    .unwrap_or_default();
+                format!(
+                    "the query needs more memory than limits.query_memory_mib allows{pool} and was stopped; filter or aggregate earlier (a WHERE before a join, a GROUP BY), or raise the limit"
+                )
+            }
             None => plain(&raw),
         };
         Error::Sql { message, location }
@@ -180,6 +191,20 @@ pub struct EngineLimits {
     pub spill_dir: Option<PathBuf>,
     /// Most bytes a query may spill to disk.
     pub spill_bytes: u64,
+    /// Run queries in a worker process started from this executable (see
+    /// [`worker`]), so the limits are enforced from outside. `None`: in
+    /// this process.
+    pub worker: Option<PathBuf>,
+}
+
+impl EngineLimits {
+    /// The same limits, with queries run in this process.
+    pub fn in_process(&self) -> EngineLimits {
+        EngineLimits {
+            worker: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// Most rows a query may return (indicator queries return one row per
@@ -193,7 +218,18 @@ impl Default for EngineLimits {
             timeout: Duration::from_secs(120),
             spill_dir: None,
             spill_bytes: 4 << 30,
+            worker: worker::worker_exe(),
         }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // The session first (its disk manager removes its own folder), then
+        // this process's spill folder if no other engine is using it.
+        // SAFETY: `ctx` is not used after this.
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.ctx) };
+        let _ = std::fs::remove_dir(&self.spill);
     }
 }
 
@@ -216,9 +252,12 @@ fn tidy_spill(root: &std::path::Path) {
 
 /// A read-only DataFusion session with every lake table registered.
 pub struct Engine {
-    ctx: SessionContext,
+    ctx: std::mem::ManuallyDrop<SessionContext>,
+    spill: PathBuf,
     limits: EngineLimits,
     tables: Vec<String>,
+    lake_root: PathBuf,
+    worker: tokio::sync::Mutex<Option<worker::Worker>>,
 }
 
 impl Engine {
@@ -271,9 +310,12 @@ impl Engine {
             }
         }
         Ok(Engine {
-            ctx,
+            ctx: std::mem::ManuallyDrop::new(ctx),
+            spill: spill_root.join(format!("pid-{}", std::process::id())),
             limits,
             tables,
+            lake_root: lake.root().to_path_buf(),
+            worker: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -305,13 +347,57 @@ impl Engine {
         self.query_limited(sql, None).await
     }
 
-    /// As [`Engine::query`], keeping at most `limit` rows.
-    ///
-    /// The query runs as a task of its own: a panic inside the engine
-    /// becomes an error for this query instead of ending the process, and
-    /// the time limit is enforced from outside it. The result is bounded:
-    /// at most [`MAX_RESULT_ROWS`] rows and the memory limit in bytes.
+    /// As [`Engine::query`], keeping at most `limit` rows. With a worker
+    /// (the default for the `safer` program) the query runs there, under a
+    /// wall-clock deadline and an address-space limit enforced from this
+    /// process; otherwise here.
     pub async fn query_limited(
+        &self,
+        sql: &str,
+        limit: Option<usize>,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), Error> {
+        let Some(exe) = self.limits.worker.clone() else {
+            return self.query_here(sql, limit).await;
+        };
+        let mut slot = self.worker.lock().await;
+        let w = match slot.take() {
+            Some(w) => w,
+            None => worker::Worker::spawn(&exe, &self.lake_root, &self.limits)
+                .map_err(|e| Error::Worker(format!("could not start the query worker: {e}")))?,
+        };
+        let pid = w.pid();
+        let req = worker::Request {
+            sql: sql.to_string(),
+            limit,
+        };
+        let secs = self.limits.timeout.as_secs();
+        let handle = tokio::task::spawn_blocking(move || w.roundtrip(&req, secs));
+        // The worker stops its own query at the limit when it can; this
+        // deadline, a little later, is for when it cannot.
+        let deadline = self.limits.timeout + Duration::from_secs(2);
+        match tokio::time::timeout(deadline, handle).await {
+            Ok(Ok((back, result))) => {
+                *slot = back;
+                result
+            }
+            Ok(Err(join)) => Err(Error::Worker(format!(
+                "internal error talking to the query worker (this is a bug): {join}"
+            ))),
+            Err(_) => {
+                // SAFETY: sending SIGKILL to our own child, by its pid.
+                unsafe {
+                    libc::kill(pid as i32, libc::SIGKILL);
+                }
+                Err(Error::Timeout(secs))
+            }
+        }
+    }
+
+    /// Run a query in this process, as a task of its own: a panic inside
+    /// the engine becomes an error for this query instead of ending the
+    /// process. The result is bounded: at most [`MAX_RESULT_ROWS`] rows and
+    /// the memory limit in bytes.
+    pub async fn query_here(
         &self,
         sql: &str,
         limit: Option<usize>,

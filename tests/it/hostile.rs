@@ -2,10 +2,12 @@
 //! per case, and the read-only fence keeps holding across DataFusion
 //! upgrades. Each case runs `safer sql` as its own process, so a crash (an
 //! abort from a stack overflow) would show as a signal, not a failure
-//! message; peak memory is read from the kernel (`wait4`'s rusage).
+//! message; peak memory is sampled from /proc for safer and its query
+//! worker together.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+
 use std::time::{Duration, Instant};
 
 use crate::project;
@@ -17,10 +19,30 @@ struct Outcome {
     peak_mib: f64,
 }
 
-#[allow(clippy::zombie_processes)] // reaped by wait4 below
+/// Resident memory of a process and all its descendants, in KiB.
+fn tree_rss_kib(pid: u32) -> u64 {
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    rss + children
+        .split_whitespace()
+        .filter_map(|c| c.parse::<u32>().ok())
+        .map(tree_rss_kib)
+        .sum::<u64>()
+}
+
+/// Run `safer sql`, sampling the memory of it and its query worker.
 fn run_sql(root: &Path, sql: &str, tmpdir: &Path) -> Outcome {
     let t = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_safer"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_safer"))
         .args(["sql", sql, "--format", "csv"])
         .current_dir(root)
         .env_remove("SAFER_LOG")
@@ -29,30 +51,27 @@ fn run_sql(root: &Path, sql: &str, tmpdir: &Path) -> Outcome {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id() as i32;
-    let mut stderr = child.stderr.unwrap();
+    let pid = child.id();
+    let mut stderr = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || {
         use std::io::Read;
         let mut s = String::new();
         let _ = stderr.read_to_string(&mut s);
         s
     });
-    // Reaped here with wait4 (not Child::wait) to read the peak memory.
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is a valid out-parameter for wait4.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid);
-    let code = if libc::WIFEXITED(status) {
-        Some(libc::WEXITSTATUS(status))
-    } else {
-        None
+    let mut peak = 0u64;
+    let status = loop {
+        peak = peak.max(tree_rss_kib(pid));
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     };
     Outcome {
-        code,
+        code: status.code(),
         stderr: reader.join().unwrap(),
         seconds: t.elapsed().as_secs_f64(),
-        peak_mib: usage.ru_maxrss as f64 / 1024.0,
+        peak_mib: peak as f64 / 1024.0,
     }
 }
 
@@ -112,6 +131,18 @@ fn hostile_queries_are_refused_or_stopped_within_their_limits() {
         (
             "SELECT a.crime_id, b.crime_id FROM police_uk_street a CROSS JOIN police_uk_street b ORDER BY a.crime_id, b.crime_id",
             "",
+            20.0,
+        ),
+        // A nested-loop join that spends seconds on every batch: stopped
+        // from outside at the limit.
+        (
+            "SELECT SUM(a.longitude * b.latitude) FROM police_uk_street a CROSS JOIN police_uk_street b WHERE a.crime_type <> b.crime_type",
+            "did not finish within 5 s",
+            15.0,
+        ),
+        (
+            "SELECT length(string_agg(a.crime_type || b.crime_type, ',')) FROM police_uk_street a CROSS JOIN police_uk_street b",
+            "needs more memory than limits.query_memory_mib allows",
             20.0,
         ),
         (
@@ -207,11 +238,11 @@ fn hostile_queries_are_refused_or_stopped_within_their_limits() {
                 .collect()
         })
         .unwrap_or_default();
+    // Only the last run's own (its engine and its worker's) remain.
     assert!(
-        left.len() <= 1,
+        left.len() <= 2,
         "spill folders of finished processes remain: {left:?}"
     );
-    let _ = Duration::from_secs(0);
 }
 
 #[test]
@@ -277,4 +308,33 @@ fn a_nightly_run_survives_a_hostile_indicator_and_the_public_pack_does_not_quote
         !manifest.contains(root.to_str().unwrap()),
         "no machine paths in the manifest"
     );
+}
+
+#[test]
+fn a_crashed_query_worker_is_an_error_for_that_query_not_for_safer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = project::make(tmp.path(), &["html"], "");
+    let (code, _, err) = project::safer(&["run", "--only", "ingest"], &root);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = project::safer_env(
+        &["sql", "SELECT COUNT(*) FROM police_uk_street"],
+        &root,
+        &[("SAFER_FAULT_CRASH_AT", "worker:query")],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        err.contains("the query worker ended with signal 6"),
+        "{err}"
+    );
+    let (code, out, _) = project::safer(
+        &[
+            "sql",
+            "SELECT COUNT(*) AS n FROM police_uk_street",
+            "--format",
+            "csv",
+        ],
+        &root,
+    );
+    assert_eq!(code, 0);
+    assert!(out.starts_with("n\n"), "{out}");
 }
