@@ -129,10 +129,24 @@ pub async fn run(data: &Path, work: &Path, repeats: u32) -> anyhow::Result<Repor
                 theme: "bench".into(),
                 unit: "count".into(),
                 polarity: "monitor".into(),
-                meta: Default::default(),
+                // A complete header, as a shipped indicator has.
+                meta: [
+                    ("id", *id),
+                    ("title", *id),
+                    ("description", "Benchmark query."),
+                    ("priority", "bench"),
+                    ("tables", "police_uk_street"),
+                    ("unit", "count"),
+                    ("polarity", "monitor"),
+                    ("owner", "bench"),
+                ]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
                 path: PathBuf::from(format!("bench/{id}.sql")),
                 sql: (*sql).into(),
                 sql_hash: String::new(),
+                lines: Default::default(),
             })
             .collect();
         // The same measure stage a nightly run uses.

@@ -116,9 +116,14 @@ pub enum Command {
     /// freshness, failing indicators, latest packs. Exit 1 if something
     /// needs attention.
     Status,
-    /// Check config, indicator headers, queries (planned against the lake) and
-    /// output definitions, reporting every problem with its file and line.
-    Check,
+    /// Check config, indicator headers, queries (planned against the lake),
+    /// views, output definitions, commentary and schedules, reporting every
+    /// problem with its file, line and column.
+    Check {
+        /// Output format: lines for people, or JSON for editors and CI.
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+    },
     /// Land files of a known format without editing config.
     Import {
         /// Format of the files.
@@ -216,6 +221,9 @@ pub enum Command {
         /// Most spill bytes.
         #[arg(long)]
         spill_bytes: u64,
+        /// Shared views folder.
+        #[arg(long)]
+        views: Option<PathBuf>,
     },
     /// Time police.uk CSV -> Parquet, ten queries and a workbook at county scale.
     Bench {
@@ -264,6 +272,15 @@ pub enum LogFormat {
     /// Human-readable lines.
     Human,
     /// One JSON object per line.
+    Json,
+}
+
+/// Output formats for `safer check`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CheckFormat {
+    /// One line per finding.
+    Text,
+    /// A JSON object with every finding (file, line, column, severity, message).
     Json,
 }
 
@@ -441,14 +458,34 @@ pub async fn run(cli: Cli) -> Result<i32> {
             print!("{}", status.render());
             Ok(if status.attention.is_empty() { 0 } else { 1 })
         }
-        Command::Check => {
+        Command::Check { format } => {
             let cfg = load_config(cli.config.as_deref())?;
-            let (n, problems) = pipeline::check(&cfg).await?;
-            for p in &problems {
-                println!("{p}");
+            let report = crate::check::check(&cfg).await?;
+            match format {
+                CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                CheckFormat::Text => {
+                    for f in &report.findings {
+                        println!("{f}");
+                        if let (Some(file), Some(l), Some(c)) = (&f.file, f.line, f.column)
+                            && let Ok(text) = std::fs::read_to_string(file)
+                        {
+                            println!("{}", crate::engine::snippet(&text, l, c));
+                        }
+                    }
+                    let warnings = report.findings.len() - report.errors();
+                    println!(
+                        "{} indicator(s) checked, {} problem(s){}",
+                        report.indicators,
+                        report.errors(),
+                        if warnings > 0 {
+                            format!(", {warnings} warning(s)")
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
             }
-            println!("{n} indicator(s) checked, {} problem(s)", problems.len());
-            Ok(if problems.is_empty() { 0 } else { 1 })
+            Ok(if report.errors() == 0 { 0 } else { 1 })
         }
         Command::Import {
             format,
@@ -590,6 +627,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             timeout_secs,
             spill_dir,
             spill_bytes,
+            views,
         } => {
             let limits = crate::engine::EngineLimits {
                 memory_bytes,
@@ -597,6 +635,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 spill_dir,
                 spill_bytes,
                 worker: None,
+                views,
             };
             crate::engine::worker::serve(&lake, limits).await?;
             Ok(0)
@@ -1229,11 +1268,14 @@ async fn sql(
     let (schema, batches) = match engine.query_limited(query, limit).await {
         Ok(r) => r,
         Err(e) => {
-            let at = e
-                .location()
-                .map(|(l, c)| format!("<query>:{l}:{c}: "))
-                .unwrap_or_default();
-            return Err(UsageError(format!("{at}{e}")).into());
+            let text = match e.location() {
+                Some((l, c)) => format!(
+                    "<query>:{l}:{c}: {e}\n{}",
+                    crate::engine::snippet(query, l, c)
+                ),
+                None => e.to_string(),
+            };
+            return Err(UsageError(text.trim_end().to_string()).into());
         }
     };
     if format == SqlFormat::Xlsx {

@@ -141,7 +141,7 @@ pub async fn tables(
             view: true,
             rows: None,
             months: None,
-            source: Some("built-in view".into()),
+            source: Some("shared view (queries/_views)".into()),
             stale: None,
             columns: df
                 .schema()

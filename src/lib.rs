@@ -20,6 +20,7 @@
 
 pub mod alerts;
 pub mod bench;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -83,11 +83,24 @@ impl Error {
 }
 
 /// A new run id: UTC time plus a unique suffix, sortable.
+/// The part after the second is its milliseconds and a counter, so ids of
+/// runs started in the same second still sort in the order they started.
 pub fn new_run_id() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let now = chrono::Utc::now();
     let suffix = unique_suffix();
-    let tail = &suffix[suffix.len().saturating_sub(8)..];
-    format!("{}-{tail}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"))
+    let tail = &suffix[suffix.len().saturating_sub(3)..];
+    format!(
+        "{}-{:03}{:02}{tail}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        now.timestamp_subsec_millis(),
+        N.fetch_add(1, Ordering::Relaxed) % 100
+    )
 }
+
+/// The folder of shared views inside `queries/`.
+pub const VIEWS_DIR: &str = "_views";
 
 /// Engine limits from config.
 pub fn engine_limits(cfg: &Config) -> EngineLimits {
@@ -95,6 +108,7 @@ pub fn engine_limits(cfg: &Config) -> EngineLimits {
         memory_bytes: cfg.limits.query_memory_mib * 1024 * 1024,
         timeout: Duration::from_secs(cfg.limits.query_timeout_secs),
         spill_dir: Some(cfg.base_dir.join(".safer-tmp").join("spill")),
+        views: Some(cfg.resolve(&cfg.paths.queries).join(VIEWS_DIR)),
         ..EngineLimits::default()
     }
 }
@@ -199,12 +213,16 @@ pub async fn measure(
         let span = tracing::info_span!("indicator", id = %ind.id);
         bar.set_message(ind.id.clone());
         let result = async {
-            match Spec::from_indicator(&ind) {
+            match indicators::check_header(&ind) {
                 Ok(spec) => indicators::run(engine, &ind).await.map(|p| (spec, p)),
-                Err(header) => Err(indicators::Error::Header {
+                Err(problems) => Err(indicators::Error::Header {
                     path: ind.path.clone(),
-                    line: 1,
-                    message: header.join("; "),
+                    line: problems.first().map(|p| p.line).unwrap_or(1),
+                    message: problems
+                        .iter()
+                        .map(|p| p.message.clone())
+                        .collect::<Vec<_>>()
+                        .join("; "),
                 }),
             }
         }
@@ -364,6 +382,7 @@ pub async fn indicators_step(
         problems.push(format!("geography crosswalk: {e}"));
     }
     let engine = Engine::open(lake, engine_limits(cfg)).await?;
+    problems.extend(engine.view_problems().iter().map(ToString::to_string));
     let (catalogue, load_problems) = catalogue(cfg, select);
     for p in &load_problems {
         tracing::error!(error = %p, "Indicator file could not be loaded.");
@@ -1052,61 +1071,6 @@ async fn load_populations(engine: &Engine) -> evaluation::Populations {
         }
     }
     pops
-}
-
-/// `safer check`: everything a nightly run would trip over, found before it
-/// runs, all at once. Parses the config (already done by loading it), every
-/// indicator header, plans every query against the lake as it is now and
-/// checks the result columns, reads every output definition and every
-/// schedule. Sources are not contacted. Returns the problems, each naming
-/// its file.
-pub async fn check(cfg: &Config) -> Result<(usize, Vec<String>), Error> {
-    let mut problems = Vec::new();
-    let lake = Lake::open(cfg.lake_dir())?;
-    let engine = Engine::open(&lake, engine_limits(cfg)).await?;
-    let (catalogue, load_problems) = catalogue(cfg, &[]);
-    problems.extend(load_problems);
-    for ind in &catalogue {
-        if let Err(header) = Spec::from_indicator(ind) {
-            for h in header {
-                problems.push(format!("{}: header: {h}", ind.path.display()));
-            }
-        }
-        match engine.plan(&ind.sql).await {
-            Ok(df) => {
-                let names: Vec<&str> = df
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().as_str())
-                    .collect();
-                let missing: Vec<&str> = ["month", "area_code", "numerator"]
-                    .into_iter()
-                    .filter(|c| !names.contains(c))
-                    .collect();
-                if !missing.is_empty() {
-                    problems.push(format!(
-                        "{}: the query must return {}; it returns {}",
-                        ind.path.display(),
-                        missing.join(", "),
-                        names.join(", ")
-                    ));
-                }
-            }
-            Err(e) => {
-                let (line, col) = e.location().unwrap_or((0, 0));
-                problems.push(format!("{}:{line}:{col}: {e}", ind.path.display()));
-            }
-        }
-    }
-    if let Err(e) = outputs::load_definitions(&cfg.resolve(&cfg.paths.outputs)) {
-        problems.push(e.to_string());
-    }
-    match crate::scheduler::schedule::load_dir(&cfg.resolve(&cfg.paths.schedules)) {
-        Ok(_) => {}
-        Err(errs) => problems.extend(errs.iter().map(ToString::to_string)),
-    }
-    Ok((catalogue.len(), problems))
 }
 
 /// Sources' freshness lines for a report.

@@ -1,13 +1,11 @@
 -- id: asb_high_risk_cases
 -- title: High-risk ASB cases opened
 -- description: Council ASB cases assessed as high risk.
--- theme: Anti social behaviour
 -- priority: Anti-social behaviour
 -- basis: Anti-social Behaviour, Crime and Policing Act 2014
 -- source: Council ASB case management system
--- sources: asb_cases
+-- tables: asb_cases
 -- unit: count
--- denominator: none
 -- polarity: lower is better
 -- frequency: monthly
 -- calendar: financial year
@@ -18,5 +16,5 @@ SELECT date_trunc('month', opened_date) AS month,
        COUNT(*) AS numerator
 FROM asb_cases
 WHERE district_code IS NOT NULL
-  AND (risk_level = 'High')
-GROUP BY 1, 2
+  AND risk_level = 'High'
+GROUP BY date_trunc('month', opened_date), district_code

@@ -1,13 +1,11 @@
 -- id: asb_repeat_cases_pct
 -- title: Repeat ASB cases (%)
 -- description: Share of council ASB cases that are repeats.
--- theme: Anti social behaviour
 -- priority: Anti-social behaviour
 -- basis: Anti-social Behaviour, Crime and Policing Act 2014
 -- source: Council ASB case management system
--- sources: asb_cases
+-- tables: asb_cases
 -- unit: percentage
--- denominator: none
 -- polarity: lower is better
 -- frequency: monthly
 -- calendar: financial year
@@ -19,4 +17,4 @@ SELECT date_trunc('month', opened_date) AS month,
        COUNT(*) AS denominator
 FROM asb_cases
 WHERE district_code IS NOT NULL
-GROUP BY 1, 2
+GROUP BY date_trunc('month', opened_date), district_code

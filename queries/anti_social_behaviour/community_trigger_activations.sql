@@ -1,13 +1,11 @@
 -- id: community_trigger_activations
 -- title: Community Trigger (ASB case review) activations
 -- description: ASB case reviews activated under s104 of the 2014 Act.
--- theme: Anti social behaviour
 -- priority: Anti-social behaviour
 -- basis: Anti-social Behaviour, Crime and Policing Act 2014 s104
 -- source: Home Office ASB case review statutory guidance
--- sources: asb_cases
+-- tables: asb_cases
 -- unit: count
--- denominator: none
 -- polarity: monitor
 -- frequency: monthly
 -- calendar: financial year
@@ -18,5 +16,5 @@ SELECT date_trunc('month', opened_date) AS month,
        COUNT(*) AS numerator
 FROM asb_cases
 WHERE district_code IS NOT NULL
-  AND (community_trigger)
-GROUP BY 1, 2
+  AND community_trigger
+GROUP BY date_trunc('month', opened_date), district_code

@@ -1,13 +1,11 @@
 -- id: tension_reports
 -- title: Community tension reports
 -- description: All community tension reports received.
--- theme: Cohesion
 -- priority: Community cohesion and tension
 -- basis: Lancashire Community Cohesion framework
 -- source: Council community tension monitoring
--- sources: community_tension_reports
+-- tables: community_tension_reports
 -- unit: count
--- denominator: none
 -- polarity: monitor
 -- frequency: monthly
 -- calendar: financial year
@@ -18,5 +16,4 @@ SELECT date_trunc('month', report_date) AS month,
        COUNT(*) AS numerator
 FROM community_tension_reports
 WHERE district_code IS NOT NULL
-  AND (TRUE)
-GROUP BY 1, 2
+GROUP BY date_trunc('month', report_date), district_code

@@ -1,13 +1,11 @@
 -- id: tension_reports_elevated
 -- title: Community tension reports at elevated level or above
 -- description: Reports assessed as Elevated, High or Critical.
--- theme: Cohesion
 -- priority: Community cohesion and tension
 -- basis: Lancashire Community Cohesion framework
 -- source: Council community tension monitoring
--- sources: community_tension_reports
+-- tables: community_tension_reports
 -- unit: count
--- denominator: none
 -- polarity: lower is better
 -- frequency: monthly
 -- calendar: financial year
@@ -18,5 +16,5 @@ SELECT date_trunc('month', report_date) AS month,
        COUNT(*) AS numerator
 FROM community_tension_reports
 WHERE district_code IS NOT NULL
-  AND (tension_level IN ('Elevated', 'High', 'Critical'))
-GROUP BY 1, 2
+  AND tension_level IN ('Elevated', 'High', 'Critical')
+GROUP BY date_trunc('month', report_date), district_code

@@ -1,14 +1,12 @@
 -- id: prevent_referrals
 -- title: Prevent referrals
--- description: Referrals to Prevent. Tiny counts: always suppressed below the threshold
---   in public outputs.
--- theme: Counter terrorism
+-- description: Referrals to Prevent. Tiny counts: always suppressed below the
+--   threshold in public outputs.
 -- priority: Counter terrorism
 -- basis: Counter-Terrorism and Security Act 2015 s26 (Prevent duty)
 -- source: Home Office Individuals referred to Prevent (financial year)
--- sources: prevent_referrals
+-- tables: prevent_referrals
 -- unit: count
--- denominator: none
 -- polarity: monitor
 -- frequency: monthly
 -- calendar: financial year
@@ -19,5 +17,4 @@ SELECT date_trunc('month', referral_date) AS month,
        COUNT(*) AS numerator
 FROM prevent_referrals
 WHERE district_code IS NOT NULL
-  AND (TRUE)
-GROUP BY 1, 2
+GROUP BY date_trunc('month', referral_date), district_code

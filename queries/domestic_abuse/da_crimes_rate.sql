@@ -3,11 +3,11 @@
 -- description: Crimes flagged by the force as domestic abuse-related, per 1,000
 --   residents. More recording can mean more confidence to report, so this is
 --   monitored, not targeted.
--- theme: Domestic abuse
 -- priority: Domestic abuse
 -- basis: Domestic Abuse Act 2021; Crime and Disorder Act 1998 s17
--- source: Home Office domestic abuse flag (ONS Domestic abuse in England and Wales overview)
--- sources: force_crime, ons_population
+-- source: Home Office domestic abuse flag (ONS Domestic abuse in England and Wales
+--   overview)
+-- tables: force_crime, ons_population
 -- unit: rate per 1,000
 -- denominator: all people
 -- polarity: monitor
@@ -20,5 +20,5 @@ SELECT date_trunc('month', recorded_date) AS month,
        COUNT(*) AS numerator
 FROM force_crime
 WHERE district_code IS NOT NULL
-  AND (domestic_abuse)
-GROUP BY 1, 2
+  AND domestic_abuse
+GROUP BY date_trunc('month', recorded_date), district_code

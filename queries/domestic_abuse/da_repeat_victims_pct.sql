@@ -2,13 +2,11 @@
 -- title: Domestic abuse crimes with a repeat victim (%)
 -- description: Share of domestic abuse-related crimes whose victim was a victim of
 --   domestic abuse in the previous 12 months.
--- theme: Domestic abuse
 -- priority: Domestic abuse
 -- basis: Domestic Abuse Act 2021
 -- source: Force repeat-victim flag (12-month window)
--- sources: force_crime
+-- tables: force_crime
 -- unit: percentage
--- denominator: none
 -- polarity: monitor
 -- frequency: monthly
 -- calendar: financial year
@@ -20,5 +18,5 @@ SELECT date_trunc('month', recorded_date) AS month,
        COUNT(*) AS denominator
 FROM force_crime
 WHERE district_code IS NOT NULL
-  AND (domestic_abuse)
-GROUP BY 1, 2
+  AND domestic_abuse
+GROUP BY date_trunc('month', recorded_date), district_code

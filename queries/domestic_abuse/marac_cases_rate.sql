@@ -1,13 +1,13 @@
 -- id: marac_cases_rate
 -- title: MARAC cases per 10,000 adult females
--- description: Cases heard at Multi-Agency Risk Assessment Conferences per 10,000 women
---   aged 18+. SafeLives recommends about 40 a year; reaching more high-risk
+-- description: Cases heard at Multi-Agency Risk Assessment Conferences per 10,000
+--   women aged 18+. SafeLives recommends about 40 a year; reaching more high-risk
 --   victims is better.
--- theme: Domestic abuse
 -- priority: Domestic abuse
 -- basis: Domestic Abuse Act 2021; SafeLives MARAC guidance
--- source: SafeLives MARAC national dataset: recommended 40 cases per 10,000 adult females
--- sources: marac_cases, ons_population
+-- source: SafeLives MARAC national dataset: recommended 40 cases per 10,000 adult
+--   females
+-- tables: marac_cases, ons_population
 -- unit: rate per 10,000
 -- denominator: adult females
 -- polarity: higher is better
@@ -23,5 +23,4 @@ SELECT date_trunc('month', referral_date) AS month,
        COUNT(*) AS numerator
 FROM marac_cases
 WHERE district_code IS NOT NULL
-  AND (TRUE)
-GROUP BY 1, 2
+GROUP BY date_trunc('month', referral_date), district_code

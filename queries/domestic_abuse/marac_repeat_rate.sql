@@ -2,13 +2,11 @@
 -- title: MARAC repeat cases (%)
 -- description: Share of MARAC cases that are repeats within 12 months. SafeLives
 --   expects 28-40%: too low can mean repeats are missed.
--- theme: Domestic abuse
 -- priority: Domestic abuse
 -- basis: SafeLives MARAC guidance
 -- source: SafeLives MARAC national dataset
--- sources: marac_cases
+-- tables: marac_cases
 -- unit: percentage
--- denominator: none
 -- polarity: monitor
 -- frequency: monthly
 -- calendar: financial year
@@ -20,4 +18,4 @@ SELECT date_trunc('month', referral_date) AS month,
        COUNT(*) AS denominator
 FROM marac_cases
 WHERE district_code IS NOT NULL
-GROUP BY 1, 2
+GROUP BY date_trunc('month', referral_date), district_code

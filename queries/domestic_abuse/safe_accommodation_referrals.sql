@@ -1,14 +1,12 @@
 -- id: safe_accommodation_referrals
 -- title: Referrals to domestic abuse safe accommodation
--- description: Referrals to safe accommodation services under Part 4 of the Domestic
---   Abuse Act 2021.
--- theme: Domestic abuse
+-- description: Referrals to safe accommodation services under Part 4 of the
+--   Domestic Abuse Act 2021.
 -- priority: Domestic abuse
 -- basis: Domestic Abuse Act 2021 Part 4
 -- source: DLUHC Domestic Abuse Act Part 4 annual return
--- sources: safe_accommodation_referrals
+-- tables: safe_accommodation_referrals
 -- unit: count
--- denominator: none
 -- polarity: monitor
 -- frequency: monthly
 -- calendar: financial year
@@ -19,5 +17,4 @@ SELECT date_trunc('month', referral_date) AS month,
        COUNT(*) AS numerator
 FROM safe_accommodation_referrals
 WHERE district_code IS NOT NULL
-  AND (TRUE)
-GROUP BY 1, 2
+GROUP BY date_trunc('month', referral_date), district_code

@@ -1,23 +1,20 @@
 -- id: hate_disability
 -- title: Hate crimes: disability
--- description: Crimes flagged with the disability strand. One crime can carry several
---   strands, so the five strands add to more than the total.
--- theme: Hate crime
+-- description: Crimes flagged with the disability strand. One crime can carry
+--   several strands, so the five strands add to more than the total.
 -- priority: Hate crime
 -- basis: Lancashire Hate Crime Strategy; CPS hate crime guidance
 -- source: Home Office hate crime monitored strands
--- sources: force_crime
+-- tables: hate_crimes
 -- unit: count
--- denominator: none
 -- polarity: monitor
 -- frequency: monthly
 -- calendar: financial year
 -- disclosure: public
 -- owner: Community Safety Performance Team
-SELECT date_trunc('month', recorded_date) AS month,
+SELECT month,
        district_code AS area_code,
        COUNT(*) AS numerator
-FROM force_crime
-WHERE district_code IS NOT NULL
-  AND (hate_disability)
-GROUP BY 1, 2
+FROM hate_crimes
+WHERE hate_disability
+GROUP BY month, district_code

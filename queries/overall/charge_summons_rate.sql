@@ -1,14 +1,12 @@
 -- id: charge_summons_rate
 -- title: Crimes charged or summonsed (%)
--- description: Share of recorded crimes with a charge or summons (Home Office outcome
---   type 1).
--- theme: Overall
+-- description: Share of recorded crimes with a charge or summons (Home Office
+--   outcome type 1).
 -- priority: Overall crime
 -- basis: Crime and Disorder Act 1998 s17
 -- source: Home Office Crime outcomes in England and Wales
--- sources: force_crime
+-- tables: force_crime
 -- unit: percentage
--- denominator: none
 -- polarity: higher is better
 -- target: 8
 -- tolerance: 0.5
@@ -22,5 +20,4 @@ SELECT date_trunc('month', recorded_date) AS month,
        COUNT(*) AS denominator
 FROM force_crime
 WHERE district_code IS NOT NULL
-  AND (TRUE)
-GROUP BY 1, 2
+GROUP BY date_trunc('month', recorded_date), district_code

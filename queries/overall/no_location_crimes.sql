@@ -1,14 +1,12 @@
 -- id: no_location_crimes
 -- title: Crimes published without a location (data quality)
--- description: police.uk rows with no location, which cannot be placed in a district
---   and are left out of district figures. Internal data quality check.
--- theme: Overall
+-- description: police.uk rows with no location, which cannot be placed in a
+--   district and are left out of district figures. Internal data quality check.
 -- priority: Overall crime
 -- basis: Data quality
 -- source: data.police.uk
--- sources: police_uk_street
+-- tables: police_uk_street
 -- unit: count
--- denominator: none
 -- polarity: monitor
 -- frequency: monthly
 -- calendar: financial year

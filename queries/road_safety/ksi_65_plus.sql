@@ -1,13 +1,12 @@
 -- id: ksi_65_plus
--- title: People aged 65+ killed or seriously injured on the roads (severity-adjusted)
+-- title: People aged 65+ killed or seriously injured on the roads
+--   (severity-adjusted)
 -- description: Casualties aged 65 and over, fatal plus severity-adjusted serious.
--- theme: Road safety
 -- priority: Road safety
 -- basis: Highways Act 1980 s39
 -- source: DfT STATS19; DfT severity adjustment methodology
--- sources: stats19_casualty, stats19_collision
+-- tables: road_casualty_ksi
 -- unit: count
--- denominator: none
 -- polarity: lower is better
 -- frequency: monthly
 -- calendar: calendar year
@@ -18,4 +17,4 @@ SELECT month,
        SUM(ksi) AS numerator
 FROM road_casualty_ksi
 WHERE age >= 65
-GROUP BY 1, 2
+GROUP BY month, district_code

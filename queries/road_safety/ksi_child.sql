@@ -1,13 +1,12 @@
 -- id: ksi_child
--- title: Children (0-15) killed or seriously injured on the roads (severity-adjusted)
+-- title: Children (0-15) killed or seriously injured on the roads
+--   (severity-adjusted)
 -- description: Casualties aged 0-15, fatal plus severity-adjusted serious.
--- theme: Road safety
 -- priority: Road safety
 -- basis: DfT Road Safety Statement; Highways Act 1980 s39
 -- source: DfT STATS19; DfT severity adjustment methodology
--- sources: stats19_casualty, stats19_collision
+-- tables: road_casualty_ksi
 -- unit: count
--- denominator: none
 -- polarity: lower is better
 -- frequency: monthly
 -- calendar: calendar year
@@ -18,4 +17,4 @@ SELECT month,
        SUM(ksi) AS numerator
 FROM road_casualty_ksi
 WHERE age BETWEEN 0 AND 15
-GROUP BY 1, 2
+GROUP BY month, district_code

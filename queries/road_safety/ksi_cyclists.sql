@@ -1,14 +1,12 @@
 -- id: ksi_cyclists
 -- title: Cyclists killed or seriously injured (severity-adjusted)
--- description: Pedal cyclist casualties (casualty type 1), fatal plus severity-adjusted
---   serious.
--- theme: Road safety
+-- description: Pedal cyclist casualties (casualty type 1), fatal plus
+--   severity-adjusted serious.
 -- priority: Road safety
 -- basis: Highways Act 1980 s39; Cycling and Walking Investment Strategy
 -- source: DfT STATS19
--- sources: stats19_casualty, stats19_collision
+-- tables: road_casualty_ksi
 -- unit: count
--- denominator: none
 -- polarity: lower is better
 -- frequency: monthly
 -- calendar: calendar year
@@ -19,4 +17,4 @@ SELECT month,
        SUM(ksi) AS numerator
 FROM road_casualty_ksi
 WHERE casualty_type = 1
-GROUP BY 1, 2
+GROUP BY month, district_code

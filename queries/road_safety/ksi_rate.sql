@@ -1,12 +1,11 @@
 -- id: ksi_rate
 -- title: Killed or seriously injured casualties per 100,000 people
--- description: Severity-adjusted KSI casualties per 100,000 residents of the district
---   where the collision happened.
--- theme: Road safety
+-- description: Severity-adjusted KSI casualties per 100,000 residents of the
+--   district where the collision happened.
 -- priority: Road safety
 -- basis: Highways Act 1980 s39
 -- source: DfT STATS19; DfT RAS0403 methodology
--- sources: stats19_casualty, stats19_collision, ons_population
+-- tables: road_casualty_ksi, ons_population
 -- unit: rate per 100,000
 -- denominator: all people
 -- polarity: lower is better
@@ -18,4 +17,4 @@ SELECT month,
        district_code AS area_code,
        SUM(ksi) AS numerator
 FROM road_casualty_ksi
-GROUP BY 1, 2
+GROUP BY month, district_code

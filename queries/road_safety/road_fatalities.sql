@@ -1,23 +1,20 @@
 -- id: road_fatalities
 -- title: Road deaths
--- description: People killed in reported road collisions (severity 1). Small numbers:
---   suppressed in public outputs.
--- theme: Road safety
+-- description: People killed in reported road collisions (severity 1). Small
+--   numbers: suppressed in public outputs.
 -- priority: Road safety
 -- basis: Highways Act 1980 s39
 -- source: DfT STATS19
--- sources: stats19_casualty, stats19_collision
+-- tables: road_casualty_ksi
 -- unit: count
--- denominator: none
 -- polarity: lower is better
 -- frequency: monthly
 -- calendar: calendar year
 -- disclosure: public
 -- owner: Community Safety Performance Team
-SELECT date_trunc('month', c.date) AS month,
-       c.local_authority_ons_district AS area_code,
+SELECT month,
+       district_code AS area_code,
        COUNT(*) AS numerator
-FROM stats19_casualty k
-JOIN stats19_collision c ON c.collision_index = k.collision_index
-WHERE k.casualty_severity = 1
-GROUP BY 1, 2
+FROM road_casualty_ksi
+WHERE severity = 1  -- killed
+GROUP BY month, district_code

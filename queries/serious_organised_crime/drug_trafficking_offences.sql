@@ -1,14 +1,12 @@
 -- id: drug_trafficking_offences
 -- title: Drug trafficking offences
--- description: Police-recorded trafficking in controlled drugs (Home Office codes 92A,
---   92C, 92E): proactive policing, so monitored.
--- theme: Serious organised crime
+-- description: Police-recorded trafficking in controlled drugs (Home Office codes
+--   92A, 92C, 92E): proactive policing, so monitored.
 -- priority: Serious organised crime
 -- basis: Misuse of Drugs Act 1971; From Harm to Hope (2021)
 -- source: Home Office Counting Rules for Recorded Crime; force data-sharing extract
--- sources: force_crime
+-- tables: force_crime
 -- unit: count
--- denominator: none
 -- polarity: monitor
 -- frequency: monthly
 -- calendar: financial year
@@ -19,5 +17,5 @@ SELECT date_trunc('month', recorded_date) AS month,
        COUNT(*) AS numerator
 FROM force_crime
 WHERE district_code IS NOT NULL
-  AND (ho_offence_code IN ('92A', '92C', '92E'))
-GROUP BY 1, 2
+  AND ho_offence_code IN ('92A', '92C', '92E')
+GROUP BY date_trunc('month', recorded_date), district_code

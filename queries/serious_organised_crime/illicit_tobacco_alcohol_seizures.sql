@@ -1,13 +1,12 @@
 -- id: illicit_tobacco_alcohol_seizures
 -- title: Trading standards seizures of illicit tobacco, alcohol and vapes
--- description: Seizures made by trading standards. More enforcement activity is better.
--- theme: Serious organised crime
+-- description: Seizures made by trading standards. More enforcement activity is
+--   better.
 -- priority: Serious organised crime
 -- basis: Tobacco and Related Products Regulations 2016; Licensing Act 2003
 -- source: Council trading standards enforcement records
--- sources: ts_seizures
+-- tables: ts_seizures
 -- unit: count
--- denominator: none
 -- polarity: higher is better
 -- frequency: monthly
 -- calendar: financial year
@@ -18,5 +17,4 @@ SELECT date_trunc('month', seizure_date) AS month,
        COUNT(*) AS numerator
 FROM ts_seizures
 WHERE district_code IS NOT NULL
-  AND (TRUE)
-GROUP BY 1, 2
+GROUP BY date_trunc('month', seizure_date), district_code

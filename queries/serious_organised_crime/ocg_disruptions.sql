@@ -1,14 +1,12 @@
 -- id: ocg_disruptions
 -- title: Organised crime group disruptions
--- description: Recorded disruptions of organised crime groups (major, moderate, minor).
---   More disruption is better.
--- theme: Serious organised crime
+-- description: Recorded disruptions of organised crime groups (major, moderate,
+--   minor). More disruption is better.
 -- priority: Serious organised crime
 -- basis: Serious and Organised Crime Strategy 2023
 -- source: Home Office SOC Strategy; force OCG mapping
--- sources: ocg_disruptions
+-- tables: ocg_disruptions
 -- unit: count
--- denominator: none
 -- polarity: higher is better
 -- frequency: monthly
 -- calendar: financial year
@@ -19,5 +17,4 @@ SELECT date_trunc('month', disruption_date) AS month,
        COUNT(*) AS numerator
 FROM ocg_disruptions
 WHERE district_code IS NOT NULL
-  AND (TRUE)
-GROUP BY 1, 2
+GROUP BY date_trunc('month', disruption_date), district_code

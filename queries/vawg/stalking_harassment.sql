@@ -1,13 +1,11 @@
 -- id: stalking_harassment
 -- title: Stalking and harassment offences
 -- description: Police-recorded stalking (8Q, 8R) and harassment (8L, 8M, 8U).
--- theme: Vawg
 -- priority: Violence against women and girls
 -- basis: Protection from Harassment Act 1997; Stalking Protection Act 2019
 -- source: Home Office Counting Rules for Recorded Crime; force data-sharing extract
--- sources: force_crime
+-- tables: force_crime
 -- unit: count
--- denominator: none
 -- polarity: monitor
 -- frequency: monthly
 -- calendar: financial year
@@ -18,5 +16,5 @@ SELECT date_trunc('month', recorded_date) AS month,
        COUNT(*) AS numerator
 FROM force_crime
 WHERE district_code IS NOT NULL
-  AND (ho_offence_code IN ('8Q', '8R', '8L', '8M', '8U'))
-GROUP BY 1, 2
+  AND ho_offence_code IN ('8Q', '8R', '8L', '8M', '8U')
+GROUP BY date_trunc('month', recorded_date), district_code

@@ -1,14 +1,12 @@
 -- id: assault_admissions_all
 -- title: Hospital admissions for assault (all methods)
--- description: Emergency admissions of residents for assault by any means, for context
---   to the sharp-object measure.
--- theme: Violence
+-- description: Emergency admissions of residents for assault by any means, for
+--   context to the sharp-object measure.
 -- priority: Violence and serious violence
 -- basis: Serious Violence Duty (data sharing with health)
 -- source: NHS Hospital Episode Statistics, ICD-10 X85-Y09
--- sources: hospital_assault_admissions
+-- tables: hospital_assault_admissions
 -- unit: count
--- denominator: none
 -- polarity: lower is better
 -- frequency: monthly
 -- calendar: financial year
@@ -19,5 +17,4 @@ SELECT date_trunc('month', admission_date) AS month,
        COUNT(*) AS numerator
 FROM hospital_assault_admissions
 WHERE district_code IS NOT NULL
-  AND (TRUE)
-GROUP BY 1, 2
+GROUP BY date_trunc('month', admission_date), district_code

@@ -1,14 +1,12 @@
 -- id: homicides
 -- title: Homicides
--- description: Police-recorded homicides (Home Office code 1: murder, manslaughter).
---   SVD core measure 3. Small numbers: suppressed in public outputs.
--- theme: Violence
+-- description: Police-recorded homicides (Home Office code 1: murder,
+--   manslaughter). SVD core measure 3. Small numbers: suppressed in public outputs.
 -- priority: Violence and serious violence
 -- basis: Serious Violence Duty core measure 3
 -- source: Home Office Homicide Index; SVD core measures
--- sources: force_crime
+-- tables: force_crime
 -- unit: count
--- denominator: none
 -- polarity: lower is better
 -- frequency: monthly
 -- calendar: financial year
@@ -19,5 +17,5 @@ SELECT date_trunc('month', recorded_date) AS month,
        COUNT(*) AS numerator
 FROM force_crime
 WHERE district_code IS NOT NULL
-  AND (ho_offence_code = '1')
-GROUP BY 1, 2
+  AND ho_offence_code = '1'
+GROUP BY date_trunc('month', recorded_date), district_code

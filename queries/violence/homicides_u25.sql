@@ -1,13 +1,11 @@
 -- id: homicides_u25
 -- title: Homicides, victims under 25
 -- description: SVD core measure 3 for victims aged under 25.
--- theme: Violence
 -- priority: Violence and serious violence
 -- basis: Serious Violence Duty core measure 3 (under 25)
 -- source: Home Office Serious Violence Duty statutory guidance
--- sources: force_crime
+-- tables: force_crime
 -- unit: count
--- denominator: none
 -- polarity: lower is better
 -- frequency: monthly
 -- calendar: financial year
@@ -18,5 +16,6 @@ SELECT date_trunc('month', recorded_date) AS month,
        COUNT(*) AS numerator
 FROM force_crime
 WHERE district_code IS NOT NULL
-  AND (ho_offence_code = '1' AND victim_age_band IN ('0-9', '10-17', '18-24'))
-GROUP BY 1, 2
+  AND ho_offence_code = '1'
+  AND victim_age_band IN ('0-9', '10-17', '18-24')
+GROUP BY date_trunc('month', recorded_date), district_code

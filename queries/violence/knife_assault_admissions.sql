@@ -2,13 +2,11 @@
 -- title: Hospital admissions for assault with a sharp object
 -- description: Emergency admissions of residents for assault with a knife or sharp
 --   object (SVD core measure 1).
--- theme: Violence
 -- priority: Violence and serious violence
 -- basis: Serious Violence Duty core measure 1
 -- source: NHS Hospital Episode Statistics, ICD-10 X99 (assault by sharp object)
--- sources: hospital_assault_admissions
+-- tables: hospital_assault_admissions
 -- unit: count
--- denominator: none
 -- polarity: lower is better
 -- frequency: monthly
 -- calendar: financial year
@@ -19,5 +17,5 @@ SELECT date_trunc('month', admission_date) AS month,
        COUNT(*) AS numerator
 FROM hospital_assault_admissions
 WHERE district_code IS NOT NULL
-  AND (sharp_object)
-GROUP BY 1, 2
+  AND sharp_object
+GROUP BY date_trunc('month', admission_date), district_code

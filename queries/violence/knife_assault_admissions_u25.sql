@@ -1,13 +1,11 @@
 -- id: knife_assault_admissions_u25
 -- title: Hospital admissions for assault with a sharp object, under 25
 -- description: SVD core measure 1 for patients aged under 25.
--- theme: Violence
 -- priority: Violence and serious violence
 -- basis: Serious Violence Duty core measure 1 (under 25)
 -- source: NHS Hospital Episode Statistics, ICD-10 X99
--- sources: hospital_assault_admissions
+-- tables: hospital_assault_admissions
 -- unit: count
--- denominator: none
 -- polarity: lower is better
 -- frequency: monthly
 -- calendar: financial year
@@ -18,5 +16,6 @@ SELECT date_trunc('month', admission_date) AS month,
        COUNT(*) AS numerator
 FROM hospital_assault_admissions
 WHERE district_code IS NOT NULL
-  AND (sharp_object AND age < 25)
-GROUP BY 1, 2
+  AND sharp_object
+  AND age < 25
+GROUP BY date_trunc('month', admission_date), district_code

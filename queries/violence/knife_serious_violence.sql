@@ -1,14 +1,13 @@
 -- id: knife_serious_violence
 -- title: Knife or sharp object-enabled serious violence
--- description: Police-recorded violence and robbery where a knife or sharp object was
---   used or threatened (SVD core measure 2).
--- theme: Violence
+-- description: Police-recorded violence and robbery where a knife or sharp object
+--   was used or threatened (SVD core measure 2).
 -- priority: Violence and serious violence
 -- basis: Serious Violence Duty core measure 2
--- source: Home Office Serious Violence Duty statutory guidance: core success measures
--- sources: force_crime
+-- source: Home Office Serious Violence Duty statutory guidance: core success
+--   measures
+-- tables: force_crime
 -- unit: count
--- denominator: none
 -- polarity: lower is better
 -- frequency: monthly
 -- calendar: financial year
@@ -19,5 +18,6 @@ SELECT date_trunc('month', recorded_date) AS month,
        COUNT(*) AS numerator
 FROM force_crime
 WHERE district_code IS NOT NULL
-  AND (knife_sharp_object AND crime_type IN ('Violence and sexual offences', 'Robbery'))
-GROUP BY 1, 2
+  AND knife_sharp_object
+  AND crime_type IN ('Violence and sexual offences', 'Robbery')
+GROUP BY date_trunc('month', recorded_date), district_code

@@ -1,13 +1,12 @@
 -- id: knife_serious_violence_u25
 -- title: Knife or sharp object-enabled serious violence, victims under 25
 -- description: SVD core measure 2 for victims aged under 25.
--- theme: Violence
 -- priority: Violence and serious violence
 -- basis: Serious Violence Duty core measure 2 (under 25)
--- source: Home Office Serious Violence Duty statutory guidance: core success measures
--- sources: force_crime
+-- source: Home Office Serious Violence Duty statutory guidance: core success
+--   measures
+-- tables: force_crime
 -- unit: count
--- denominator: none
 -- polarity: lower is better
 -- frequency: monthly
 -- calendar: financial year
@@ -18,5 +17,7 @@ SELECT date_trunc('month', recorded_date) AS month,
        COUNT(*) AS numerator
 FROM force_crime
 WHERE district_code IS NOT NULL
-  AND (knife_sharp_object AND crime_type IN ('Violence and sexual offences', 'Robbery') AND victim_age_band IN ('0-9', '10-17', '18-24'))
-GROUP BY 1, 2
+  AND knife_sharp_object
+  AND crime_type IN ('Violence and sexual offences', 'Robbery')
+  AND victim_age_band IN ('0-9', '10-17', '18-24')
+GROUP BY date_trunc('month', recorded_date), district_code

@@ -1,12 +1,11 @@
 -- id: violence_with_injury_rate
 -- title: Violence with injury per 1,000 people
--- description: Crimes of violence with injury (Home Office codes 5D, 5E, 8N, 8P, 104)
---   per 1,000 residents.
--- theme: Violence
+-- description: Crimes of violence with injury (Home Office codes 5D, 5E, 8N, 8P,
+--   104) per 1,000 residents.
 -- priority: Violence and serious violence
 -- basis: Serious Violence Duty (PCSC Act 2022)
 -- source: Home Office Counting Rules for Recorded Crime; force data-sharing extract
--- sources: force_crime, ons_population
+-- tables: force_crime, ons_population
 -- unit: rate per 1,000
 -- denominator: all people
 -- polarity: lower is better
@@ -21,5 +20,5 @@ SELECT date_trunc('month', recorded_date) AS month,
        COUNT(*) AS numerator
 FROM force_crime
 WHERE district_code IS NOT NULL
-  AND (ho_offence_code IN ('5D', '5E', '8N', '8P', '104'))
-GROUP BY 1, 2
+  AND ho_offence_code IN ('5D', '5E', '8N', '8P', '104')
+GROUP BY date_trunc('month', recorded_date), district_code

@@ -108,8 +108,70 @@ impl Error {
             }
             None => plain(&raw),
         };
+        let message = parser_words(&message);
         Error::Sql { message, location }
     }
+}
+
+/// The sqlparser's `ParserError("Expected: X, found: Y at Line: ...")` and
+/// `TokenizerError(...)` as sentences.
+fn parser_words(msg: &str) -> String {
+    let inner = |prefix: &str| {
+        msg.strip_prefix(prefix)
+            .and_then(|r| r.strip_suffix("\")"))
+            .map(|r| match r.find(" at Line: ") {
+                Some(i) => r[..i].to_string(),
+                None => r.to_string(),
+            })
+    };
+    if let Some(r) = inner("ParserError(\"") {
+        if let Some(rest) = r.strip_prefix("Expected: ")
+            && let Some((want, found)) = rest.split_once(", found: ")
+        {
+            let found = if found == "EOF" {
+                "the end of the query".to_string()
+            } else {
+                format!("`{found}`")
+            };
+            return format!("syntax error: expected {want} here, but found {found}");
+        }
+        return format!("syntax error: {r}");
+    }
+    if let Some(r) = inner("TokenizerError(\"") {
+        if r.starts_with("Unterminated string literal") {
+            return "this text is not closed: a closing ' is missing (to put a ' inside text, write it twice: 'Children''s Services')".into();
+        }
+        return format!("the query cannot be read: {r}");
+    }
+    msg.to_string()
+}
+
+/// The line of `text` at `line` with a marker under `column`, for people:
+///
+/// ```text
+///    10 |        crime_typo AS area_code
+///       |        ^
+/// ```
+pub fn snippet(text: &str, line: u64, column: u64) -> String {
+    let Some(src) = text.lines().nth(line.saturating_sub(1) as usize) else {
+        return String::new();
+    };
+    let n = line.to_string();
+    let pad = " ".repeat(n.len());
+    let indent: String = src
+        .chars()
+        .take(column.saturating_sub(1) as usize)
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    format!(" {n} | {src}\n {pad} | {indent}^")
+}
+
+/// Where a query ends (for errors at "the end of the query").
+fn end_of(sql: &str) -> (u64, u64) {
+    let lines: Vec<&str> = sql.trim_end().lines().collect();
+    let line = lines.len().max(1);
+    let col = lines.last().map(|l| l.chars().count() + 1).unwrap_or(1);
+    (line as u64, col as u64)
 }
 
 /// DataFusion's message without its internal prefixes
@@ -157,26 +219,23 @@ fn find_line_column(msg: &str) -> Option<(u64, u64)> {
     Some((line, col))
 }
 
-/// Views the engine defines over lake tables, so that a method used by
-/// several indicators is written once, here, instead of in every query.
-/// (name, tables it needs, SELECT).
-pub const DERIVED_VIEWS: &[(&str, &[&str], &str)] = &[(
-    // DfT severity adjustment: a KSI casualty counts 1 if killed, else the
-    // probability the casualty was seriously injured; releases without the
-    // adjustment count reported serious casualties as 1.
-    "road_casualty_ksi",
-    &["stats19_casualty", "stats19_collision"],
-    "SELECT date_trunc('month', c.date) AS month, \
-            c.local_authority_ons_district AS district_code, \
-            k.age_of_casualty AS age, k.casualty_type, k.casualty_severity AS severity, \
-            CASE WHEN k.casualty_severity = 1 THEN 1.0 \
-                 WHEN k.casualty_adjusted_severity_serious IS NOT NULL \
-                   THEN k.casualty_adjusted_severity_serious \
-                 WHEN k.casualty_severity = 2 THEN 1.0 \
-                 ELSE 0.0 END AS ksi \
-     FROM stats19_casualty k \
-     JOIN stats19_collision c ON c.collision_index = k.collision_index",
-)];
+/// A view file that could not be registered.
+#[derive(Debug, Clone)]
+pub struct ViewProblem {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line and column, where known.
+    pub location: Option<(u64, u64)>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for ViewProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (l, c) = self.location.unwrap_or((1, 1));
+        write!(f, "{}:{l}:{c}: {}", self.path.display(), self.message)
+    }
+}
 
 /// Limits for one engine.
 #[derive(Debug, Clone)]
@@ -195,6 +254,9 @@ pub struct EngineLimits {
     /// [`worker`]), so the limits are enforced from outside. `None`: in
     /// this process.
     pub worker: Option<PathBuf>,
+    /// Folder of shared SQL views (`queries/_views/*.sql`), registered
+    /// before any query runs.
+    pub views: Option<PathBuf>,
 }
 
 impl EngineLimits {
@@ -219,6 +281,7 @@ impl Default for EngineLimits {
             spill_dir: None,
             spill_bytes: 4 << 30,
             worker: worker::worker_exe(),
+            views: None,
         }
     }
 }
@@ -252,6 +315,9 @@ fn tidy_spill(root: &std::path::Path) {
 
 /// A read-only DataFusion session with every lake table registered.
 pub struct Engine {
+    view_problems: Vec<ViewProblem>,
+    /// Column names of every table and view, for suggestions.
+    columns: Vec<(String, Vec<String>)>,
     ctx: std::mem::ManuallyDrop<SessionContext>,
     spill: PathBuf,
     limits: EngineLimits,
@@ -301,15 +367,26 @@ impl Engine {
                 .map_err(Error::from_df)?;
             tables.push(m.dataset.clone());
         }
-        for (name, needs, sql) in DERIVED_VIEWS {
-            if needs.iter().all(|t| tables.iter().any(|x| x == t)) {
-                let plan = ctx.sql(sql).await.map_err(Error::from_df)?;
-                ctx.register_table(*name, plan.into_view())
-                    .map_err(Error::from_df)?;
-                tables.push(name.to_string());
+        let view_problems = match &limits.views {
+            Some(dir) => register_views(&ctx, dir, &mut tables).await,
+            None => Vec::new(),
+        };
+        let mut columns = Vec::new();
+        for t in &tables {
+            if let Ok(p) = ctx.table_provider(t.as_str()).await {
+                columns.push((
+                    t.clone(),
+                    p.schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect(),
+                ));
             }
         }
         Ok(Engine {
+            columns,
+            view_problems,
             ctx: std::mem::ManuallyDrop::new(ctx),
             spill: spill_root.join(format!("pid-{}", std::process::id())),
             limits,
@@ -317,6 +394,11 @@ impl Engine {
             lake_root: lake.root().to_path_buf(),
             worker: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// View files that could not be registered.
+    pub fn view_problems(&self) -> &[ViewProblem] {
+        &self.view_problems
     }
 
     /// Names of the registered tables.
@@ -331,7 +413,7 @@ impl Engine {
 
     /// Plan a read-only query.
     pub async fn plan(&self, sql: &str) -> Result<DataFrame, Error> {
-        check_read_only(sql)?;
+        check_read_only(sql).map_err(|e| self.enrich(e, sql))?;
         let opts = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -339,7 +421,66 @@ impl Engine {
         self.ctx
             .sql_with_options(sql, opts)
             .await
-            .map_err(Error::from_df)
+            .map_err(|e| self.enrich(Error::from_df(e), sql))
+    }
+
+    /// Add what helps an officer to a planning error: a suggestion for a
+    /// misspelt table, column or function, and a position for errors at
+    /// the end of the query.
+    fn enrich(&self, e: Error, sql: &str) -> Error {
+        let Error::Sql { message, location } = e else {
+            return e;
+        };
+        let quoted = |prefix: &str| {
+            message
+                .strip_prefix(prefix)
+                .and_then(|r| r.split('\'').next())
+                .map(str::to_string)
+        };
+        let mut message = message.clone();
+        let mut location = location;
+        if let Some(t) = quoted("table '") {
+            let t = t.rsplit('.').next().unwrap_or(&t).to_string();
+            let names: Vec<&str> = self.tables.iter().map(String::as_str).collect();
+            message = match crate::explore::closest(&t, &names) {
+                Some(c) => format!(
+                    "there is no table `{t}`; did you mean `{c}`? (`safer tables` lists them)"
+                ),
+                None if names.is_empty() => {
+                    format!("there is no table `{t}`: the lake is empty; run `safer ingest` first")
+                }
+                None => format!("there is no table `{t}` (`safer tables` lists them)"),
+            };
+        } else if let Some(c) = quoted("column '") {
+            let c = c.rsplit('.').next().unwrap_or(&c).to_string();
+            let cols: Vec<&String> = self.columns.iter().flat_map(|(_, c)| c).collect();
+            let names: Vec<&str> = cols.iter().map(|c| c.as_str()).collect();
+            message = match crate::explore::closest(&c, &names) {
+                Some(s) if s != c => format!(
+                    "there is no column `{c}`; did you mean `{s}`? (`safer describe TABLE` lists a table's columns)"
+                ),
+                _ => format!(
+                    "there is no column `{c}` in the tables this query reads (`safer describe TABLE` lists a table's columns)"
+                ),
+            };
+        } else if let Some(f) = quoted("Invalid function '") {
+            let state = self.ctx.state();
+            let mut names: Vec<&str> = state
+                .scalar_functions()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            names.extend(state.aggregate_functions().keys().map(String::as_str));
+            names.extend(state.window_functions().keys().map(String::as_str));
+            message = match crate::explore::closest(&f, &names) {
+                Some(s) => format!("there is no function `{f}`; did you mean `{s}`?"),
+                None => format!("there is no function `{f}`"),
+            };
+        }
+        if message.contains("the end of the query") {
+            location = Some(end_of(sql));
+        }
+        Error::Sql { message, location }
     }
 
     /// Run a read-only query and collect its (small) result, within the limits.
@@ -507,6 +648,99 @@ fn second_statement(sql: &str) -> Option<(u64, u64)> {
         }
     }
     None
+}
+
+/// Register every view in `dir` whose tables have landed. Views may read
+/// each other: files are tried again until no more can be registered.
+/// A view that fails is reported with its file, line and column; one whose
+/// tables are not in the lake (no STATS19 landed yet, say) is left out.
+async fn register_views(
+    ctx: &SessionContext,
+    dir: &std::path::Path,
+    tables: &mut Vec<String>,
+) -> Vec<ViewProblem> {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(e) => e
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+            .collect(),
+        Err(_) => return Vec::new(),
+    };
+    files.sort();
+    let mut pending: Vec<(PathBuf, String, String, Vec<String>)> = Vec::new();
+    let mut problems = Vec::new();
+    for f in files {
+        let sql = match std::fs::read_to_string(&f) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(ViewProblem {
+                    path: f,
+                    location: None,
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let meta = crate::indicators::parse_header(&f, &sql).unwrap_or_default();
+        let name = meta.get("view").cloned().unwrap_or_else(|| {
+            f.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        let needs: Vec<String> = meta
+            .get("tables")
+            .map(|t| t.split(',').map(|x| x.trim().to_string()).collect())
+            .unwrap_or_default();
+        pending.push((f, name, sql, needs));
+    }
+    loop {
+        let mut progress = false;
+        let mut still = Vec::new();
+        let mut last_errors = Vec::new();
+        for (f, name, sql, needs) in pending {
+            if !needs.iter().all(|t| tables.contains(t)) {
+                still.push((f, name, sql, needs));
+                continue;
+            }
+            let planned = match check_read_only(&sql) {
+                Ok(()) => ctx
+                    .sql_with_options(
+                        &sql,
+                        SQLOptions::new()
+                            .with_allow_ddl(false)
+                            .with_allow_dml(false)
+                            .with_allow_statements(false),
+                    )
+                    .await
+                    .map_err(Error::from_df),
+                Err(e) => Err(e),
+            };
+            match planned.and_then(|df| {
+                ctx.register_table(name.as_str(), df.into_view())
+                    .map_err(Error::from_df)
+            }) {
+                Ok(_) => {
+                    tables.push(name.clone());
+                    progress = true;
+                }
+                Err(e) => {
+                    last_errors.push(ViewProblem {
+                        path: f.clone(),
+                        location: e.location(),
+                        message: format!("view `{name}`: {e}"),
+                    });
+                    still.push((f, name, sql, needs));
+                }
+            }
+        }
+        pending = still;
+        if !progress || pending.is_empty() {
+            problems.extend(last_errors);
+            break;
+        }
+    }
+    problems
 }
 
 /// A table provider for one dataset: exactly the manifest's files, `_input`

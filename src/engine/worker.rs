@@ -127,6 +127,9 @@ impl Worker {
         if let Some(s) = &limits.spill_dir {
             cmd.arg("--spill-dir").arg(std::path::absolute(s)?);
         }
+        if let Some(v) = &limits.views {
+            cmd.arg("--views").arg(std::path::absolute(v)?);
+        }
         let address_space = (limits.memory_bytes as u64).saturating_add(HEADROOM_BYTES);
         // SAFETY: prctl and setrlimit are async-signal-safe; nothing else
         // runs between fork and exec.

@@ -107,6 +107,13 @@ pub enum Disclosure {
     Internal,
 }
 
+/// The allowed values of a header key, from the one table of keys.
+fn values(key: &str) -> &'static str {
+    crate::indicators::header::key(key)
+        .map(|k| k.values)
+        .unwrap_or("")
+}
+
 /// Parsed evaluation settings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Spec {
@@ -142,9 +149,7 @@ impl Spec {
             {
                 Some(Ok(per)) if per > 0.0 => Unit::Rate { per },
                 _ => {
-                    problems.push(format!(
-                        "unit `{u}`: use count, percentage, or rate per 1,000 / 10,000 / 100,000"
-                    ));
+                    problems.push(format!("unit `{u}`: use {}", values("unit")));
                     Unit::Count
                 }
             },
@@ -162,18 +167,23 @@ impl Spec {
             }
             Some(other) => {
                 problems.push(format!(
-                    "denominator `{other}`: use all people, adult females, females, under-25s, 10-17 year olds or none"
+                    "denominator `{other}`: use {}",
+                    values("denominator")
                 ));
                 None
             }
         };
-        if matches!(unit, Unit::Rate { .. }) && population.is_none() {
-            problems.push("a rate needs `denominator:` (the population it is per)".into());
+        if matches!(unit, Unit::Rate { .. })
+            && population.is_none()
+            && ind.meta.contains_key("denominator")
+        {
+            problems.push("denominator `none`: a rate needs the population it is per".into());
         }
         let polarity = Polarity::parse(&ind.polarity).unwrap_or_else(|| {
             problems.push(format!(
-                "polarity `{}`: use higher is better, lower is better or monitor",
-                ind.polarity
+                "polarity `{}`: use {}",
+                ind.polarity,
+                values("polarity")
             ));
             Polarity::Monitor
         });
@@ -205,9 +215,7 @@ impl Spec {
             None | Some("financial year" | "financial" | "april-march") => Calendar::Financial,
             Some("calendar year" | "calendar" | "january-december") => Calendar::Calendar,
             Some(other) => {
-                problems.push(format!(
-                    "calendar `{other}`: use financial year or calendar year"
-                ));
+                problems.push(format!("calendar `{other}`: use {}", values("calendar")));
                 Calendar::Financial
             }
         };
@@ -222,7 +230,10 @@ impl Spec {
             Some("quarter") => PeriodType::Quarter,
             Some("month") => PeriodType::Month,
             Some(other) => {
-                problems.push(format!("target_period `{other}` is not a period type"));
+                problems.push(format!(
+                    "target_period `{other}`: use {}",
+                    values("target_period")
+                ));
                 PeriodType::FinancialYear
             }
         };
@@ -230,7 +241,10 @@ impl Spec {
             None | Some("public") => Disclosure::Public,
             Some("internal") => Disclosure::Internal,
             Some(other) => {
-                problems.push(format!("disclosure `{other}`: use public or internal"));
+                problems.push(format!(
+                    "disclosure `{other}`: use {}",
+                    values("disclosure")
+                ));
                 Disclosure::Public
             }
         };

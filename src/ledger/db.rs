@@ -576,7 +576,7 @@ impl Ledger {
         Ok(self
             .summaries(
                 "WHERE schedule = ? AND logical_date = ? AND status IN ('ok', 'partial')
-                 ORDER BY started DESC",
+                 ORDER BY started DESC, run_id DESC",
                 &[schedule, &date],
             )
             .await?
@@ -631,7 +631,7 @@ impl Ledger {
     pub async fn last_complete(&self, schedule: &str) -> Result<Option<RunSummary>, Error> {
         Ok(self
             .summaries(
-                "WHERE schedule = ? AND status IN ('ok', 'partial') ORDER BY started DESC",
+                "WHERE schedule = ? AND status IN ('ok', 'partial') ORDER BY started DESC, run_id DESC",
                 &[schedule],
             )
             .await?

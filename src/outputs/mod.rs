@@ -482,7 +482,7 @@ impl<'a> PackData<'a> {
                 let tables: Vec<&str> = s
                     .indicator
                     .meta
-                    .get("sources")
+                    .get("tables")
                     .map(|list| list.split(',').map(str::trim).collect())
                     .unwrap_or_default();
                 let stale = self

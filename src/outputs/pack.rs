@@ -417,10 +417,7 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
         h,
         r#"<p class="meta">Definition: {}. Source: {}. Owner: {}.</p></section>"#,
         esc(i.meta("basis").unwrap_or("not stated")),
-        esc(i
-            .meta("source")
-            .or(i.meta("sources"))
-            .unwrap_or("not stated")),
+        esc(i.meta("source").unwrap_or("not stated")),
         esc(i.meta("owner").unwrap_or("not stated"))
     );
 }

@@ -344,7 +344,7 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
         "owner",
         "basis",
         "source",
-        "sources",
+        "tables",
     ];
     let mut hdr = vec!["Indicator id", "Title", "Theme"];
     hdr.extend(keys);

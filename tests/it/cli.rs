@@ -241,13 +241,19 @@ fn a_broken_indicator_names_its_file_line_and_column_and_the_rest_still_run() {
     std::fs::create_dir_all(root.join("queries/test")).unwrap();
     std::fs::write(
         root.join("queries/test/good.sql"),
-        "-- title: Good\n-- polarity: monitor\nSELECT month, 'E23000003' AS area_code, COUNT(*) AS numerator\nFROM police_uk_street GROUP BY month\n",
+        format!(
+            "{}SELECT month, 'E23000003' AS area_code, COUNT(*) AS numerator\nFROM police_uk_street GROUP BY month\n",
+            crate::common::header("good", "police_uk_street")
+        ),
     )
     .unwrap();
-    // Line 4, column 8 is the misspelt column.
+    // Line 10, column 8 is the misspelt column (the header is 8 lines).
     std::fs::write(
         root.join("queries/test/broken.sql"),
-        "-- title: Broken\n-- polarity: monitor\nSELECT month,\n       crime_typo AS area_code, COUNT(*) AS numerator\nFROM police_uk_street GROUP BY 1, 2\n",
+        format!(
+            "{}SELECT month,\n       crime_typo AS area_code, COUNT(*) AS numerator\nFROM police_uk_street GROUP BY 1, 2\n",
+            crate::common::header("broken", "police_uk_street")
+        ),
     )
     .unwrap();
     std::fs::write(
@@ -262,20 +268,25 @@ fn a_broken_indicator_names_its_file_line_and_column_and_the_rest_still_run() {
     assert_eq!(code, 0, "{out}");
     let (code, out, _) = safer(&["check"], root);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("queries/test/broken.sql:4:8:"), "{out}");
+    assert!(out.contains("queries/test/broken.sql:10:8:"), "{out}");
     assert!(out.contains("polarity `sideways`"), "{out}");
     assert!(
-        out.contains("must return month, area_code, numerator"),
+        out.contains("bad_header.sql:1: the header needs `-- id: ...` (for this file, usually `-- id: bad_header`)"),
+        "{out}"
+    );
+    assert!(out.contains("did you mean `crime_type`?"), "{out}");
+    assert!(
+        out.contains("must return month, area_code and numerator"),
         "{out}"
     );
     assert!(
-        out.contains("3 indicator(s) checked, 3 problem(s)"),
+        out.contains("3 indicator(s) checked, 9 problem(s)"),
         "{out}"
     );
 
     let (code, out, err) = safer(&["run"], root);
     assert_eq!(code, 1, "{out}\n{err}");
-    assert!(out.contains("queries/test/broken.sql:4:8:"), "{out}");
+    assert!(out.contains("queries/test/broken.sql:10:8:"), "{out}");
     assert!(out.contains("crime_typo"), "{out}");
     assert!(out.contains("polarity `sideways`"), "{out}");
     assert!(out.contains("good") && out.contains("points"), "{out}");

@@ -16,9 +16,11 @@ pub fn fixture(rel: &str) -> PathBuf {
 
 /// Run a query against a lake and return rows as strings ("NULL" for null).
 pub async fn rows(lake: &Lake, sql: &str) -> Vec<Vec<String>> {
-    let engine = Engine::open(lake, EngineLimits::default())
-        .await
-        .expect("engine opens");
+    let limits = EngineLimits {
+        views: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("queries/_views")),
+        ..EngineLimits::default()
+    };
+    let engine = Engine::open(lake, limits).await.expect("engine opens");
     let (_, batches) = engine
         .query(sql)
         .await
@@ -96,5 +98,13 @@ pub fn unique() -> String {
         "{}_{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A complete indicator header (eight lines) for test indicators, so their
+/// SQL starts on line 9.
+pub fn header(id: &str, tables: &str) -> String {
+    format!(
+        "-- id: {id}\n-- title: {id}\n-- description: Test indicator.\n-- priority: Test\n-- tables: {tables}\n-- unit: count\n-- polarity: monitor\n-- owner: Tests\n"
     )
 }

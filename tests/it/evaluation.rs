@@ -37,6 +37,7 @@ fn indicator(meta: &[(&str, &str)]) -> Indicator {
         path: PathBuf::from("queries/test/test.sql"),
         sql: String::new(),
         sql_hash: "abc".into(),
+        lines: Default::default(),
     }
 }
 

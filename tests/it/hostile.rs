@@ -256,14 +256,18 @@ fn a_nightly_run_survives_a_hostile_indicator_and_the_public_pack_does_not_quote
     std::fs::write(
         root.join("queries/overall/deep.sql"),
         format!(
-            "-- title: Deep\n-- polarity: monitor\nSELECT month, 'E10000017' AS area_code, {} AS numerator\nFROM police_uk_street GROUP BY month\n",
+            "{}SELECT month, 'E10000017' AS area_code, {} AS numerator\nFROM police_uk_street GROUP BY month\n",
+            crate::common::header("deep", "police_uk_street"),
             vec!["1"; 3000].join("+")
         ),
     )
     .unwrap();
     std::fs::write(
         root.join("queries/overall/forever.sql"),
-        "-- title: Forever\n-- polarity: monitor\nSELECT DATE '2026-01-01' AS month, 'E10000017' AS area_code, COUNT(*) AS numerator\nFROM range(1, 9223372036854775807)\n",
+        format!(
+            "{}SELECT DATE '2026-01-01' AS month, 'E10000017' AS area_code, COUNT(*) AS numerator\nFROM range(1, 9223372036854775807)\n",
+            crate::common::header("forever", "police_uk_street")
+        ),
     )
     .unwrap();
     let t = Instant::now();

@@ -5,6 +5,7 @@
 //! elsewhere those tests print that they were skipped.
 
 mod alerts;
+mod check;
 mod cli;
 mod common;
 mod crash;

@@ -318,6 +318,7 @@ fn no_suppressed_value_appears_anywhere_in_a_public_output() {
         path: "queries/test/test_pct.sql".into(),
         sql: String::new(),
         sql_hash: "h".into(),
+        lines: Default::default(),
     };
     let spec = Spec::from_indicator(&ind).unwrap();
     let ctx = Context {

@@ -100,6 +100,7 @@ pub fn make(root: &Path, formats: &[&str], extra_config: &str) -> PathBuf {
     copy_tree(&template().join("data/ons"), &root.join("data/ons"));
     std::fs::write(root.join("safer.toml"), config_text(extra_config)).unwrap();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
+    copy_tree(&src.join("_views"), &root.join("queries/_views"));
     for q in QUERIES {
         let dest = root.join("queries").join(q);
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();

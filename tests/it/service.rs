@@ -446,7 +446,10 @@ fn status_runs_and_json_logs_tell_the_on_call_person_what_happened() {
     // A broken indicator makes the run partial.
     std::fs::write(
         root.join("queries/overall/broken.sql"),
-        "-- title: Broken\n-- polarity: monitor\nSELECT month, nope AS area_code, COUNT(*) AS numerator\nFROM police_uk_street GROUP BY 1, 2\n",
+        format!(
+            "{}SELECT month, nope AS area_code, COUNT(*) AS numerator\nFROM police_uk_street GROUP BY 1, 2\n",
+            crate::common::header("broken", "police_uk_street")
+        ),
     )
     .unwrap();
     let (code, out, err) = safer(&["-v", "run"], &root);
@@ -484,7 +487,7 @@ fn status_runs_and_json_logs_tell_the_on_call_person_what_happened() {
         "status         partial",
         "ingest",
         "indicators  partial",
-        "broken.sql:3:15",
+        "broken.sql:9:15",
         "rows read",
         "Outputs:",
     ] {

@@ -19,6 +19,8 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::{self, Engine};
 
+pub mod header;
+
 /// Errors finding or running indicators.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -75,8 +77,11 @@ pub struct Indicator {
     pub unit: String,
     /// Polarity: `lower is better`, `higher is better` or `monitor`.
     pub polarity: String,
-    /// Every other header key, verbatim.
+    /// Every header key, verbatim.
     pub meta: BTreeMap<String, String>,
+    /// The line each header key is on.
+    #[serde(skip)]
+    pub lines: BTreeMap<String, usize>,
     /// File the indicator came from.
     pub path: PathBuf,
     /// The SQL text (the whole file).
@@ -111,7 +116,10 @@ pub fn discover(dir: &Path) -> (Vec<Indicator>, Vec<Error>) {
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
-                stack.push(p);
+                // Shared views are not indicators.
+                if p.file_name().is_none_or(|n| n != "_views") {
+                    stack.push(p);
+                }
             } else if p.extension().is_some_and(|x| x == "sql") {
                 files.push(p);
             }
@@ -145,42 +153,77 @@ pub fn load(root: &Path, path: &Path) -> Result<Indicator, Error> {
         path: path.to_path_buf(),
         source,
     })?;
-    let meta = parse_header(path, &sql)?;
+    let (meta, lines) = parse_header_lines(path, &sql)?;
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let theme = path
+    let get = |k: &str| meta.get(k).cloned();
+    // Missing keys are reported by `header::problems` (check, and the run,
+    // refuse the indicator); these stand-ins only keep the report readable.
+    let id = get("id").unwrap_or_else(|| stem.clone());
+    let folder = path
         .parent()
         .and_then(|p| p.strip_prefix(root).ok())
         .map(|p| p.to_string_lossy().into_owned())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "general".into());
-    let get = |k: &str| meta.get(k).cloned();
-    let title = get("title").ok_or_else(|| Error::Header {
-        path: path.to_path_buf(),
-        line: 1,
-        message: "the header needs `-- title: ...`".into(),
-    })?;
     Ok(Indicator {
-        id: get("id").unwrap_or(stem),
-        title,
-        // Sections follow the Community Safety Agreement priorities, so the
-        // priority names the theme when the header gives one.
-        theme: get("priority").or_else(|| get("theme")).unwrap_or(theme),
+        title: get("title").unwrap_or_else(|| id.clone()),
+        id,
+        // Sections follow the Community Safety Agreement priorities.
+        theme: get("priority").unwrap_or(folder),
         unit: get("unit").unwrap_or_else(|| "count".into()),
         polarity: get("polarity").unwrap_or_else(|| "monitor".into()),
         sql_hash: hex::encode(Sha256::digest(sql.as_bytes())),
         meta,
+        lines,
         path: path.to_path_buf(),
         sql,
     })
 }
 
-/// Parse the leading `-- key: value` lines; `--` lines that follow a key and
-/// have no colon-key continue its value.
+/// Everything wrong with an indicator's header (unknown keys, missing
+/// keys, bad values), each with its line; or its evaluation settings.
+pub fn check_header(
+    ind: &Indicator,
+) -> Result<crate::evaluation::spec::Spec, Vec<header::Problem>> {
+    let mut problems = header::problems(ind);
+    match crate::evaluation::spec::Spec::from_indicator(ind) {
+        Ok(spec) if problems.is_empty() => return Ok(spec),
+        Ok(_) => {}
+        Err(values) => {
+            for message in values {
+                // A value problem starts with its key's name.
+                let line = header::KEYS
+                    .iter()
+                    .filter(|k| message.starts_with(k.name))
+                    .max_by_key(|k| k.name.len())
+                    .and_then(|k| ind.lines.get(k.name).copied())
+                    .unwrap_or(1);
+                problems.push(header::Problem { line, message });
+            }
+        }
+    }
+    problems.sort_by_key(|p| p.line);
+    Err(problems)
+}
+
+/// Parse the header, keys and values only.
 pub fn parse_header(path: &Path, sql: &str) -> Result<BTreeMap<String, String>, Error> {
+    parse_header_lines(path, sql).map(|(m, _)| m)
+}
+
+/// Parse the leading `-- key: value` lines; `--` lines that follow a key and
+/// have no colon-key continue its value. Returns the values and the line of
+/// each key.
+#[allow(clippy::type_complexity)]
+pub fn parse_header_lines(
+    path: &Path,
+    sql: &str,
+) -> Result<(BTreeMap<String, String>, BTreeMap<String, usize>), Error> {
     let mut meta = BTreeMap::new();
+    let mut lines = BTreeMap::new();
     let mut last: Option<String> = None;
     for (i, line) in sql.lines().enumerate() {
         let t = line.trim();
@@ -190,11 +233,17 @@ pub fn parse_header(path: &Path, sql: &str) -> Result<BTreeMap<String, String>, 
             }
             break;
         };
+        // An indented line (`--   more words`) continues the key above,
+        // even if it happens to contain a colon.
+        let indented = body.starts_with("  ");
         let body = body.trim();
         if body.is_empty() {
             continue;
         }
-        let key = body.split_once(':').map(|(k, v)| (k.trim(), v.trim()));
+        let key = body
+            .split_once(':')
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .filter(|_| !(indented && last.is_some()));
         match key {
             Some((k, v))
                 if !k.is_empty()
@@ -208,6 +257,7 @@ pub fn parse_header(path: &Path, sql: &str) -> Result<BTreeMap<String, String>, 
                         message: format!("`{k}` appears twice in the header"),
                     });
                 }
+                lines.insert(k.to_string(), i + 1);
                 last = Some(k.to_string());
             }
             _ => match &last {
@@ -221,7 +271,7 @@ pub fn parse_header(path: &Path, sql: &str) -> Result<BTreeMap<String, String>, 
             },
         }
     }
-    Ok(meta)
+    Ok((meta, lines))
 }
 
 /// Run one indicator: plan, execute, check the result's shape.
@@ -316,6 +366,10 @@ mod tests {
         let m = parse_header(Path::new("x.sql"), sql).unwrap();
         assert_eq!(m["id"], "asb");
         assert_eq!(m["description"], "Incidents reported to police.");
+        let colon = "-- id: a\n-- description: Small\n--   numbers: suppressed.\nSELECT 1";
+        let m = parse_header(Path::new("x.sql"), colon).unwrap();
+        assert_eq!(m["description"], "Small numbers: suppressed.");
+        assert!(!m.contains_key("numbers"));
         let dup = "-- id: a\n-- id: b\nSELECT 1";
         let e = parse_header(Path::new("x.sql"), dup).unwrap_err();
         assert!(e.to_string().contains("x.sql:2"), "{e}");
