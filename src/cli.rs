@@ -198,6 +198,25 @@ pub enum Command {
         #[arg(long)]
         area: Option<String>,
     },
+    /// Run the tests beside the indicators (`queries/<theme>/<id>.test`),
+    /// each in an isolated session with only its own rows.
+    Test {
+        /// Only these indicators (default: all).
+        ids: Vec<String>,
+        /// Fill in each test's `expect` block with what the query returns,
+        /// for you to review before committing.
+        #[arg(long)]
+        complete: bool,
+        /// Fail when an indicator has no test.
+        #[arg(long)]
+        require_all: bool,
+    },
+    /// Start a new indicator: its SQL file and its test, with comments that
+    /// explain each part.
+    New {
+        /// `<theme>/<id>`, e.g. `anti_social_behaviour/asb_repeat_callers`.
+        name: String,
+    },
     /// Print the DataFusion plan of one indicator's query.
     Explain {
         /// Indicator id.
@@ -640,6 +659,46 @@ pub async fn run(cli: Cli) -> Result<i32> {
             crate::engine::worker::serve(&lake, limits).await?;
             Ok(0)
         }
+        Command::Test {
+            ids,
+            complete,
+            require_all,
+        } => {
+            let default = PathBuf::from(CONFIG_FILE);
+            let path = cli.config.as_deref().unwrap_or(&default);
+            let cfg = if path.exists() {
+                Some(load_config(Some(path))?)
+            } else {
+                None
+            };
+            let queries = match &cfg {
+                Some(c) => c.resolve(&c.paths.queries),
+                None => PathBuf::from("queries"),
+            };
+            test(cfg.as_ref(), &queries, &ids, complete, require_all).await
+        }
+        Command::New { name } => {
+            let default = PathBuf::from(CONFIG_FILE);
+            let path = cli.config.as_deref().unwrap_or(&default);
+            let queries = if path.exists() {
+                let c = load_config(Some(path))?;
+                c.resolve(&c.paths.queries)
+            } else {
+                PathBuf::from("queries")
+            };
+            let (sql, test) = crate::testing::scaffold(&queries, &name).map_err(UsageError)?;
+            println!(
+                "Created {}
+    and {}",
+                sql.display(),
+                test.display()
+            );
+            println!(
+                "Next: write the query, put a few rows in the test, then `safer test {}`.",
+                name.rsplit('/').next().unwrap_or(&name)
+            );
+            Ok(0)
+        }
         Command::Explain { id } => {
             let cfg = load_config(cli.config.as_deref())?;
             let (found, problems) = pipeline::catalogue(&cfg, std::slice::from_ref(&id));
@@ -717,6 +776,80 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
         }
     }
+}
+
+async fn test(
+    cfg: Option<&Config>,
+    queries: &Path,
+    ids: &[String],
+    complete: bool,
+    require_all: bool,
+) -> Result<i32> {
+    let (mut catalogue, errors) = crate::indicators::discover(queries);
+    for e in &errors {
+        println!("FAIL  {e}");
+    }
+    if !ids.is_empty() {
+        for id in ids {
+            if !catalogue.iter().any(|i| &i.id == id) {
+                return Err(
+                    UsageError(format!("no indicator `{id}` in {}", queries.display())).into(),
+                );
+            }
+        }
+        catalogue.retain(|i| ids.contains(&i.id));
+    }
+    let declared = crate::testing::declared_tables(cfg);
+    let views = queries.join(pipeline::VIEWS_DIR);
+    let (with, without) = crate::testing::discover(&catalogue);
+    let (mut passed, mut failed) = (0, 0);
+    for (ind, path) in &with {
+        let outcome = match crate::testing::TestFile::load(path) {
+            Ok(t) => crate::testing::run_one(ind, &t, &declared, Some(&views), complete).await,
+            Err(f) => crate::testing::Outcome {
+                id: ind.id.clone(),
+                path: path.clone(),
+                failure: Some(f),
+                completed: false,
+            },
+        };
+        match (&outcome.failure, outcome.completed) {
+            (None, true) => {
+                passed += 1;
+                println!(
+                    "DONE  {}  ({} filled in: review it)",
+                    outcome.id,
+                    outcome.path.display()
+                );
+            }
+            (None, false) => {
+                passed += 1;
+                println!("ok    {}", outcome.id);
+            }
+            (Some(f), _) => {
+                failed += 1;
+                println!("FAIL  {}\n{f}", outcome.id);
+            }
+        }
+    }
+    for ind in &without {
+        println!(
+            "{}  {}: no test (add {})",
+            if require_all { "FAIL" } else { "skip" },
+            ind.id,
+            ind.path.with_extension(crate::testing::EXTENSION).display()
+        );
+    }
+    let missing = if require_all { without.len() } else { 0 };
+    println!(
+        "{passed} passed, {failed} failed, {} without a test",
+        without.len()
+    );
+    Ok(if failed + missing + errors.len() == 0 {
+        0
+    } else {
+        1
+    })
 }
 
 /// Run the job once under the lock and print what happened.

@@ -40,3 +40,4 @@ pub mod scheduler;
 pub mod schema;
 pub mod sources;
 pub mod status;
+pub mod testing;

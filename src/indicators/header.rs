@@ -91,7 +91,7 @@ pub const KEYS: &[Key] = &[
         values: "table names, separated by commas",
         default: None,
         need: Need::Required,
-        example: "police_uk_street, ons_lsoa_lookup",
+        example: "police_uk_by_district",
     },
     Key {
         name: "unit",
