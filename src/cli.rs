@@ -217,6 +217,13 @@ pub enum Command {
         /// `<theme>/<id>`, e.g. `anti_social_behaviour/asb_repeat_callers`.
         name: String,
     },
+    /// Write the indicator dictionary (HTML and markdown) and the table
+    /// dictionary.
+    Docs {
+        /// Folder to write into (default: docs/ beside safer.toml, or ./docs).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print the DataFusion plan of one indicator's query.
     Explain {
         /// Indicator id.
@@ -697,6 +704,37 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 "Next: write the query, put a few rows in the test, then `safer test {}`.",
                 name.rsplit('/').next().unwrap_or(&name)
             );
+            Ok(0)
+        }
+        Command::Docs { out } => {
+            let default = PathBuf::from(CONFIG_FILE);
+            let path = cli.config.as_deref().unwrap_or(&default);
+            let cfg = if path.exists() {
+                Some(load_config(Some(path))?)
+            } else {
+                None
+            };
+            let (queries, outputs, lake, base) = match &cfg {
+                Some(c) => (
+                    c.resolve(&c.paths.queries),
+                    c.resolve(&c.paths.outputs),
+                    c.lake_dir(),
+                    c.base_dir.clone(),
+                ),
+                None => (
+                    PathBuf::from("queries"),
+                    PathBuf::from("outputs"),
+                    PathBuf::from("lake"),
+                    PathBuf::from("."),
+                ),
+            };
+            let out = out.unwrap_or_else(|| base.join("docs"));
+            let w = crate::docs::write(cfg.as_ref(), &queries, &outputs, &lake, &out)
+                .await
+                .map_err(UsageError)?;
+            for f in &w.files {
+                println!("{}", f.display());
+            }
             Ok(0)
         }
         Command::Explain { id } => {

@@ -1,7 +1,7 @@
 -- id: asb_incidents
 -- title: Anti-social behaviour incidents
 -- description: Anti-social behaviour incidents recorded by the police and published
---   on data.police.uk (rows with blank Crime ID).
+--   on data.police.uk (rows whose crime type is Anti-social behaviour).
 -- priority: Anti-social behaviour
 -- basis: Crime and Disorder Act 1998 s17 (crime and disorder includes ASB)
 -- source: data.police.uk street-level crime (OGL v3.0)
