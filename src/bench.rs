@@ -187,6 +187,7 @@ pub async fn run(data: &Path, work: &Path, repeats: u32) -> anyhow::Result<Repor
             latest_month: latest,
             freshness: Vec::new(),
             sources: Vec::new(),
+            data_checks: Vec::new(),
             series: measured.series,
             results,
         };

@@ -433,6 +433,67 @@ fn project_file(cfg: &Config, f: &mut Vec<Finding>) {
             ));
         }
     }
+    // Source tests must name columns their table has.
+    let declared = crate::testing::declared_tables(Some(cfg));
+    for s in &cfg.sources {
+        let tables = s.tables();
+        for t in s.tests() {
+            let table = t
+                .table
+                .clone()
+                .or_else(|| tables.first().cloned())
+                .unwrap_or_default();
+            let Some(cols) = declared.get(&table) else {
+                continue;
+            };
+            let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
+            for c in t.column.iter().chain(t.columns.iter()) {
+                if !names.contains(&c.as_str()) {
+                    let hint = crate::explore::closest(c, &names)
+                        .map(|x| format!("; did you mean `{x}`?"))
+                        .unwrap_or_default();
+                    f.push(err(
+                        file,
+                        None,
+                        None,
+                        format!(
+                            "source `{}`: test {} names column `{c}`, which `{table}` does not have{hint}",
+                            s.name(),
+                            t.label()
+                        ),
+                    ));
+                }
+            }
+            if let Some((lt, lc)) = t.to.as_deref().and_then(|x| x.split_once('.'))
+                && let Some(lcols) = declared.get(lt)
+                && !lcols.iter().any(|c| c.name == lc)
+            {
+                f.push(err(
+                    file,
+                    None,
+                    None,
+                    format!(
+                        "source `{}`: test {} looks up `{lt}.{lc}`, but `{lt}` has no column `{lc}`",
+                        s.name(),
+                        t.label()
+                    ),
+                ));
+            } else if let Some((lt, _)) = t.to.as_deref().and_then(|x| x.split_once('.'))
+                && !declared.contains_key(lt)
+            {
+                f.push(err(
+                    file,
+                    None,
+                    None,
+                    format!(
+                        "source `{}`: test {} looks up table `{lt}`, which no source lands",
+                        s.name(),
+                        t.label()
+                    ),
+                ));
+            }
+        }
+    }
     let l = &cfg.limits;
     let mut limit = |ok: bool, text: String| {
         if !ok {

@@ -1375,6 +1375,7 @@ async fn import(
                 null_values: Vec::new(),
                 ignore_extra_columns: false,
                 max_lag_months: None,
+                tests: Vec::new(),
             })
         }
         _ => None,

@@ -239,6 +239,15 @@ impl Source {
         }
     }
 
+    /// The source's data tests.
+    pub fn tests(&self) -> &[SourceTest] {
+        match self {
+            Source::PoliceUk(s) | Source::Stats19(s) | Source::OnsPopulation(s) => &s.tests,
+            Source::Csv(s) => &s.tests,
+            Source::Sql(s) => &s.tests,
+        }
+    }
+
     /// The kind, as written in config.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -247,6 +256,175 @@ impl Source {
             Source::OnsPopulation(_) => "ons_population",
             Source::Csv(_) => "csv",
             Source::Sql(_) => "sql",
+        }
+    }
+}
+
+/// A data test on a landed table, as dbt has them. Declared under its
+/// source as `[[sources.tests]]`; it runs on the table as it would be after
+/// each landing, before the landing is committed, so an `error` test that
+/// fails leaves the previous good data in place.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SourceTest {
+    /// What is tested.
+    pub test: TestKind,
+    /// The table, for a source that lands several (STATS19); default: the
+    /// source's only table.
+    #[serde(default)]
+    pub table: Option<String>,
+    /// The column tested (not_null, unique, accepted_values, relationships).
+    #[serde(default)]
+    pub column: Option<String>,
+    /// For `unique` over a combination: the columns that together must be
+    /// unique (instead of `column`).
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// For `accepted_values`: every value the column may hold.
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// For `relationships`: `table.column` every value must appear in.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// For `row_count_change`: the largest fall against the previous load,
+    /// in per cent of its rows.
+    #[serde(default)]
+    pub max_drop_pct: Option<f64>,
+    /// For `row_count_change`: the largest rise, in per cent.
+    #[serde(default)]
+    pub max_rise_pct: Option<f64>,
+    /// For `freshness`: how many whole months the newest month may lag the
+    /// reporting date.
+    #[serde(default)]
+    pub max_lag_months: Option<u32>,
+    /// `error` (the default, as in dbt): a failure refuses the landing;
+    /// `warn`: recorded, shown in `status` and the pack's data-quality note.
+    #[serde(default)]
+    pub severity: Severity,
+}
+
+/// The kinds of source test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestKind {
+    /// No row has a missing value in `column`.
+    NotNull,
+    /// No two rows share a value of `column` (or of `columns` together).
+    Unique,
+    /// Every value of `column` is one of `values` (missing values pass;
+    /// pair with not_null).
+    AcceptedValues,
+    /// Every value of `column` appears in `to` (missing values pass).
+    Relationships,
+    /// The row count moved by no more than the bounds since the last load.
+    RowCountChange,
+    /// The newest month is no older than `max_lag_months`.
+    Freshness,
+}
+
+impl TestKind {
+    /// As written in safer.toml.
+    pub fn name(self) -> &'static str {
+        match self {
+            TestKind::NotNull => "not_null",
+            TestKind::Unique => "unique",
+            TestKind::AcceptedValues => "accepted_values",
+            TestKind::Relationships => "relationships",
+            TestKind::RowCountChange => "row_count_change",
+            TestKind::Freshness => "freshness",
+        }
+    }
+}
+
+/// What a failing source test does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Refuse the landing: the previous good data stays.
+    #[default]
+    Error,
+    /// Land anyway; record and report the failure.
+    Warn,
+}
+
+impl Severity {
+    /// As written in safer.toml.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warn => "warn",
+        }
+    }
+}
+
+impl SourceTest {
+    /// A short name for reports: `unique(case_id)`, `row_count_change`.
+    pub fn label(&self) -> String {
+        let cols = if !self.columns.is_empty() {
+            self.columns.join(", ")
+        } else {
+            self.column.clone().unwrap_or_default()
+        };
+        if cols.is_empty() {
+            self.test.name().to_string()
+        } else {
+            format!("{}({cols})", self.test.name())
+        }
+    }
+
+    /// Problems with the declaration, in words; `tables` are the source's
+    /// tables and `columns(table)` gives a table's declared columns.
+    fn problems(&self, source: &str, tables: &[String], out: &mut Vec<String>) {
+        let at = format!("source `{source}`: test {}", self.label());
+        match &self.table {
+            Some(t) if !tables.contains(t) => out.push(format!(
+                "{at}: table `{t}` is not one this source lands ({})",
+                tables.join(", ")
+            )),
+            None if tables.len() > 1 => out.push(format!(
+                "{at}: this source lands {}; say which with `table = \"...\"`",
+                tables.join(", ")
+            )),
+            _ => {}
+        }
+        let needs_column = matches!(
+            self.test,
+            TestKind::NotNull | TestKind::AcceptedValues | TestKind::Relationships
+        );
+        if needs_column && self.column.is_none() {
+            out.push(format!("{at}: set `column`"));
+        }
+        if self.test == TestKind::Unique && self.column.is_none() == self.columns.is_empty() {
+            out.push(format!("{at}: set one of `column` and `columns`"));
+        }
+        if self.test == TestKind::AcceptedValues && self.values.is_empty() {
+            out.push(format!("{at}: list the accepted `values`"));
+        }
+        if self.test == TestKind::Relationships {
+            match self.to.as_deref().and_then(|t| t.split_once('.')) {
+                Some((t, c)) if is_identifier(t) && is_identifier(c) => {}
+                _ => out.push(format!(
+                    "{at}: set `to = \"table.column\"`, the lookup every value must appear in"
+                )),
+            }
+        }
+        if self.test == TestKind::RowCountChange {
+            if self.max_drop_pct.is_none() && self.max_rise_pct.is_none() {
+                out.push(format!("{at}: set `max_drop_pct`, `max_rise_pct` or both"));
+            }
+            for (k, v) in [
+                ("max_drop_pct", self.max_drop_pct),
+                ("max_rise_pct", self.max_rise_pct),
+            ] {
+                if let Some(v) = v
+                    && !(v.is_finite() && v >= 0.0)
+                {
+                    out.push(format!("{at}: `{k}` must be a percentage of 0 or more"));
+                }
+            }
+        }
+        if self.test == TestKind::Freshness && self.max_lag_months.is_none() {
+            out.push(format!("{at}: set `max_lag_months`"));
         }
     }
 }
@@ -263,6 +441,9 @@ pub struct FileSource {
     /// [`Source::max_lag_months`]).
     #[serde(default)]
     pub max_lag_months: Option<u32>,
+    /// Data tests run on every landing (see [`SourceTest`]).
+    #[serde(default)]
+    pub tests: Vec<SourceTest>,
 }
 
 /// CSV files with declared columns.
@@ -289,6 +470,9 @@ pub struct CsvSource {
     /// Months the newest data may lag the reporting date.
     #[serde(default)]
     pub max_lag_months: Option<u32>,
+    /// Data tests run on every landing (see [`SourceTest`]).
+    #[serde(default)]
+    pub tests: Vec<SourceTest>,
 }
 
 /// How a database source refreshes.
@@ -333,6 +517,9 @@ pub struct SqlSource {
     /// Months the newest data may lag the reporting date.
     #[serde(default)]
     pub max_lag_months: Option<u32>,
+    /// Data tests run on every landing (see [`SourceTest`]).
+    #[serde(default)]
+    pub tests: Vec<SourceTest>,
 }
 
 impl Config {
@@ -401,6 +588,9 @@ impl Config {
                         "sources `{other}` and `{name}` both land table `{t}`"
                     ));
                 }
+            }
+            for t in s.tests() {
+                t.problems(name, &s.tables(), &mut out);
             }
             match s {
                 Source::Csv(c) => {

@@ -626,7 +626,10 @@ async fn run_job_inner(cfg: &Config, ledger: &Ledger, spec: &JobSpec) -> Result<
     // between the ingest and the indicators. Landing tasks hold a share of
     // it: a step abandoned on timeout keeps the lake locked until its last
     // write has finished.
-    let lake = Lake::open(cfg.lake_dir())?;
+    let lake = Lake::open(cfg.lake_dir())?.with_checks(sources::checks::Checks::new(
+        cfg,
+        spec.as_of.unwrap_or(spec.today),
+    ));
     let lake_guard = Arc::new(lake.lock()?);
     let abandoned = ledger.abandon_unfinished(&spec.run_id).await?;
     if !abandoned.is_empty() {
@@ -951,6 +954,10 @@ async fn run_step(
                 latest_month: e.reporting_month,
                 freshness: e.tables.clone(),
                 sources: sources::freshness(cfg, lake, reference).unwrap_or_default(),
+                data_checks: sources::checks::latest(lake)
+                    .into_iter()
+                    .filter(|o| !o.passed)
+                    .collect(),
                 series: e.series.clone(),
                 results: e.results.clone(),
             };
@@ -990,7 +997,9 @@ pub fn table_freshness(lake: &Lake) -> Result<Vec<Freshness>, Error> {
     Ok(lake
         .datasets()?
         .into_iter()
-        .filter(|m| m.dataset != lake::QUARANTINE_DATASET)
+        .filter(|m| {
+            m.dataset != lake::QUARANTINE_DATASET && !sources::checks::is_bookkeeping(&m.dataset)
+        })
         .map(|m| {
             let range = m.month_range();
             Freshness {

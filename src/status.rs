@@ -64,6 +64,8 @@ pub struct Status {
     pub other_runs: Vec<RunSummary>,
     /// Source freshness, against today.
     pub freshness: Vec<SourceFreshness>,
+    /// Source tests whose latest check failed.
+    pub source_tests: Vec<crate::sources::checks::Outcome>,
     /// Indicators failing in the newest run that measured them, with why.
     pub failing_indicators: Vec<(String, String)>,
     /// The run those came from.
@@ -157,9 +159,14 @@ pub async fn build(cfg: &Config, ledger: &Ledger, now: DateTime<Utc>) -> Status 
         .cloned()
         .collect();
 
+    let mut source_tests = Vec::new();
     let freshness = match Lake::open(cfg.lake_dir())
         .map_err(|e| e.to_string())
         .and_then(|lake| {
+            source_tests = sources::checks::latest(&lake)
+                .into_iter()
+                .filter(|o| !o.passed)
+                .collect();
             sources::freshness(cfg, &lake, now.date_naive()).map_err(|e| e.to_string())
         }) {
         Ok(f) => f,
@@ -170,6 +177,10 @@ pub async fn build(cfg: &Config, ledger: &Ledger, now: DateTime<Utc>) -> Status 
     };
     for f in freshness.iter().filter(|f| f.stale) {
         attention.push(format!("stale data: {}", f.describe()));
+    }
+
+    for t in &source_tests {
+        attention.push(format!("source test: {}", t.describe()));
     }
 
     // Failing indicators: from the newest run that ran them.
@@ -236,6 +247,7 @@ pub async fn build(cfg: &Config, ledger: &Ledger, now: DateTime<Utc>) -> Status 
         schedule_problems,
         other_runs,
         freshness,
+        source_tests,
         failing_indicators,
         indicators_run,
         packs,
@@ -337,6 +349,13 @@ impl Status {
                     if f.stale { "STALE" } else { "ok" }
                 ),
             );
+        }
+        if !self.source_tests.is_empty() {
+            line(&mut o, String::new());
+            line(&mut o, "Source tests failing (`safer sql \"SELECT * FROM source_test_failures\"` shows examples):".into());
+            for t in &self.source_tests {
+                line(&mut o, format!("  {}", t.describe()));
+            }
         }
         line(&mut o, String::new());
         match &self.indicators_run {

@@ -1,9 +1,10 @@
 -- view: road_casualty_ksi
 -- description: Road casualties with the month and district of their collision and the
 --   DfT severity-adjusted KSI weight, so the road-safety indicators count KSI the
---   same way. A fatal casualty counts 1; a serious one counts the probability DfT
---   gives that it was serious (casualty_adjusted_severity_serious); releases
---   without the adjustment count a reported serious casualty as 1; slight, 0.
+--   same way. A fatal casualty counts 1. Any other casualty counts the probability
+--   DfT gives that it was serious (casualty_adjusted_severity_serious), so a
+--   reported slight casualty may count a little; releases without the adjustment
+--   count a reported serious casualty as 1 and a slight one as 0.
 -- tables: stats19_casualty, stats19_collision
 -- source: DfT, Guide to severity adjustments for reported road casualties
 SELECT date_trunc('month', collision.date) AS month,

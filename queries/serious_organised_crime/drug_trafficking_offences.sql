@@ -1,7 +1,8 @@
 -- id: drug_trafficking_offences
 -- title: Drug trafficking offences
--- description: Police-recorded trafficking in controlled drugs (Home Office codes
---   92A, 92C, 92E): proactive policing, so monitored.
+-- description: Police-recorded trafficking in controlled drugs and other drug
+--   offences (Home Office codes 92A, 92C; possession, 92D and 92E, is not
+--   counted): proactive policing, so monitored.
 -- priority: Serious organised crime
 -- basis: Misuse of Drugs Act 1971; From Harm to Hope (2021)
 -- source: Home Office Counting Rules for Recorded Crime; force data-sharing extract
@@ -17,5 +18,5 @@ SELECT date_trunc('month', recorded_date) AS month,
        COUNT(*) AS numerator
 FROM force_crime
 WHERE district_code IS NOT NULL
-  AND ho_offence_code IN ('92A', '92C', '92E')
+  AND ho_offence_code IN ('92A', '92C')  -- trafficking; other drug offences
 GROUP BY date_trunc('month', recorded_date), district_code

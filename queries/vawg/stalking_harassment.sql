@@ -1,6 +1,8 @@
 -- id: stalking_harassment
 -- title: Stalking and harassment offences
--- description: Police-recorded stalking (8Q, 8R) and harassment (8L, 8M, 8U).
+-- description: Police-recorded stalking and harassment as ONS groups them:
+--   stalking (8Q), harassment (8L, 8M), malicious communications (8R) and
+--   controlling or coercive behaviour (8U).
 -- priority: Violence against women and girls
 -- basis: Protection from Harassment Act 1997; Stalking Protection Act 2019
 -- source: Home Office Counting Rules for Recorded Crime; force data-sharing extract

@@ -1,7 +1,8 @@
 -- id: violence_with_injury_rate
 -- title: Violence with injury per 1,000 people
--- description: Crimes of violence with injury (Home Office codes 5D, 5E, 8N, 8P,
---   104) per 1,000 residents.
+-- description: Crimes of violence with injury (Home Office codes 5D, 5E, 8N, 8P)
+--   per 1,000 residents. Assault without injury on a constable (104) is not
+--   counted.
 -- priority: Violence and serious violence
 -- basis: Serious Violence Duty (PCSC Act 2022)
 -- source: Home Office Counting Rules for Recorded Crime; force data-sharing extract
@@ -20,5 +21,5 @@ SELECT date_trunc('month', recorded_date) AS month,
        COUNT(*) AS numerator
 FROM force_crime
 WHERE district_code IS NOT NULL
-  AND ho_offence_code IN ('5D', '5E', '8N', '8P', '104')
+  AND ho_offence_code IN ('5D', '5E', '8N', '8P')
 GROUP BY date_trunc('month', recorded_date), district_code

@@ -246,10 +246,21 @@ impl Landing {
         }
         inputs.append(&mut self.inputs);
 
+        // Source tests see the table as it will be. A refusal removes the
+        // new files; the old manifest and everything it points at stay.
+        if let Some(checks) = self.lake.checks().cloned()
+            && let Err(e) = checks.gate(&self.lake, &self.dataset, &self.old, &files, &inputs)
+        {
+            remove_unreferenced(&self.dir, &self.old);
+            return Err(e);
+        }
+
         // Quarantine first: if we crash after it, the data manifest still
         // describes the old state and a rerun repeats the landing.
         summary.quarantined = self.quarantine.len() as u64;
-        if self.dataset != QUARANTINE_DATASET {
+        if self.dataset != QUARANTINE_DATASET
+            && !crate::sources::checks::is_bookkeeping(&self.dataset)
+        {
             self.commit_quarantine()?;
         }
 

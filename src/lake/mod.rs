@@ -16,6 +16,7 @@ mod manifest;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use landing::{
     Landing, LandingSummary, PartitionOpener, PartitionWriter, QuarantineRow, input_column,
@@ -59,6 +60,19 @@ pub enum Error {
         /// Lock file.
         path: PathBuf,
     },
+    /// Source tests with severity `error` failed: the landing was refused and
+    /// the table is as it was.
+    #[error(
+        "`{dataset}`: {} source test(s) failed, so this landing was refused and the previous data kept: {}",
+        failures.len(),
+        failures.join("; ")
+    )]
+    TestsFailed {
+        /// The table.
+        dataset: String,
+        /// Each failing test and what it found.
+        failures: Vec<String>,
+    },
     /// A batch did not match the dataset's schema. This is a bug in a reader.
     #[error("internal error (this is a bug): {0}")]
     Internal(String),
@@ -68,6 +82,7 @@ pub enum Error {
 #[derive(Debug, Clone)]
 pub struct Lake {
     root: PathBuf,
+    checks: Option<Arc<crate::sources::checks::Checks>>,
 }
 
 /// Held while a process writes to the lake; released on drop.
@@ -84,7 +99,18 @@ impl Lake {
             path: root.clone(),
             source,
         })?;
-        Ok(Lake { root })
+        Ok(Lake { root, checks: None })
+    }
+
+    /// The same lake, with source tests run on every landing.
+    pub fn with_checks(mut self, checks: Arc<crate::sources::checks::Checks>) -> Lake {
+        self.checks = Some(checks);
+        self
+    }
+
+    /// The source tests landings run, if any.
+    pub fn checks(&self) -> Option<&Arc<crate::sources::checks::Checks>> {
+        self.checks.as_ref()
     }
 
     /// The lake's root directory.

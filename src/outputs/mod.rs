@@ -95,6 +95,8 @@ pub struct RunView {
     pub freshness: Vec<Freshness>,
     /// Freshness per source against what each declares.
     pub sources: Vec<crate::sources::SourceFreshness>,
+    /// Source tests whose latest check failed (the pack's data-quality note).
+    pub data_checks: Vec<crate::sources::checks::Outcome>,
     /// Indicator results.
     pub series: Vec<Series>,
     /// Evaluated results (indicator × area × period).
@@ -364,6 +366,8 @@ pub struct PackData<'a> {
     pub freshness: &'a [Freshness],
     /// Freshness per source.
     pub sources: &'a [crate::sources::SourceFreshness],
+    /// Failing source tests.
+    pub data_checks: &'a [crate::sources::checks::Outcome],
     /// Indicators in this output.
     pub series: Vec<&'a Series>,
     /// Results for those indicators.
@@ -425,6 +429,7 @@ impl<'a> PackData<'a> {
             headline_area_name,
             freshness: &view.freshness,
             sources: &view.sources,
+            data_checks: &view.data_checks,
             series,
             results,
             commentary,

@@ -499,5 +499,27 @@ fn sources(h: &mut String, d: &PackData<'_>) {
         }
         h.push_str("</tbody></table>");
     }
+    if !d.data_checks.is_empty() {
+        h.push_str(r#"<h3 id="data-quality">Data quality</h3><p>These checks on the data as it arrived did not pass. Where a check is marked as a warning the data was used; otherwise the previous data was kept and figures from that source may be out of date.</p><ul>"#);
+        for c in d.data_checks {
+            let what = if d.public {
+                format!("{} row(s) failed", c.failing)
+            } else {
+                c.detail.clone()
+            };
+            let effect = match c.severity {
+                crate::config::Severity::Warn => "warning: the data was used",
+                crate::config::Severity::Error => "the new data was not used",
+            };
+            let _ = write!(
+                h,
+                "<li><strong>{}</strong>, check {}: {} ({effect}).</li>",
+                esc(&c.dataset),
+                esc(&c.test),
+                esc(&what)
+            );
+        }
+        h.push_str("</ul>");
+    }
     h.push_str("<p>data.police.uk street-level crime, DfT STATS19 road casualty statistics and ONS population estimates and lookups are published under the Open Government Licence v3.0. Partner data (force recorded-crime extract, council and health service data) is shared under the Crime and Disorder Act 1998 s115 and the Serious Violence Duty.</p>");
 }

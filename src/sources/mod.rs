@@ -9,6 +9,7 @@
 //! [`files::Format`] (or a module like [`sql`]), a branch in [`run`], and a
 //! fixture test of every quirk the real format has.
 
+pub mod checks;
 pub mod files;
 pub mod ons;
 pub mod police_uk;

@@ -341,6 +341,7 @@ fn no_suppressed_value_appears_anywhere_in_a_public_output() {
         latest_month: NaiveDate::from_ymd_opt(2025, 3, 1),
         freshness: Vec::new(),
         sources: Vec::new(),
+        data_checks: Vec::new(),
         series: vec![Series {
             indicator: ind,
             points,

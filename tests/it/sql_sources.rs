@@ -44,6 +44,7 @@ fn source(table: &str, query: String, mode: SqlMode) -> SqlSource {
         watermark: (mode == SqlMode::Incremental).then(|| "updated_at".to_string()),
         partition_by: Some("happened".into()),
         max_lag_months: None,
+        tests: Vec::new(),
     }
 }
 
