@@ -602,12 +602,20 @@ fn compare(
     }
     let missing: Vec<&Vec<String>> = want.iter().filter(|w| !got.contains(w)).collect();
     let extra: Vec<&Vec<String>> = got.iter().filter(|g| !want.contains(g)).collect();
-    let mut msg = format!(
-        "the query returned {} row(s), the test expects {}:\n  {}\n",
-        got.len(),
-        want.len(),
-        exp.header.join(",")
-    );
+    let mut msg = if got.len() == want.len() {
+        format!(
+            "the query returned different rows from those the test expects ({} row(s) each):\n  {}\n",
+            got.len(),
+            exp.header.join(",")
+        )
+    } else {
+        format!(
+            "the query returned {} row(s) where the test expects {}:\n  {}\n",
+            got.len(),
+            want.len(),
+            exp.header.join(",")
+        )
+    };
     for m in &missing {
         msg.push_str(&format!("- {}   (expected, not returned)\n", m.join(",")));
     }

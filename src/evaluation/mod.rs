@@ -26,7 +26,7 @@ use crate::indicators::{Indicator, Point};
 use periods::{Calendar, Period, PeriodType, month_from_index, month_index};
 use rag::{Direction, RagRule};
 use spc::Chart;
-use spec::{Disclosure, Population, Spec, Unit};
+use spec::{Aggregate, Disclosure, Population, Spec, Unit};
 use suppress::{Grid, protect_grid};
 
 /// Mid-year population estimates by district and year, for every
@@ -249,16 +249,33 @@ pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -
         if p.end() < first || p.start > last_data {
             return None;
         }
+        if spec.aggregate == Aggregate::Distinct && p.kind != PeriodType::Month {
+            return None;
+        }
+        let ai = area_index
+            .get(area.code.as_str())
+            .copied()
+            .unwrap_or(usize::MAX);
         let mut s = Sum::default();
+        let mut months_with_data = 0u32;
         for m in lo..=hi {
-            let ai = area_index
-                .get(area.code.as_str())
-                .copied()
-                .unwrap_or(usize::MAX);
             if let Some(x) = monthly.get(&(ai, m)) {
-                s.num += x.num;
-                s.den += x.den;
+                months_with_data += 1;
+                match spec.aggregate {
+                    Aggregate::Latest => {
+                        s.num = x.num;
+                        s.den = x.den;
+                    }
+                    _ => {
+                        s.num += x.num;
+                        s.den += x.den;
+                    }
+                }
             }
+        }
+        if spec.aggregate == Aggregate::Average && months_with_data > 0 {
+            s.num /= f64::from(months_with_data);
+            s.den /= f64::from(months_with_data);
         }
         let complete = p.start >= first && p.end() <= last_data;
         let (value, population, pop_year) = match spec.unit {

@@ -107,6 +107,37 @@ pub enum Disclosure {
     Internal,
 }
 
+/// How monthly values add up to a quarter, a year or a rolling year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Aggregate {
+    /// Add the months (counts of events; the default for counts and rates).
+    Sum,
+    /// Add numerators and denominators separately, then divide (the
+    /// default, and the only sound choice, for percentages).
+    Ratio,
+    /// The mean of the months that have data (a monthly average).
+    Average,
+    /// The period's latest month with data: a snapshot such as open cases,
+    /// which must not be added across months.
+    Latest,
+    /// A count of distinct things (LSOAs, people) that cannot be added
+    /// across months: only monthly figures are reported.
+    Distinct,
+}
+
+impl Aggregate {
+    /// In words, for packs and the dictionary.
+    pub fn label(self) -> &'static str {
+        match self {
+            Aggregate::Sum => "sum of the months",
+            Aggregate::Ratio => "ratio of the summed numerators and denominators",
+            Aggregate::Average => "average of the months",
+            Aggregate::Latest => "latest month in the period",
+            Aggregate::Distinct => "distinct count: monthly figures only",
+        }
+    }
+}
+
 /// The allowed values of a header key, from the one table of keys.
 fn values(key: &str) -> &'static str {
     crate::indicators::header::key(key)
@@ -133,6 +164,8 @@ pub struct Spec {
     pub calendar: Calendar,
     /// Disclosure class.
     pub disclosure: Disclosure,
+    /// How months add up to longer periods.
+    pub aggregate: Aggregate,
 }
 
 impl Spec {
@@ -248,8 +281,41 @@ impl Spec {
                 Disclosure::Public
             }
         };
+        let aggregate = match get("aggregate").as_deref() {
+            None => match unit {
+                Unit::Percentage => Aggregate::Ratio,
+                _ => Aggregate::Sum,
+            },
+            Some("sum") => Aggregate::Sum,
+            Some("ratio" | "ratio of sums") => Aggregate::Ratio,
+            Some("average" | "mean") => Aggregate::Average,
+            Some("latest" | "snapshot") => Aggregate::Latest,
+            Some("distinct") => Aggregate::Distinct,
+            Some(other) => {
+                problems.push(format!("aggregate `{other}`: use {}", values("aggregate")));
+                Aggregate::Sum
+            }
+        };
+        match (unit, aggregate) {
+            (Unit::Percentage, Aggregate::Sum) => problems.push(
+                "aggregate `sum`: percentages cannot be added; use `ratio` (the default), `average` or `latest`".into(),
+            ),
+            (Unit::Count | Unit::Rate { .. }, Aggregate::Ratio) => problems.push(
+                "aggregate `ratio` is for percentages (a numerator over a denominator); a count or rate uses sum, average, latest or distinct".into(),
+            ),
+            _ => {}
+        }
+        if aggregate == Aggregate::Distinct
+            && !matches!(target_period, PeriodType::Month)
+            && target.is_some()
+        {
+            problems.push(
+                "aggregate `distinct` reports monthly figures only, so a target needs `target_period: month`".into(),
+            );
+        }
         if problems.is_empty() {
             Ok(Spec {
+                aggregate,
                 unit,
                 population,
                 polarity,

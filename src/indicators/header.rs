@@ -118,6 +118,14 @@ pub const KEYS: &[Key] = &[
         example: "lower is better",
     },
     Key {
+        name: "aggregate",
+        meaning: "how the months add up to a quarter or a year: `sum` for events; `latest` for a snapshot such as open cases; `average` for a monthly average; `distinct` for a count of distinct things (LSOAs, people) that cannot be added, so only months are reported",
+        values: "sum, ratio, average, latest or distinct",
+        default: Some("sum (ratio for a percentage)"),
+        need: Need::Optional,
+        example: "sum",
+    },
+    Key {
         name: "target",
         meaning: "the target for the target period",
         values: "a number (e.g. 40, or 12.5 for a percentage), a change on the same period last year (e.g. -5% vs sply), or none",

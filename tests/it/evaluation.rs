@@ -436,3 +436,75 @@ async fn the_results_table_keeps_only_the_newest_runs() {
         ]
     );
 }
+
+/// Preston open cases at each month end: 1, 2, ..., 24 (Apr 2023 - Mar 2025).
+fn rising_series() -> Vec<Point> {
+    (0..24)
+        .map(|i| Point {
+            month: safer::evaluation::periods::month_from_index(2023 * 12 + 3 + i),
+            area_code: PRESTON.into(),
+            numerator: f64::from(i + 1),
+            denominator: None,
+        })
+        .collect()
+}
+
+#[test]
+fn aggregate_says_how_months_add_up() {
+    let run = |aggregate: &str| {
+        let ind = indicator(&[("aggregate", aggregate)]);
+        let spec = Spec::from_indicator(&ind).unwrap();
+        evaluate(&ind, &spec, &rising_series(), &context())
+    };
+    // Sum (the default): FY 2024-25 is months 13..=24, 13 + ... + 24 = 222.
+    let sum = run("sum");
+    assert_eq!(
+        find(&sum, PRESTON, "financial_year", "2024-25").value,
+        Some(222.0)
+    );
+    // Latest (a snapshot): the year is its last month, March 2025 = 24; the
+    // quarter Oct-Dec 2024 is December = 21; the county is Preston's 24 too.
+    let latest = run("latest");
+    assert_eq!(
+        find(&latest, PRESTON, "financial_year", "2024-25").value,
+        Some(24.0)
+    );
+    assert_eq!(
+        find(&latest, PRESTON, "quarter", "2024-25 Q3").value,
+        Some(21.0)
+    );
+    assert_eq!(
+        find(&latest, "E10000017", "financial_year", "2024-25").value,
+        Some(24.0)
+    );
+    // Its SPLY is March 2024 = 12.
+    assert_eq!(
+        find(&latest, PRESTON, "financial_year", "2024-25").sply_value,
+        Some(12.0)
+    );
+    // Average: 222 / 12 = 18.5.
+    let avg = run("average");
+    assert_eq!(
+        find(&avg, PRESTON, "financial_year", "2024-25").value,
+        Some(18.5)
+    );
+    // Distinct: months only; a year would double-count.
+    let distinct = run("distinct");
+    assert_eq!(
+        find(&distinct, PRESTON, "month", "Mar 2025").value,
+        Some(24.0)
+    );
+    assert!(
+        distinct.iter().all(|r| r.period_type == "month"),
+        "only months"
+    );
+    // Bad values and unsound pairs are refused in words.
+    let e = Spec::from_indicator(&indicator(&[("aggregate", "total")])).unwrap_err();
+    assert_eq!(
+        e,
+        vec!["aggregate `total`: use sum, ratio, average, latest or distinct".to_string()]
+    );
+    let e = Spec::from_indicator(&indicator(&[("unit", "percentage"), ("aggregate", "sum")]))
+        .unwrap_err();
+    assert!(e[0].contains("percentages cannot be added"), "{e:?}");
+}
