@@ -92,6 +92,62 @@ pub trait Format: Sync {
 /// by one on CRLF files (it ends a record at `\r` and reports the record
 /// after it as starting on the `\n`), so quarantine line numbers are
 /// counted here: 1 + newlines up to and including the record's first byte.
+/// The lines after the first of a record that ran over several lines,
+/// each read as a record of its own with its 1-based line number.
+///
+/// An unbalanced quote (`"On or near Main St,` with no closing quote) makes
+/// a CSV reader carry on to the next quote, swallowing every line between
+/// into one field. Splitting them back means the line with the stray quote
+/// is quarantined alone and the lines it swallowed are judged on their own,
+/// so one typo does not cost a page of good rows. `span` is the record's
+/// bytes as read; `first_line` is its line.
+pub fn swallowed_lines(span: &[u8], first_line: u64) -> Vec<(u64, csv::ByteRecord)> {
+    let span = trim_start_newline(span);
+    let mut out = Vec::new();
+    for (i, raw) in span.split(|b| *b == b'\n').enumerate().skip(1) {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.is_empty() {
+            continue;
+        }
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(raw);
+        let mut rec = csv::ByteRecord::new();
+        if !matches!(rdr.read_byte_record(&mut rec), Ok(true)) {
+            rec = csv::ByteRecord::from(vec![raw]);
+        }
+        out.push((first_line + i as u64, rec));
+    }
+    out
+}
+
+/// A record's bytes without the line breaks around it (on CRLF files a
+/// record's position may be the `\n` that ends the line before it, and its
+/// end the `\r\n` after it).
+fn trim_start_newline(span: &[u8]) -> &[u8] {
+    let mut s = span;
+    while let [b'\r' | b'\n', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b'\r' | b'\n'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// The first line of a record's bytes, for the quarantine table.
+pub fn first_line(span: &[u8]) -> String {
+    let s = trim_start_newline(span);
+    let line = s.split(|b| *b == b'\n').next().unwrap_or_default();
+    String::from_utf8_lossy(line).trim_end().to_string()
+}
+
+/// True if a record read from `span` ran over more than one line.
+pub fn spans_lines(span: &[u8]) -> bool {
+    trim_start_newline(span).contains(&b'\n')
+}
+
 /// Offsets only grow, so the count is incremental and costs nothing for
 /// good rows.
 pub struct LineCounter<'a> {

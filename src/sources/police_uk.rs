@@ -18,7 +18,8 @@ use datafusion::arrow::datatypes::SchemaRef;
 
 use super::Error;
 use super::files::{
-    Format, InputFile, LineCounter, Parsed, Sink, compare_header, header_fields, strip_bom,
+    Format, InputFile, LineCounter, Parsed, Sink, compare_header, header_fields, spans_lines,
+    strip_bom, swallowed_lines,
 };
 use crate::lake::{QuarantineRow, input_column};
 use crate::schema::{Column, ColumnType, lake_schema};
@@ -235,6 +236,21 @@ fn validate<'a>(
         fields[i] =
             std::str::from_utf8(raw).map_err(|_| format!("`{}` is not valid UTF-8", HEADER[i]))?;
     }
+    if let Some(i) = fields
+        .iter()
+        .position(|f| f.chars().any(|c| c.is_control() && c != '\t'))
+    {
+        let c = fields[i]
+            .chars()
+            .find(|c| c.is_control() && *c != '\t')
+            .unwrap_or('\0');
+        let what = if c == '\0' {
+            "a NUL byte".to_string()
+        } else {
+            format!("the control character U+{:04X}", c as u32)
+        };
+        return Err(format!("`{}` contains {what}", HEADER[i]));
+    }
     let crime_id = fields[0].trim();
     if !crime_id.is_empty()
         && (crime_id.len() != 64 || !crime_id.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -332,25 +348,58 @@ impl Format for StreetFormat {
         let mut cur_partition: Option<String> = None;
         let mut month_range: Option<(NaiveDate, NaiveDate)> = None;
         let mut cur_year: Option<i32> = None;
+        // Lines an unbalanced quote swallowed, to be read on their own.
+        let mut pending: std::collections::VecDeque<(u64, csv::ByteRecord)> =
+            std::collections::VecDeque::new();
         loop {
-            match rdr.read_byte_record(&mut rec) {
-                Ok(false) => break,
-                Ok(true) => {}
-                Err(e) => {
-                    // The csv crate only fails on I/O or invalid UTF-8 in
-                    // string mode; with byte records this is a broken quote
-                    // at end of file. Quarantine the remainder as one row.
-                    parsed.rows_read += 1;
-                    parsed.quarantine.push(QuarantineRow {
-                        input: file.unit.clone(),
-                        file: file_name.clone(),
-                        line: e.position().map(|p| lines.line_at(p.byte())).unwrap_or(0),
-                        reason: format!("unreadable CSV: {e}"),
-                        record: String::new(),
-                    });
-                    break;
+            let line = if let Some((line, r)) = pending.pop_front() {
+                rec = r;
+                line
+            } else {
+                match rdr.read_byte_record(&mut rec) {
+                    Ok(false) => break,
+                    Ok(true) => {
+                        let start = rec.position().map(|p| p.byte()).unwrap_or(0);
+                        let line = lines.line_at(start);
+                        let end = rdr.position().byte();
+                        let span =
+                            &body[(start as usize).min(body.len())..(end as usize).min(body.len())];
+                        if spans_lines(span) {
+                            // No police.uk field holds a line break: this is
+                            // a stray quote.
+                            let swallowed = swallowed_lines(span, line);
+                            parsed.rows_read += 1;
+                            parsed.quarantine.push(QuarantineRow {
+                                input: file.unit.clone(),
+                                file: file_name.clone(),
+                                line,
+                                reason: format!(
+                                    "unbalanced quote: a `\"` on this line is not closed, so the next {} line(s) were read into this record; those lines are read on their own",
+                                    swallowed.len()
+                                ),
+                                record: super::files::first_line(span),
+                            });
+                            pending.extend(swallowed);
+                            continue;
+                        }
+                        line
+                    }
+                    Err(e) => {
+                        // The csv crate only fails on I/O or invalid UTF-8 in
+                        // string mode; with byte records this is a broken quote
+                        // at end of file. Quarantine the remainder as one row.
+                        parsed.rows_read += 1;
+                        parsed.quarantine.push(QuarantineRow {
+                            input: file.unit.clone(),
+                            file: file_name.clone(),
+                            line: e.position().map(|p| lines.line_at(p.byte())).unwrap_or(0),
+                            reason: format!("unreadable CSV: {e}"),
+                            record: String::new(),
+                        });
+                        break;
+                    }
                 }
-            }
+            };
             parsed.rows_read += 1;
             let row = match validate(&rec, file_month) {
                 Ok(r) => r,
@@ -358,7 +407,7 @@ impl Format for StreetFormat {
                     parsed.quarantine.push(QuarantineRow {
                         input: file.unit.clone(),
                         file: file_name.clone(),
-                        line: rec.position().map(|p| lines.line_at(p.byte())).unwrap_or(0),
+                        line,
                         reason,
                         record: record_text(&rec),
                     });

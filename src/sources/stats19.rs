@@ -236,7 +236,11 @@ pub fn format(table: &str) -> Option<TypedCsv> {
         f = f.with_alias(old, new);
     }
     if table == "collision" {
-        f = f.with_month_column("date");
+        f = f
+            .with_month_column("date")
+            .with_year_rule("collision_year", Some("date"));
+    } else {
+        f = f.with_year_rule("collision_year", None);
     }
     Some(f)
 }

@@ -19,7 +19,8 @@ use datafusion::arrow::datatypes::SchemaRef;
 
 use super::Error;
 use super::files::{
-    Format, InputFile, LineCounter, Parsed, Sink, compare_header, header_fields, strip_bom,
+    Format, InputFile, LineCounter, Parsed, Sink, compare_header, header_fields, spans_lines,
+    strip_bom, swallowed_lines,
 };
 use super::police_uk::record_text;
 use crate::lake::{QuarantineRow, input_column};
@@ -52,6 +53,10 @@ pub struct TypedCsv {
     month_column: Option<String>,
     /// Unknown columns are ignored instead of refusing the file.
     ignore_extra: bool,
+    /// A year column that must match the year in the file's name (a
+    /// one-year STATS19 file) and, optionally, a date column that must fall
+    /// in that year.
+    year_rule: Option<(String, Option<String>)>,
 }
 
 impl TypedCsv {
@@ -66,7 +71,16 @@ impl TypedCsv {
             partition_by: PartitionBy::None,
             month_column: None,
             ignore_extra: false,
+            year_rule: None,
         }
+    }
+
+    /// Rows whose `year` column differs from the year the file's input unit
+    /// ends in (`collision-2023`), or whose `date` lies outside `year`, are
+    /// quarantined: a one-year file holds that year only.
+    pub fn with_year_rule(mut self, year: &str, date: Option<&str>) -> Self {
+        self.year_rule = Some((year.to_string(), date.map(str::to_string)));
+        self
     }
 
     /// Accept `old` in a header as the column whose source name is `new`.
@@ -327,34 +341,84 @@ impl Format for TypedCsv {
             .as_ref()
             .and_then(|m| self.columns.iter().position(|x| &x.name == m));
 
+        let file_year: Option<i64> = file
+            .unit
+            .rsplit_once('-')
+            .map(|(_, y)| y)
+            .filter(|y| y.len() == 4)
+            .and_then(|y| y.parse().ok());
+        let year_rule = self.year_rule.as_ref().map(|(y, d)| {
+            (
+                self.columns.iter().position(|c| &c.name == y),
+                d.as_ref()
+                    .and_then(|d| self.columns.iter().position(|c| &c.name == d)),
+            )
+        });
+
         let mut parsed = Parsed::default();
         let mut batches: HashMap<String, Batch> = HashMap::new();
         let mut values: Vec<Value> = Vec::with_capacity(self.columns.len());
+        // Lines an unbalanced quote swallowed, to be read on their own.
+        let mut pending: std::collections::VecDeque<(u64, csv::ByteRecord)> =
+            std::collections::VecDeque::new();
         loop {
-            match rdr.read_byte_record(&mut rec) {
-                Ok(false) => break,
-                Ok(true) => {}
-                Err(e) => {
-                    parsed.rows_read += 1;
-                    parsed.quarantine.push(QuarantineRow {
-                        input: file.unit.clone(),
-                        file: file_name.clone(),
-                        line: e.position().map(|p| lines.line_at(p.byte())).unwrap_or(0),
-                        reason: format!("unreadable CSV: {e}"),
-                        record: String::new(),
-                    });
-                    break;
+            let line = if let Some((line, r)) = pending.pop_front() {
+                rec = r;
+                line
+            } else {
+                match rdr.read_byte_record(&mut rec) {
+                    Ok(false) => break,
+                    Ok(true) => {
+                        let start = rec.position().map(|p| p.byte()).unwrap_or(0);
+                        let line = lines.line_at(start);
+                        // A record of the wrong width that ran over several
+                        // lines is a stray quote (a quoted field may hold a
+                        // line break, but then the width is right).
+                        if rec.len() != width {
+                            let end = rdr.position().byte();
+                            let span = &body
+                                [(start as usize).min(body.len())..(end as usize).min(body.len())];
+                            if spans_lines(span) {
+                                let swallowed = swallowed_lines(span, line);
+                                parsed.rows_read += 1;
+                                parsed.quarantine.push(QuarantineRow {
+                                input: file.unit.clone(),
+                                file: file_name.clone(),
+                                line,
+                                reason: format!(
+                                    "unbalanced quote: a `\"` on this line is not closed, so the next {} line(s) were read into this record; those lines are read on their own",
+                                    swallowed.len()
+                                ),
+                                record: super::files::first_line(span),
+                            });
+                                pending.extend(swallowed);
+                                continue;
+                            }
+                        }
+                        line
+                    }
+                    Err(e) => {
+                        parsed.rows_read += 1;
+                        parsed.quarantine.push(QuarantineRow {
+                            input: file.unit.clone(),
+                            file: file_name.clone(),
+                            line: e.position().map(|p| lines.line_at(p.byte())).unwrap_or(0),
+                            reason: format!("unreadable CSV: {e}"),
+                            record: String::new(),
+                        });
+                        break;
+                    }
                 }
-            }
+            };
             // A blank line at the end of a hand-edited file is not a row.
             if rec.len() == 1 && rec.get(0).is_some_and(|f| f.is_empty()) {
                 continue;
             }
             parsed.rows_read += 1;
-            let mut quarantine = |reason: String, rec: &csv::ByteRecord| QuarantineRow {
+            let quarantine = |reason: String, rec: &csv::ByteRecord| QuarantineRow {
                 input: file.unit.clone(),
                 file: file_name.clone(),
-                line: rec.position().map(|p| lines.line_at(p.byte())).unwrap_or(0),
+                line,
                 reason,
                 record: record_text(rec),
             };
@@ -370,6 +434,10 @@ impl Format for TypedCsv {
             for (col, p) in self.columns.iter().zip(&pos) {
                 let raw = match p.and_then(|i| rec.get(i)) {
                     Some(raw) => match std::str::from_utf8(raw) {
+                        Ok(s) if s.contains('\0') => {
+                            problem = Some(format!("`{}` contains a NUL byte", col.name));
+                            break;
+                        }
                         Ok(s) => s,
                         Err(_) => {
                             problem = Some(format!("`{}` is not valid UTF-8", col.name));
@@ -393,6 +461,25 @@ impl Format for TypedCsv {
                         problem = Some(e);
                         break;
                     }
+                }
+            }
+            if problem.is_none()
+                && let Some((Some(yi), di)) = year_rule
+                && let Value::Int(y) = values[yi]
+            {
+                let col = &self.columns[yi].name;
+                if let Some(fy) = file_year
+                    && y != fy
+                {
+                    problem = Some(format!("`{col}` {y} is not the year of this file ({fy})"));
+                } else if let Some(Value::Date(d)) = di.map(|i| &values[i])
+                    && i64::from(d.year()) != y
+                {
+                    problem = Some(format!(
+                        "`{}` {} is not in `{col}` {y}",
+                        self.columns[di.unwrap_or(0)].name,
+                        d.format("%d/%m/%Y")
+                    ));
                 }
             }
             if let Some(reason) = problem {

@@ -282,3 +282,62 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// A NUL byte and a stray quote, in a file written here: the NUL row is
+/// quarantined with its reason; the quote's line is quarantined alone and
+/// the lines it swallowed land (or not) on their own merits.
+#[tokio::test]
+async fn a_nul_byte_and_a_stray_quote_are_reported_by_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("police/2024-03");
+    std::fs::create_dir_all(&dir).unwrap();
+    let row = |loc: &str, ty: &str| {
+        format!(
+            ",2024-03,Lancashire Constabulary,Lancashire Constabulary,-2.70,53.76,{loc},E01025264,Preston 013B,{ty},,\n"
+        )
+    };
+    let mut text = String::from(
+        "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context\n",
+    );
+    text.push_str(&row("On or near Fishergate", "Anti-social behaviour")); // line 2: good
+    text.push_str(&row("On or near \0Market St", "Anti-social behaviour")); // 3: NUL
+    text.push_str(&row("\"On or near Church St", "Anti-social behaviour")); // 4: stray quote
+    for _ in 5..=21 {
+        text.push_str(&row("On or near Park Road", "Anti-social behaviour")); // 5-21: good
+    }
+    text.push_str(&row("On or near Quay\"", "Anti-social behaviour")); // 22: closes the quote
+    text.push_str(&row("On or near Ribble Way", "Anti-social behaviour")); // 23: good
+    std::fs::write(dir.join("2024-03-lancashire-street.csv"), text).unwrap();
+
+    let lake = Lake::open(tmp.path().join("lake")).unwrap();
+    let mut problems = Vec::new();
+    let r = land_police_uk(&lake, &tmp.path().join("police"), None, &mut problems).unwrap();
+    // 22 data lines (2-23). The quote opened on line 4 closes on line 22,
+    // so lines 5-22 (18) were swallowed. Quarantined: line 3 (NUL) and line
+    // 4 (the quote). Read alone, line 22 has 12 fields (a quote inside a
+    // field is an ordinary character) and lands. Landed: line 2, lines
+    // 5-21 (17), 22 and 23 = 20.
+    assert_eq!(r.rows_read, 22);
+    assert_eq!(r.rows_landed, 20);
+    assert_eq!(r.rows_quarantined, 2);
+    let q = rows(
+        &lake,
+        "SELECT line, reason FROM quarantine WHERE dataset = 'police_uk_street' ORDER BY line",
+    )
+    .await;
+    let lines: Vec<&str> = q.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(lines, ["3", "4"]);
+    assert_eq!(q[0][1], "`Location` contains a NUL byte");
+    assert_eq!(
+        q[1][1],
+        "unbalanced quote: a `\"` on this line is not closed, so the next 18 line(s) were read into this record; those lines are read on their own"
+    );
+    assert_eq!(
+        scalar(
+            &lake,
+            "SELECT COUNT(*) FROM police_uk_street WHERE location = 'On or near Park Road'"
+        )
+        .await,
+        "17"
+    );
+}

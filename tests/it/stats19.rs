@@ -128,3 +128,61 @@ async fn refuses_unexpected_columns_naming_them() {
     );
     assert!(lake.manifest("stats19_casualty").unwrap().is_none());
 }
+
+/// A one-year file holds that year: a row whose collision_year or date is
+/// another year is quarantined with the reason, the others land.
+#[tokio::test]
+async fn rows_outside_the_files_year_are_quarantined() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = crate::common::fixture("stats19/dft-road-casualty-statistics-collision-2023.csv");
+    let text = std::fs::read_to_string(&src).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let good = lines.next().unwrap();
+    // Same row, with its index changed, dated 2022 (date and year), and
+    // dated 2022 with year 2023.
+    let cols: Vec<&str> = header.split(',').collect();
+    let at = |name: &str| cols.iter().position(|c| *c == name).unwrap();
+    let edit = |idx: &str, year: &str, date: &str| {
+        let mut f: Vec<String> = good.split(',').map(String::from).collect();
+        f[at("collision_index")] = idx.into();
+        f[at("collision_year")] = year.into();
+        f[at("date")] = date.into();
+        f.join(",")
+    };
+    let body = format!(
+        "{header}\n{good}\n{}\n{}\n",
+        edit("2022040000009", "2022", "14/03/2022"),
+        edit("2023040000009", "2023", "14/03/2022"),
+    );
+    let dir = tmp.path().join("stats19");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("dft-road-casualty-statistics-collision-2023.csv"),
+        body,
+    )
+    .unwrap();
+    let lake = Lake::open(tmp.path().join("lake")).unwrap();
+    let mut problems = Vec::new();
+    let r = safer::sources::land_stats19(&lake, &dir, &mut problems).unwrap();
+    let c = r.iter().find(|d| d.dataset == "stats19_collision").unwrap();
+    assert_eq!((c.rows_read, c.rows_landed, c.rows_quarantined), (3, 1, 2));
+    let q = rows(
+        &lake,
+        "SELECT line, reason FROM quarantine WHERE dataset = 'stats19_collision' ORDER BY line",
+    )
+    .await;
+    assert_eq!(
+        q,
+        vec![
+            vec![
+                "3".to_string(),
+                "`collision_year` 2022 is not the year of this file (2023)".to_string()
+            ],
+            vec![
+                "4".to_string(),
+                "`date` 14/03/2022 is not in `collision_year` 2023".to_string()
+            ],
+        ]
+    );
+}
