@@ -339,6 +339,8 @@ pub async fn evaluate(
         populations: load_populations(engine).await,
         threshold: evaluation::suppress::DEFAULT_THRESHOLD,
     };
+    let mut measured = measured;
+    flag_unknown_areas(&mut measured, &ctx.crosswalk);
     let results = evaluate_series(&measured, &ctx);
     if land_results && !results.is_empty() {
         match evaluation::results::land(lake, run_id, &results, evaluation::results::KEEP_RUNS) {
@@ -354,6 +356,64 @@ pub async fn evaluate(
         tables,
         problems,
     })
+}
+
+/// An `area_code` that is no area code at all (`'Lancashire'`, a blank),
+/// rather than a real code outside the county, which is rightly not
+/// counted. An indicator whose every point has one fails, with the reason
+/// in the ledger and "not available" in the pack, rather than publishing an
+/// empty section; one with some is measured and the rest are logged.
+fn flag_unknown_areas(measured: &mut Measured, crosswalk: &crate::geography::Crosswalk) {
+    let known: std::collections::HashSet<String> = crate::geography::Crosswalk::all_areas()
+        .into_iter()
+        .map(|a| a.code)
+        .collect();
+    let gss = |c: &str| {
+        c.len() == 9
+            && c.as_bytes()[0].is_ascii_uppercase()
+            && c.as_bytes()[1..].iter().all(u8::is_ascii_digit)
+    };
+    let mut failed = Vec::new();
+    for (i, s) in measured.series.iter_mut().enumerate() {
+        if s.points.is_empty() {
+            continue;
+        }
+        let mut bad: std::collections::BTreeMap<String, usize> = Default::default();
+        for p in &s.points {
+            let c = p.area_code.as_str();
+            if !(gss(c) || known.contains(c) || crosswalk.district_of(c).is_some()) {
+                *bad.entry(c.to_string()).or_default() += 1;
+            }
+        }
+        if bad.is_empty() {
+            continue;
+        }
+        let n: usize = bad.values().sum();
+        let examples: Vec<String> = bad.keys().take(3).map(|c| format!("'{c}'")).collect();
+        let what = format!(
+            "{n} of its {} rows have an area_code that is not an area code ({}); return district (E07...) or LSOA (E01...) codes",
+            s.points.len(),
+            examples.join(", ")
+        );
+        if n == s.points.len() {
+            tracing::error!(id = %s.indicator.id, "{what}");
+            s.error = Some(format!("{}: {what}", s.indicator.path.display()));
+            s.points.clear();
+            failed.push(i);
+        } else {
+            tracing::warn!(id = %s.indicator.id, "{what}; those rows are not counted");
+        }
+    }
+    measured.specs.retain(|(i, _)| !failed.contains(i));
+    for i in failed {
+        let id = measured.series[i].indicator.id.clone();
+        let error = measured.series[i].error.clone();
+        if let Some(r) = measured.records.iter_mut().find(|r| r.id == id) {
+            r.status = IndicatorStatus::Failed;
+            r.error = error;
+            r.points = 0;
+        }
+    }
 }
 
 /// Evaluation alone (no lake), for `bench` and tests.
@@ -422,6 +482,9 @@ pub async fn evaluate_one(cfg: &Config, id: &str) -> Result<(Indicator, Vec<Resu
     let e = evaluate(&lake, &engine, measured, "query", None, false)
         .await
         .map_err(|e| e.to_string())?;
+    if let Some(err) = e.records.first().and_then(|r| r.error.clone()) {
+        return Err(err);
+    }
     Ok((ind, e.results))
 }
 

@@ -157,3 +157,29 @@ fn check_names_every_mistake_with_its_file_line_column_and_a_suggestion() {
     assert_eq!(typo["column"], 15);
     assert_eq!(typo["severity"], "error");
 }
+
+/// `'Lancashire' AS area_code` is not an area code: the indicator fails
+/// with the reason (in `safer query` and the ledger) instead of publishing
+/// an empty section with "ok".
+#[test]
+fn an_area_code_that_is_not_one_fails_the_indicator_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = project::make(tmp.path(), &["html"], "");
+    let (code, _, err) = safer(&["run", "--only", "ingest"], &root);
+    assert_eq!(code, 0, "{err}");
+    write(
+        &root,
+        "queries/broken/county.sql",
+        &format!(
+            "{}SELECT month, 'Lancashire' AS area_code, COUNT(*) AS numerator\nFROM police_uk_street\nGROUP BY month\n",
+            header("county", "police_uk_street")
+        ),
+    );
+    let (code, out, err) = safer(&["query", "county"], &root);
+    assert_ne!(code, 0, "{out}");
+    // 12 months of data, one row each, all with the same non-code.
+    assert!(
+        err.contains("12 of its 12 rows have an area_code that is not an area code ('Lancashire'); return district (E07...) or LSOA (E01...) codes"),
+        "{err}"
+    );
+}
