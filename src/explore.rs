@@ -439,12 +439,13 @@ pub enum QueryPeriod {
 }
 
 impl QueryPeriod {
-    fn matches(self, period_type: &str) -> bool {
+    fn matches(self, period_type: &crate::evaluation::periods::PeriodType) -> bool {
+        use crate::evaluation::periods::PeriodType as P;
         match self {
-            QueryPeriod::Month => period_type == "month",
-            QueryPeriod::Quarter => period_type == "quarter",
-            QueryPeriod::Year => matches!(period_type, "financial_year" | "calendar_year"),
-            QueryPeriod::Rolling12 => period_type == "rolling_12_months",
+            QueryPeriod::Month => *period_type == P::Month,
+            QueryPeriod::Quarter => *period_type == P::Quarter,
+            QueryPeriod::Year => matches!(period_type, P::FinancialYear | P::CalendarYear),
+            QueryPeriod::Rolling12 => *period_type == P::Rolling12,
         }
     }
 }
@@ -508,9 +509,15 @@ pub fn render_results(rows: &[&ResultRow]) -> String {
                 fmt(r.previous_value, &r.unit),
                 fmt(r.sply_value, &r.unit),
                 fmt(r.target, &r.unit),
-                r.rag.clone().unwrap_or_else(|| "-".into()),
-                r.direction_sply.clone().unwrap_or_else(|| "-".into()),
-                r.spc_variation.clone().unwrap_or_else(|| "-".into()),
+                r.status
+                    .map(|s| s.label().to_string())
+                    .unwrap_or_else(|| "-".into()),
+                r.direction_sply
+                    .map(|d| d.label())
+                    .unwrap_or_else(|| "-".into()),
+                r.spc_variation
+                    .map(|v| v.label().to_string())
+                    .unwrap_or_else(|| "-".into()),
                 if r.suppressed {
                     "yes".into()
                 } else {

@@ -759,7 +759,7 @@ fn evaluate_block(
     for (n, r) in &exp.rows {
         let found = rows.iter().find(|x| {
             x.area_code == r[ai]
-                && x.period_type == r[ti]
+                && x.period_type.name() == r[ti]
                 && x.period_end.format("%Y-%m-%d").to_string() == r[ei]
         });
         let Some(found) = found else {
@@ -776,12 +776,13 @@ fn evaluate_block(
                 "previous" => found.previous_value.map(|v| v.to_string()),
                 "sply" => found.sply_value.map(|v| v.to_string()),
                 "target" => found.target.map(|v| v.to_string()),
-                "rag" => found.rag.clone(),
-                "direction" => found.direction_sply.clone(),
-                "spc" => found.spc_variation.clone(),
+                "rag" => found.status.map(|s| s.colour().name().to_string()),
+                "status" => found.status.map(|s| s.name().to_string()),
+                "direction" => found.direction_sply.map(|d| d.label()),
+                "spc" => found.spc_variation.map(|v| v.label().to_string()),
                 "numerator" => Some(found.numerator.to_string()),
                 other => {
-                    problems.push(format!("line {n}: `{other}` is not a result column (value, previous, sply, target, rag, direction, spc)"));
+                    problems.push(format!("line {n}: `{other}` is not a result column (value, previous, sply, target, rag, status, direction, spc)"));
                     continue;
                 }
             }

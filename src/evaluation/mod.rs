@@ -24,7 +24,7 @@ use serde::Serialize;
 use crate::geography::{Area, Crosswalk, DISTRICTS, LANCASHIRE_12_CODE, LANCASHIRE_14_CODE};
 use crate::indicators::{Indicator, Point};
 use periods::{Calendar, Period, PeriodType, month_from_index, month_index};
-use rag::{Direction, RagRule};
+use rag::{Direction, RagRule, Status};
 use spc::Chart;
 use spec::{Aggregate, Disclosure, Population, Spec, Unit};
 use suppress::{Grid, protect_grid};
@@ -107,8 +107,8 @@ pub struct ResultRow {
     pub area_name: String,
     /// Area level.
     pub area_level: String,
-    /// Period type name.
-    pub period_type: String,
+    /// Kind of period.
+    pub period_type: PeriodType,
     /// Period label.
     pub period_label: String,
     /// First month.
@@ -138,15 +138,15 @@ pub struct ResultRow {
     /// Same period last year's value.
     pub sply_value: Option<f64>,
     /// Direction against the previous period.
-    pub direction_previous: Option<String>,
+    pub direction_previous: Option<Direction>,
     /// Direction against SPLY.
-    pub direction_sply: Option<String>,
+    pub direction_sply: Option<Direction>,
     /// Target value for this period.
     pub target: Option<f64>,
-    /// RAG name (`green`/`amber`/`red`).
-    pub rag: Option<String>,
+    /// Status against the target (rated periods only).
+    pub status: Option<Status>,
     /// SPC variation at this month (month rows only).
-    pub spc_variation: Option<String>,
+    pub spc_variation: Option<spc::Variation>,
     /// SPC rules that fired at this month.
     pub spc_rules: Option<String>,
     /// SPC mean (month rows).
@@ -156,7 +156,7 @@ pub struct ResultRow {
     /// SPC upper limit.
     pub spc_upper: Option<f64>,
     /// Target assurance (month rows of indicators with a fixed target).
-    pub spc_assurance: Option<String>,
+    pub spc_assurance: Option<spc::Assurance>,
     /// Public outputs must hide this row's figures.
     pub suppressed: bool,
     /// The previous-period figure is hidden in public outputs.
@@ -330,7 +330,12 @@ pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -
                 let prev_v = prev.as_ref().and_then(|c| c.value);
                 let sply_v = sply.as_ref().and_then(|c| c.value);
                 let dir = |other: Option<f64>| match (c.complete, c.value, other) {
-                    (true, Some(v), Some(o)) => Some(Direction::of(v, o, spec.polarity).label()),
+                    (true, Some(v), Some(o)) => Some(Direction::of(
+                        v,
+                        o,
+                        spec.polarity,
+                        spec.unit == Unit::Percentage,
+                    )),
                     _ => None,
                 };
                 let target = if kind == spec.target_period && c.complete {
@@ -338,10 +343,8 @@ pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -
                 } else {
                     None
                 };
-                let rag = match (target, c.value) {
-                    (Some(t), Some(v)) => RagRule
-                        .rate(v, t, spec.tolerance, sply_v, spec.polarity)
-                        .map(|r| r.name().to_string()),
+                let status = match (target, c.value) {
+                    (Some(t), Some(v)) => RagRule.rate(v, t, spec.tolerance, sply_v, spec.polarity),
                     _ => None,
                 };
                 let mut row = ResultRow {
@@ -351,7 +354,7 @@ pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -
                     area_code: area.code.clone(),
                     area_name: area.name.clone(),
                     area_level: area.level.to_string(),
-                    period_type: kind.name().to_string(),
+                    period_type: kind,
                     period_label: p.label(),
                     period_start: p.start_date(),
                     period_end: p.end_date(),
@@ -375,7 +378,7 @@ pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -
                     direction_previous: dir(prev_v),
                     direction_sply: dir(sply_v),
                     target,
-                    rag,
+                    status,
                     spc_variation: None,
                     spc_rules: None,
                     spc_mean: None,
@@ -391,18 +394,16 @@ pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -
                 {
                     let i = (p.start - first) as usize;
                     if let Some(sig) = chart.signals.get(i).copied().flatten() {
-                        row.spc_variation =
-                            Some(spc::variation(sig.side, spec.polarity).label().to_string());
+                        row.spc_variation = Some(spc::variation(sig.side, spec.polarity));
                         row.spc_rules = Some(rules_text(&sig.rules));
                     } else if i < chart.signals.len() {
-                        row.spc_variation = Some(spc::Variation::CommonCause.label().to_string());
+                        row.spc_variation = Some(spc::Variation::CommonCause);
                     }
                     row.spc_mean = Some(chart.mean);
                     row.spc_lower = Some(chart.lower);
                     row.spc_upper = Some(chart.upper);
-                    row.spc_assurance = monthly_target(spec)
-                        .and_then(|t| chart.assurance(t, spec.polarity))
-                        .map(|a| a.label().to_string());
+                    row.spc_assurance =
+                        monthly_target(spec).and_then(|t| chart.assurance(t, spec.polarity));
                 }
                 rows.push(row);
                 p = p.next();
@@ -458,10 +459,12 @@ fn rules_text(r: &spc::Rules) -> String {
 /// Lancashire-14, so each of those sums is a line that must not give a
 /// hidden district away. Then hide comparisons that point at a hidden row.
 pub fn suppress_rows(rows: &mut [ResultRow], threshold: f64) {
-    let mut groups: BTreeMap<(String, NaiveDate), Vec<usize>> = BTreeMap::new();
+    // A period is its kind, start and end: the years to date of one year
+    // share a start, so the end must be in the key.
+    let mut groups: BTreeMap<(PeriodType, NaiveDate, NaiveDate), Vec<usize>> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
         groups
-            .entry((r.period_type.clone(), r.period_start))
+            .entry((r.period_type, r.period_start, r.period_end))
             .or_default()
             .push(i);
     }
@@ -512,27 +515,38 @@ pub fn suppress_rows(rows: &mut [ResultRow], threshold: f64) {
         }
     }
     // Comparisons that would show a hidden figure are hidden too.
-    let hidden: HashMap<(String, String, NaiveDate), bool> = rows
+    type Key = (String, PeriodType, NaiveDate, NaiveDate);
+    let hidden: HashMap<Key, bool> = rows
         .iter()
         .map(|r| {
             (
-                (r.area_code.clone(), r.period_type.clone(), r.period_start),
+                (
+                    r.area_code.clone(),
+                    r.period_type,
+                    r.period_start,
+                    r.period_end,
+                ),
                 r.suppressed,
             )
         })
         .collect();
     for r in rows.iter_mut() {
-        let months = |a: NaiveDate, b: NaiveDate| month_index(b) - month_index(a) + 1;
-        let len = months(r.period_start, r.period_end);
-        let prev_start = month_from_index(month_index(r.period_start) - len);
-        let sply_start = month_from_index(month_index(r.period_start) - 12);
-        let key = |s: NaiveDate| (r.area_code.clone(), r.period_type.clone(), s);
-        if r.period_type != PeriodType::YearToDate.name()
-            && hidden.get(&key(prev_start)).copied().unwrap_or(false)
+        let shift = |d: NaiveDate, by: i32| month_from_index(month_index(d) - by);
+        let len = month_index(r.period_end) - month_index(r.period_start) + 1;
+        let key = |by: i32| {
+            (
+                r.area_code.clone(),
+                r.period_type,
+                shift(r.period_start, by),
+                shift(r.period_end, by),
+            )
+        };
+        if r.period_type != PeriodType::YearToDate
+            && hidden.get(&key(len)).copied().unwrap_or(false)
         {
             r.previous_suppressed = true;
         }
-        if hidden.get(&key(sply_start)).copied().unwrap_or(false) {
+        if hidden.get(&key(12)).copied().unwrap_or(false) {
             r.sply_suppressed = true;
         }
     }

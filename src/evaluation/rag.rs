@@ -120,6 +120,52 @@ impl Rag {
     }
 }
 
+/// The status of a rated period: the RAG colour and why. Within tolerance
+/// is its own status, so a miss is never called "on target".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The target is met.
+    OnTarget,
+    /// The target is missed, by no more than the tolerance.
+    WithinTolerance,
+    /// Missed by more than the tolerance, but better than SPLY.
+    MissedImproving,
+    /// Missed by more than the tolerance and not better than SPLY.
+    MissedNotImproving,
+}
+
+impl Status {
+    /// The colour.
+    pub fn colour(self) -> Rag {
+        match self {
+            Status::OnTarget | Status::WithinTolerance => Rag::Green,
+            Status::MissedImproving => Rag::Amber,
+            Status::MissedNotImproving => Rag::Red,
+        }
+    }
+
+    /// Stable name for tables and tests.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::OnTarget => "on_target",
+            Status::WithinTolerance => "within_tolerance",
+            Status::MissedImproving => "missed_improving",
+            Status::MissedNotImproving => "missed_not_improving",
+        }
+    }
+
+    /// The words printed beside the colour (never colour alone).
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::OnTarget => "Green: on target",
+            Status::WithinTolerance => "Green: target missed, within tolerance",
+            Status::MissedImproving => "Amber: target missed, improving",
+            Status::MissedNotImproving => "Red: target missed, not improving",
+        }
+    }
+}
+
 /// The RAG rule in force.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
 pub struct RagRule;
@@ -127,7 +173,8 @@ pub struct RagRule;
 impl RagRule {
     /// The rule in words, as the pack prints it.
     pub fn describe(&self) -> &'static str {
-        "Green: the value meets the target or is within the stated tolerance of it. \
+        "Green: the value meets the target (on target), or misses it by no more than the \
+         stated tolerance (within tolerance: shown as a miss). \
          Amber: the target is missed by more than the tolerance, but the value is better \
          than the same period last year. Red: the target is missed by more than the \
          tolerance and the value is not better than the same period last year (or there is \
@@ -143,18 +190,30 @@ impl RagRule {
         tolerance: Option<Tolerance>,
         sply: Option<f64>,
         polarity: Polarity,
-    ) -> Option<Rag> {
+    ) -> Option<Status> {
         let tol = tolerance.map(|t| t.amount(target)).unwrap_or(0.0);
-        let met = match polarity {
+        let (met, within) = match polarity {
             Polarity::Monitor => return None,
-            Polarity::LowerIsBetter => value <= target + tol,
-            Polarity::HigherIsBetter => value >= target - tol,
+            Polarity::LowerIsBetter => (value <= target, value <= target + tol),
+            Polarity::HigherIsBetter => (value >= target, value >= target - tol),
         };
         if met {
-            return Some(Rag::Green);
+            return Some(Status::OnTarget);
+        }
+        if within {
+            return Some(Status::WithinTolerance);
         }
         let improved = sply.is_some_and(|s| better(value, s, polarity));
-        Some(if improved { Rag::Amber } else { Rag::Red })
+        Some(if improved {
+            Status::MissedImproving
+        } else {
+            Status::MissedNotImproving
+        })
+    }
+
+    /// The tolerance for a target, in the indicator's unit.
+    pub fn tolerance_amount(tolerance: Option<Tolerance>, target: f64) -> Option<f64> {
+        tolerance.map(|t| t.amount(target))
     }
 }
 
@@ -167,6 +226,30 @@ pub fn better(value: f64, than: f64, polarity: Polarity) -> bool {
     }
 }
 
+/// Which way a value moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrow {
+    /// Higher than the comparator.
+    Up,
+    /// Lower.
+    Down,
+    /// The same.
+    Same,
+}
+
+/// Whether a move is good, by the indicator's polarity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Judgement {
+    /// In the good direction.
+    Better,
+    /// In the bad direction.
+    Worse,
+    /// No change, or a monitor-only indicator.
+    Neutral,
+}
+
 /// Direction of travel against a comparator.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Direction {
@@ -174,45 +257,65 @@ pub struct Direction {
     pub change: f64,
     /// Percentage change, when the comparator is not zero.
     pub percent: Option<f64>,
-    /// `up`, `down` or `same`.
-    pub arrow: &'static str,
-    /// `better`, `worse` or `neutral` by polarity.
-    pub judgement: &'static str,
+    /// Up, down or the same.
+    pub arrow: Arrow,
+    /// Better, worse or neutral by polarity.
+    pub judgement: Judgement,
+    /// The values are percentages, so the change is told in percentage
+    /// points (12.5% to 10.0% is "down 2.5 percentage points", not "down
+    /// 20.0%").
+    pub points: bool,
 }
 
 impl Direction {
-    /// Compare `value` with `comparator`.
-    pub fn of(value: f64, comparator: f64, polarity: Polarity) -> Direction {
+    /// Compare `value` with `comparator`; `points` for percentages.
+    pub fn of(value: f64, comparator: f64, polarity: Polarity, points: bool) -> Direction {
         let change = value - comparator;
         let arrow = if change.abs() < 1e-9 {
-            "same"
+            Arrow::Same
         } else if change > 0.0 {
-            "up"
+            Arrow::Up
         } else {
-            "down"
+            Arrow::Down
         };
-        let judgement = if arrow == "same" || polarity == Polarity::Monitor {
-            "neutral"
+        let judgement = if arrow == Arrow::Same || polarity == Polarity::Monitor {
+            Judgement::Neutral
         } else if better(value, comparator, polarity) {
-            "better"
+            Judgement::Better
         } else {
-            "worse"
+            Judgement::Worse
         };
         Direction {
             change,
             percent: (comparator.abs() > 1e-12).then(|| 100.0 * change / comparator),
             arrow,
             judgement,
+            points,
         }
     }
 
-    /// `up 12.0% (worse)`.
+    /// `up 12.0% (worse)`, `down 2.5 percentage points (better)`.
     pub fn label(&self) -> String {
-        match (self.arrow, self.percent) {
-            ("same", _) => "no change".into(),
-            (a, Some(p)) => format!("{a} {:.1}% ({})", p.abs(), self.judgement),
-            (a, None) => format!("{a} ({})", self.judgement),
+        let a = match self.arrow {
+            Arrow::Up => "up",
+            Arrow::Down => "down",
+            Arrow::Same => return "no change".into(),
+        };
+        let j = match self.judgement {
+            Judgement::Better => "better",
+            Judgement::Worse => "worse",
+            Judgement::Neutral => "neutral",
+        };
+        match (self.points, self.percent) {
+            (true, _) => format!("{a} {:.1} percentage points ({j})", self.change.abs()),
+            (false, Some(p)) => format!("{a} {:.1}% ({j})", p.abs()),
+            (false, None) => format!("{a} ({j})"),
         }
+    }
+
+    /// Worse by polarity.
+    pub fn is_worse(&self) -> bool {
+        self.judgement == Judgement::Worse
     }
 }
 
@@ -224,11 +327,23 @@ mod tests {
     fn rag_follows_polarity_tolerance_and_sply() {
         let r = RagRule;
         let lower = Polarity::LowerIsBetter;
-        // Target 100, tolerance 5%: 104 is within tolerance -> green.
+        // Target 100, tolerance 5%: 104 misses, within tolerance (green,
+        // but never "on target"); 100 and 96 meet it.
         assert_eq!(
             r.rate(104.0, 100.0, Some(Tolerance::Percent(5.0)), None, lower),
-            Some(Rag::Green)
+            Some(Status::WithinTolerance)
         );
+        assert_eq!(Status::WithinTolerance.colour(), Rag::Green);
+        assert_eq!(
+            Status::WithinTolerance.label(),
+            "Green: target missed, within tolerance"
+        );
+        for v in [100.0, 96.0] {
+            assert_eq!(
+                r.rate(v, 100.0, Some(Tolerance::Percent(5.0)), None, lower),
+                Some(Status::OnTarget)
+            );
+        }
         // 110 misses; SPLY 120 was worse -> amber; SPLY 105 was better -> red.
         assert_eq!(
             r.rate(
@@ -238,7 +353,7 @@ mod tests {
                 Some(120.0),
                 lower
             ),
-            Some(Rag::Amber)
+            Some(Status::MissedImproving)
         );
         assert_eq!(
             r.rate(
@@ -248,15 +363,23 @@ mod tests {
                 Some(105.0),
                 lower
             ),
-            Some(Rag::Red)
+            Some(Status::MissedNotImproving)
         );
         // No SPLY to show improvement: a miss is red, never a hidden amber.
-        assert_eq!(r.rate(110.0, 100.0, None, None, lower), Some(Rag::Red));
+        assert_eq!(
+            r.rate(110.0, 100.0, None, None, lower),
+            Some(Status::MissedNotImproving)
+        );
         // Higher is better mirrors it.
         let higher = Polarity::HigherIsBetter;
         assert_eq!(
             r.rate(28.0, 30.0, Some(Tolerance::Absolute(2.0)), None, higher),
-            Some(Rag::Green)
+            Some(Status::WithinTolerance)
+        );
+        // MARAC: 36.3 against 40 (higher is better) is a miss, not green.
+        assert_eq!(
+            r.rate(36.3, 40.0, None, Some(35.0), higher),
+            Some(Status::MissedImproving)
         );
         assert_eq!(
             r.rate(
@@ -266,7 +389,7 @@ mod tests {
                 Some(25.0),
                 higher
             ),
-            Some(Rag::Amber)
+            Some(Status::MissedImproving)
         );
         // Monitor-only: never rated.
         assert_eq!(r.rate(1.0, 100.0, None, None, Polarity::Monitor), None);
@@ -287,20 +410,26 @@ mod tests {
 
     #[test]
     fn directions() {
-        let d = Direction::of(110.0, 100.0, Polarity::LowerIsBetter);
-        assert_eq!((d.arrow, d.judgement), ("up", "worse"));
+        let d = Direction::of(110.0, 100.0, Polarity::LowerIsBetter, false);
+        assert_eq!((d.arrow, d.judgement), (Arrow::Up, Judgement::Worse));
         assert_eq!(d.label(), "up 10.0% (worse)");
-        let d = Direction::of(90.0, 100.0, Polarity::LowerIsBetter);
-        assert_eq!(d.judgement, "better");
-        let d = Direction::of(90.0, 100.0, Polarity::Monitor);
-        assert_eq!((d.arrow, d.judgement), ("down", "neutral"));
+        let d = Direction::of(90.0, 100.0, Polarity::LowerIsBetter, false);
+        assert_eq!(d.judgement, Judgement::Better);
+        let d = Direction::of(90.0, 100.0, Polarity::Monitor, false);
+        assert_eq!((d.arrow, d.judgement), (Arrow::Down, Judgement::Neutral));
         assert_eq!(
-            Direction::of(5.0, 5.0, Polarity::HigherIsBetter).label(),
+            Direction::of(5.0, 5.0, Polarity::HigherIsBetter, false).label(),
             "no change"
         );
         assert_eq!(
-            Direction::of(5.0, 0.0, Polarity::HigherIsBetter).label(),
+            Direction::of(5.0, 0.0, Polarity::HigherIsBetter, false).label(),
             "up (better)"
+        );
+        // Percentages move in percentage points: 12.5% to 10.0% is 2.5
+        // points, not 20%.
+        assert_eq!(
+            Direction::of(10.0, 12.5, Polarity::HigherIsBetter, true).label(),
+            "down 2.5 percentage points (worse)"
         );
     }
 }

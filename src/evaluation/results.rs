@@ -47,6 +47,7 @@ pub fn columns() -> Vec<Column> {
         c("direction_sply", String),
         c("target", Float),
         c("rag", String),
+        c("status", String),
         c("spc_variation", String),
         c("spc_rules", String),
         c("spc_mean", Float),
@@ -90,7 +91,9 @@ pub fn to_batch(rows: &[ResultRow], unit: &str) -> Result<RecordBatch, lake::Err
         s!(area_code),
         s!(area_name),
         s!(area_level),
-        s!(period_type),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.period_type.name()),
+        )),
         s!(period_label),
         Arc::new(Date32Array::from_iter_values(
             rows.iter().map(|r| date32(r.period_start)),
@@ -113,16 +116,29 @@ pub fn to_batch(rows: &[ResultRow], unit: &str) -> Result<RecordBatch, lake::Err
         s!(polarity),
         of!(previous_value),
         of!(sply_value),
-        os!(direction_previous),
-        os!(direction_sply),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r.direction_previous.map(|d| d.label())),
+        )),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r.direction_sply.map(|d| d.label())),
+        )),
         of!(target),
-        os!(rag),
-        os!(spc_variation),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r.status.map(|s| s.colour().name())),
+        )),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r.status.map(|s| s.name())),
+        )),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r.spc_variation.map(|v| v.label())),
+        )),
         os!(spc_rules),
         of!(spc_mean),
         of!(spc_lower),
         of!(spc_upper),
-        os!(spc_assurance),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r.spc_assurance.map(|a| a.label())),
+        )),
         b!(suppressed),
         b!(previous_suppressed),
         b!(sply_suppressed),

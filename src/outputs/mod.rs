@@ -19,6 +19,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::evaluation::ResultRow;
+use crate::evaluation::periods::PeriodType;
 use crate::geography::{LANCASHIRE_12_CODE, LANCASHIRE_14_CODE};
 
 use crate::indicators::{Indicator, Point};
@@ -271,6 +272,65 @@ pub fn fmt_value(v: Option<f64>, hidden: bool, unit: &str) -> String {
     }
 }
 
+/// How a rated year's status was reached, in words a member can check:
+/// "2025-26: 36.3 against a target of 40 (higher is better); missed by 3.7,
+/// more than the tolerance of 2". With `hidden`, the figures are left out
+/// (the value or its comparison is suppressed) and only the rule is given.
+pub fn status_words(
+    y: &ResultRow,
+    spec: &crate::evaluation::spec::Spec,
+    hidden: bool,
+) -> Option<String> {
+    use crate::evaluation::rag::{RagRule, Status, Target};
+    let target = y.target?;
+    let status = y.status?;
+    let f = |v: f64| fmt_value(Some(v), false, &y.unit);
+    let tol = RagRule::tolerance_amount(spec.tolerance, target);
+    let tol_words = tol.map(|t| format!("the tolerance of {}", f(t)));
+    let how = match &spec.target {
+        Some(Target::ChangeVsSply(p)) => match y.sply_value {
+            Some(sply) if !hidden => format!(
+                "a target of {} ({} last year {}{}%)",
+                f(target),
+                f(sply),
+                if *p >= 0.0 { "+" } else { "" },
+                p
+            ),
+            _ => format!("a target of {p:+}% on the same period last year"),
+        },
+        _ => format!("a target of {}", f(target)),
+    };
+    if hidden {
+        return Some(format!(
+            "{}: rated against {how}; figures suppressed to protect individuals.",
+            y.period_label
+        ));
+    }
+    let value = y.value?;
+    let gap = (value - target).abs();
+    let polarity = spec.polarity.label();
+    let result = match status {
+        Status::OnTarget => "met".to_string(),
+        Status::WithinTolerance => format!(
+            "missed by {}, within {}",
+            f(gap),
+            tol_words.clone().unwrap_or_else(|| "the tolerance".into())
+        ),
+        Status::MissedImproving | Status::MissedNotImproving => format!(
+            "missed by {}{}",
+            f(gap),
+            tol_words
+                .map(|t| format!(", more than {t}"))
+                .unwrap_or_default()
+        ),
+    };
+    Some(format!(
+        "{}: {} against {how} ({polarity}); {result}.",
+        y.period_label,
+        f(value)
+    ))
+}
+
 /// One indicator as an output shows it.
 #[derive(Debug)]
 pub struct Item<'a> {
@@ -296,12 +356,19 @@ pub struct Item<'a> {
     pub month: Option<&'a ResultRow>,
     /// (class, words) status.
     pub status: (&'static str, &'static str),
+    /// The rated status of the latest complete reporting year.
+    pub rated: Option<crate::evaluation::rag::Status>,
+    /// How the status was reached, in words: the rated period, value,
+    /// target (with its arithmetic when it is set against last year),
+    /// tolerance and the gap. `None` when there is no target.
+    pub status_detail: Option<String>,
     /// (class, kind) latest SPC variation.
     pub spc: (&'static str, &'static str),
     /// Why the data is out of date, if it is.
     pub stale: Option<String>,
-    /// Districts worse than last year while the headline improved.
-    pub districts_worse: Vec<String>,
+    /// Districts of the headline area whose latest month shows
+    /// special-cause concern on their own chart.
+    pub districts_concern: Vec<String>,
     meta: &'a BTreeMap<String, String>,
 }
 
@@ -331,10 +398,10 @@ impl Item<'_> {
         if let Some(s) = &self.stale {
             v.push(s.clone());
         }
-        if !self.districts_worse.is_empty() {
+        if !self.districts_concern.is_empty() {
             v.push(format!(
-                "worse than last year in {} while the headline figure is not",
-                self.districts_worse.join(", ")
+                "special-cause concern in the latest month in {}",
+                self.districts_concern.join(", ")
             ));
         }
         v
@@ -449,14 +516,14 @@ impl<'a> PackData<'a> {
             .collect()
     }
 
-    fn latest(&self, id: &str, area: &str, kinds: &[&str]) -> Option<&'a ResultRow> {
+    fn latest(&self, id: &str, area: &str, kinds: &[PeriodType]) -> Option<&'a ResultRow> {
         self.results
             .iter()
             .filter(|r| {
                 r.indicator_id == id
                     && r.area_code == area
                     && r.complete
-                    && kinds.contains(&r.period_type.as_str())
+                    && kinds.contains(&r.period_type)
             })
             .max_by_key(|r| r.period_end)
             .copied()
@@ -468,18 +535,23 @@ impl<'a> PackData<'a> {
             .iter()
             .map(|s| {
                 let id = &s.indicator.id;
-                let rolling = self.latest(id, &self.headline_area, &["rolling_12_months"]);
+                let rolling = self.latest(id, &self.headline_area, &[PeriodType::Rolling12]);
                 let year = self.latest(
                     id,
                     &self.headline_area,
-                    &["financial_year", "calendar_year"],
+                    &[PeriodType::FinancialYear, PeriodType::CalendarYear],
                 );
-                let month = self.latest(id, &self.headline_area, &["month"]);
+                let month = self.latest(id, &self.headline_area, &[PeriodType::Month]);
                 let polarity = rolling
                     .map(|r| r.polarity.clone())
                     .unwrap_or_else(|| s.indicator.polarity.clone());
                 let status = pack::status_of(year, &polarity);
-                let spc = pack::spc_class(month.and_then(|m| m.spc_variation.as_deref()));
+                let rated = year.and_then(|y| y.status);
+                let spec = crate::evaluation::spec::Spec::from_indicator(&s.indicator).ok();
+                let status_detail = year.zip(spec.as_ref()).and_then(|(y, spec)| {
+                    status_words(y, spec, self.public && (y.suppressed || y.sply_suppressed))
+                });
+                let spc = pack::spc_class(month.and_then(|m| m.spc_variation));
                 // Freshness comes from the sources, as each declares it
                 // (police.uk about two months behind, STATS19 once a year),
                 // not from the points: a count with no events lately
@@ -504,29 +576,16 @@ impl<'a> PackData<'a> {
                         _ => format!("out of date: no {} data has landed", f.source),
                     })
                     .next();
-                let headline_better = rolling
-                    .and_then(|r| r.direction_sply.as_deref())
-                    .is_some_and(|d| !d.contains("worse"));
-                let districts_worse: Vec<String> = if headline_better {
-                    self.districts(id)
-                        .into_iter()
-                        .filter(|r| !(self.public && (r.suppressed || r.sply_suppressed)))
-                        .filter(|r| {
-                            r.direction_sply
-                                .as_deref()
-                                .is_some_and(|d| d.contains("worse"))
-                        })
-                        // A district counts as struggling at 10% worse than last
-                        // year: smaller moves are mostly noise in small areas.
-                        .filter(|r| match (r.value, r.sply_value) {
-                            (Some(v), Some(s)) if s.abs() > 1e-9 => ((v - s) / s).abs() >= 0.10,
-                            _ => false,
-                        })
-                        .map(|r| r.area_name.clone())
-                        .collect()
-                } else {
-                    Vec::new()
-                };
+                // A district is an exception on its own chart's signal,
+                // never on a raw rise in a small count. Suppressed months
+                // are not named in a public pack.
+                let districts_concern: Vec<String> = self
+                    .district_months(id)
+                    .into_iter()
+                    .filter(|r| !(self.public && r.suppressed))
+                    .filter(|r| r.spc_variation == Some(crate::evaluation::spc::Variation::Concern))
+                    .map(|r| r.area_name.clone())
+                    .collect();
                 Item {
                     id: id.clone(),
                     title: s.indicator.title.clone(),
@@ -553,9 +612,11 @@ impl<'a> PackData<'a> {
                     year,
                     month,
                     status,
+                    rated,
+                    status_detail,
                     spc,
                     stale,
-                    districts_worse,
+                    districts_concern,
                     meta: &s.indicator.meta,
                 }
             })
@@ -570,7 +631,7 @@ impl<'a> PackData<'a> {
             .filter(|r| {
                 r.indicator_id == id
                     && r.area_code == self.headline_area
-                    && r.period_type == "month"
+                    && r.period_type == PeriodType::Month
                     && r.complete
             })
             .copied()
@@ -579,7 +640,55 @@ impl<'a> PackData<'a> {
         v
     }
 
-    /// District rows of the latest complete rolling 12 months.
+    /// True if district `code` lies in the headline area: a district table
+    /// lists the output's own districts (Lancashire-12 has no Blackburn
+    /// with Darwen or Blackpool), so its rows add up to its total row.
+    pub fn in_headline_area(&self, code: &str) -> bool {
+        crate::geography::district_by_code(code).is_some_and(|d| {
+            crate::geography::Crosswalk::ancestors(d)
+                .iter()
+                .any(|a| a.code == self.headline_area)
+        })
+    }
+
+    /// The latest month row of each district of the headline area.
+    pub fn district_months(&self, id: &str) -> Vec<&'a ResultRow> {
+        let rows: Vec<&ResultRow> = self
+            .results
+            .iter()
+            .filter(|r| {
+                r.indicator_id == id
+                    && r.area_level == "district"
+                    && r.period_type == PeriodType::Month
+                    && r.complete
+                    && self.in_headline_area(&r.area_code)
+            })
+            .copied()
+            .collect();
+        let Some(latest) = rows.iter().map(|r| r.period_end).max() else {
+            return Vec::new();
+        };
+        rows.into_iter()
+            .filter(|r| r.period_end == latest)
+            .collect()
+    }
+
+    /// The headline area's row for the same period as a district table.
+    pub fn total_for(&self, like: &ResultRow) -> Option<&'a ResultRow> {
+        self.results
+            .iter()
+            .find(|r| {
+                r.indicator_id == like.indicator_id
+                    && r.area_code == self.headline_area
+                    && r.period_type == like.period_type
+                    && r.period_start == like.period_start
+                    && r.period_end == like.period_end
+            })
+            .copied()
+    }
+
+    /// District rows (of the headline area) of the latest complete rolling
+    /// 12 months.
     pub fn districts(&self, id: &str) -> Vec<&'a ResultRow> {
         let rows: Vec<&ResultRow> = self
             .results
@@ -587,8 +696,9 @@ impl<'a> PackData<'a> {
             .filter(|r| {
                 r.indicator_id == id
                     && r.area_level == "district"
-                    && r.period_type == "rolling_12_months"
+                    && r.period_type == PeriodType::Rolling12
                     && r.complete
+                    && self.in_headline_area(&r.area_code)
             })
             .copied()
             .collect();

@@ -70,21 +70,19 @@ fn tag(class: &str, text: &str) -> String {
 
 /// The status words and colour class for a year row.
 pub fn status_of(row: Option<&ResultRow>, polarity: &str) -> (&'static str, &'static str) {
-    match row.and_then(|r| r.rag.as_deref()) {
-        Some("green") => ("green", "Green: on target"),
-        Some("amber") => ("amber", "Amber: target missed, improving"),
-        Some("red") => ("red", "Red: target missed, not improving"),
+    match row.and_then(|r| r.status) {
+        Some(s) => (s.colour().name(), s.label()),
         _ if polarity == "monitor only" => ("grey", "Monitor only: no target"),
         _ => ("grey", "No target set"),
     }
 }
 
 /// (colour class, kind) for an SPC variation label.
-pub fn spc_class(variation: Option<&str>) -> (&'static str, &'static str) {
+pub fn spc_class(variation: Option<spc::Variation>) -> (&'static str, &'static str) {
     match variation {
-        Some(v) if v == spc::Variation::Concern.label() => ("red", "concern"),
-        Some(v) if v == spc::Variation::Improvement.label() => ("blue", "improvement"),
-        Some(v) if v == spc::Variation::Neither.label() => ("grey", "neither"),
+        Some(spc::Variation::Concern) => ("red", "concern"),
+        Some(spc::Variation::Improvement) => ("blue", "improvement"),
+        Some(spc::Variation::Neither) => ("grey", "neither"),
         _ => ("grey", ""),
     }
 }
@@ -127,16 +125,18 @@ pub fn build(d: &PackData<'_>) -> String {
     // Summary in plain English.
     let items = d.items();
     let count = |f: &dyn Fn(&super::Item<'_>) -> bool| items.iter().filter(|i| f(i)).count();
-    let red = count(&|i| i.status.0 == "red");
-    let amber = count(&|i| i.status.0 == "amber");
-    let green = count(&|i| i.status.0 == "green");
+    use crate::evaluation::rag::Status;
+    let red = count(&|i| i.rated == Some(Status::MissedNotImproving));
+    let amber = count(&|i| i.rated == Some(Status::MissedImproving));
+    let green = count(&|i| i.rated == Some(Status::OnTarget));
+    let within = count(&|i| i.rated == Some(Status::WithinTolerance));
     let concern = count(&|i| i.spc.0 == "red");
     let failed = count(&|i| i.error.is_some());
     let stale = count(&|i| i.stale.is_some());
     let exceptions: Vec<&super::Item<'_>> = items.iter().filter(|i| i.is_exception()).collect();
     let _ = write!(
         h,
-        r#"<h2 id="summary">Summary</h2><p class="summary">This pack reports {} indicators for {}. Of those with a target, {green} are on target, {amber} missed their target but improved on last year, and {red} missed their target without improving. {concern} show special-cause variation of concern on the latest month. {} need the committee's attention and are listed first in the exception report.</p>"#,
+        r#"<h2 id="summary">Summary</h2><p class="summary">This pack reports {} indicators for {}. Of those with a target, {green} are on target, {within} missed their target by no more than its tolerance, {amber} missed their target but improved on last year, and {red} missed their target without improving. {concern} show special-cause variation of concern on the latest month. {} need the committee's attention and are listed first in the exception report.</p>"#,
         items.len(),
         esc(&d.period_label),
         exceptions.len()
@@ -201,8 +201,8 @@ pub fn build(d: &PackData<'_>) -> String {
             r.map(|r| esc(&fmt_value(r.sply_value, hide(r.sply_suppressed), &r.unit)))
                 .unwrap_or_else(|| "-".into()),
             r.filter(|r| !hide(r.suppressed || r.sply_suppressed))
-                .and_then(|r| r.direction_sply.clone())
-                .map(|s| esc(&s))
+                .and_then(|r| r.direction_sply)
+                .map(|d| esc(&d.label()))
                 .unwrap_or_else(|| "-".into()),
             if i.error.is_some() {
                 tag("red", "Failed")
@@ -274,7 +274,7 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
             .as_ref()
             .filter(|_| !hide(r.suppressed || r.sply_suppressed))
         {
-            fig("Direction of travel", esc(dir));
+            fig("Direction of travel", esc(&dir.label()));
         }
     }
     if let Some(y) = i.year {
@@ -287,6 +287,9 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
         }
     }
     fig("Status", tag(i.status.0, i.status.1));
+    if let Some(detail) = &i.status_detail {
+        fig("How it is rated", esc(detail));
+    }
     fig("Unit", esc(&i.unit));
     fig("Polarity", esc(&i.polarity));
     if let Some(s) = &i.stale {
@@ -305,7 +308,7 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
             .map(|r| ChartPoint {
                 label: r.period_label.clone(),
                 value: if hide(r.suppressed) { None } else { r.value },
-                signal: spc_class(r.spc_variation.as_deref()).1,
+                signal: spc_class(r.spc_variation).1,
             })
             .collect();
         let last = months.last().copied();
@@ -331,8 +334,9 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
                 fmt_value(Some(m), false, ""),
                 fmt_value(Some(lo), false, ""),
                 fmt_value(Some(hi), false, ""),
-                last.and_then(|r| r.spc_variation.clone())
-                    .unwrap_or_else(|| "too few points for limits".into())
+                last.and_then(|r| r.spc_variation)
+                    .map(|v| v.label())
+                    .unwrap_or("too few points for limits")
             ),
             _ => format!(
                 "Monthly values for {} from {} to {}; fewer than 15 months, so no process limits.",
@@ -366,7 +370,7 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
                 r#"<tr><th scope="row">{}</th><td class="num">{}</td><td>{}</td></tr>"#,
                 esc(&r.period_label),
                 esc(&fmt_value(r.value, hide(r.suppressed), &r.unit)),
-                esc(r.spc_variation.as_deref().unwrap_or(""))
+                esc(r.spc_variation.map(|v| v.label()).unwrap_or(""))
             );
         }
         h.push_str("</tbody></table></details>");
@@ -385,7 +389,9 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
             let dir = if hide(r.suppressed || r.sply_suppressed) {
                 "-".to_string()
             } else {
-                r.direction_sply.clone().unwrap_or_else(|| "-".into())
+                r.direction_sply
+                    .map(|d| d.label())
+                    .unwrap_or_else(|| "-".into())
             };
             let _ = write!(
                 h,
@@ -396,7 +402,28 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
                 esc(&dir)
             );
         }
-        h.push_str("</tbody></table>");
+        // The total row: the districts above add up to it (rates and
+        // percentages are the area's own, not a sum).
+        if let Some(t) = d.total_for(districts[0]) {
+            let dir = if hide(t.suppressed || t.sply_suppressed) {
+                "-".to_string()
+            } else {
+                t.direction_sply
+                    .map(|d| d.label())
+                    .unwrap_or_else(|| "-".into())
+            };
+            let _ = write!(
+                h,
+                r#"</tbody><tfoot><tr><th scope="row">{}</th><td class="num">{}</td><td class="num">{}</td><td>{}</td></tr></tfoot>"#,
+                esc(&t.area_name),
+                esc(&fmt_value(t.value, hide(t.suppressed), &t.unit)),
+                esc(&fmt_value(t.sply_value, hide(t.sply_suppressed), &t.unit)),
+                esc(&dir)
+            );
+            h.push_str("</table>");
+        } else {
+            h.push_str("</tbody></table>");
+        }
     }
 
     let _ = write!(h, r#"<h4 id="{}-commentary">Commentary</h4>"#, esc(&i.id));

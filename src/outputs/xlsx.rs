@@ -112,18 +112,35 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
     let mut r = 10u32;
     ws.write_string_with_format(r, 0, "Status summary", &f.bold)
         .map_err(xerr)?;
-    let counts: [(&str, usize); 7] = [
+    use crate::evaluation::rag::Status;
+    let counts: [(&str, usize); 8] = [
         (
-            "Green: on target",
-            items.iter().filter(|i| i.status.0 == "green").count(),
+            Status::OnTarget.label(),
+            items
+                .iter()
+                .filter(|i| i.rated == Some(Status::OnTarget))
+                .count(),
         ),
         (
-            "Amber: target missed, improving",
-            items.iter().filter(|i| i.status.0 == "amber").count(),
+            Status::WithinTolerance.label(),
+            items
+                .iter()
+                .filter(|i| i.rated == Some(Status::WithinTolerance))
+                .count(),
         ),
         (
-            "Red: target missed, not improving",
-            items.iter().filter(|i| i.status.0 == "red").count(),
+            Status::MissedImproving.label(),
+            items
+                .iter()
+                .filter(|i| i.rated == Some(Status::MissedImproving))
+                .count(),
+        ),
+        (
+            Status::MissedNotImproving.label(),
+            items
+                .iter()
+                .filter(|i| i.rated == Some(Status::MissedNotImproving))
+                .count(),
         ),
         (
             "No target or monitor only",
@@ -221,7 +238,7 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
                 ws.write_string(n, 3, &m.period_label).map_err(xerr)?;
                 figure(ws, &f, n, 4, m.value, hide(m.suppressed))?;
                 figure(ws, &f, n, 5, m.previous_value, hide(m.previous_suppressed))?;
-                ws.write_string(n, 14, m.spc_variation.as_deref().unwrap_or(""))
+                ws.write_string(n, 14, m.spc_variation.map(|v| v.label()).unwrap_or(""))
                     .map_err(xerr)?;
             }
             if let Some(rr) = i.rolling {
@@ -229,8 +246,8 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
                 figure(ws, &f, n, 7, rr.value, hide(rr.suppressed))?;
                 figure(ws, &f, n, 8, rr.sply_value, hide(rr.sply_suppressed))?;
                 if !hide(rr.suppressed || rr.sply_suppressed) {
-                    ws.write_string(n, 9, rr.direction_sply.as_deref().unwrap_or(""))
-                        .map_err(xerr)?;
+                    let dir = rr.direction_sply.map(|d| d.label()).unwrap_or_default();
+                    ws.write_string(n, 9, &dir).map_err(xerr)?;
                 }
             }
             if let Some(y) = i.year {
@@ -471,7 +488,7 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
                 .filter(|r| {
                     r.indicator_id == c.indicator
                         && r.area_code == area
-                        && r.period_type == kind
+                        && r.period_type.name() == kind
                         && r.complete
                 })
                 .max_by_key(|r| r.period_end);

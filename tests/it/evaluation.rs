@@ -86,7 +86,7 @@ fn context() -> Context {
 
 fn find<'a>(rows: &'a [ResultRow], area: &str, kind: &str, label: &str) -> &'a ResultRow {
     rows.iter()
-        .find(|r| r.area_code == area && r.period_type == kind && r.period_label == label)
+        .find(|r| r.area_code == area && r.period_type.name() == kind && r.period_label == label)
         .unwrap_or_else(|| panic!("no row {area} {kind} {label}"))
 }
 
@@ -107,18 +107,27 @@ fn count_lower_is_better_with_target_against_sply() {
     assert_eq!(fy.sply_value, Some(120.0));
     assert_eq!(fy.previous_value, Some(120.0));
     assert_eq!(fy.target, Some(114.0));
-    assert_eq!(fy.rag.as_deref(), Some("green"));
-    assert_eq!(fy.direction_sply.as_deref(), Some("down 10.0% (better)"));
+    assert_eq!(fy.status.map(|s| s.colour().name()), Some("green"));
+    assert_eq!(
+        fy.direction_sply.map(|d| d.label()).as_deref(),
+        Some("down 10.0% (better)")
+    );
     // The first year has no SPLY: no target, so no RAG.
     let first = find(&rows, PRESTON, "financial_year", "2023-24");
-    assert_eq!((first.target, first.rag.as_deref()), (None, None));
+    assert_eq!(
+        (first.target, first.status.map(|s| s.colour().name())),
+        (None, None)
+    );
     // Quarter Q4 2024-25 (Jan-Mar 2025) = 27, previous quarter 27, SPLY 30.
     let q = find(&rows, PRESTON, "quarter", "2024-25 Q4");
     assert_eq!(
         (q.value, q.previous_value, q.sply_value),
         (Some(27.0), Some(27.0), Some(30.0))
     );
-    assert_eq!(q.direction_previous.as_deref(), Some("no change"));
+    assert_eq!(
+        q.direction_previous.map(|d| d.label()).as_deref(),
+        Some("no change")
+    );
     // Rolling 12 to Sep 2024: Oct 2023 - Sep 2024 = 6 x 10 + 6 x 9 = 114.
     assert_eq!(
         find(&rows, PRESTON, "rolling_12_months", "12 months to Sep 2024").value,
@@ -128,7 +137,7 @@ fn count_lower_is_better_with_target_against_sply() {
     let ytd = find(&rows, PRESTON, "year_to_date", "2024-25 to Sep");
     assert_eq!((ytd.value, ytd.sply_value), (Some(54.0), Some(60.0)));
     assert_eq!(
-        ytd.rag, None,
+        ytd.status, None,
         "a year to date is never rated as if it were the year"
     );
     // Roll-up: Preston is its own CSP, is in Lancashire-12 and -14; other
@@ -169,8 +178,8 @@ fn a_missed_target_is_amber_only_when_better_than_sply() {
     let rows = evaluate(&ind, &spec, &preston_series(), &context());
     assert_eq!(
         find(&rows, PRESTON, "financial_year", "2024-25")
-            .rag
-            .as_deref(),
+            .status
+            .map(|s| s.colour().name()),
         Some("amber")
     );
     // Higher is better with the same numbers: 108 beats 100 -> green; the
@@ -181,14 +190,14 @@ fn a_missed_target_is_amber_only_when_better_than_sply() {
     // 108 < 115 and lower than SPLY 120 (worse, for higher-is-better) -> red.
     assert_eq!(
         find(&rows, PRESTON, "financial_year", "2024-25")
-            .rag
-            .as_deref(),
+            .status
+            .map(|s| s.colour().name()),
         Some("red")
     );
     assert_eq!(
         find(&rows, PRESTON, "financial_year", "2023-24")
-            .rag
-            .as_deref(),
+            .status
+            .map(|s| s.colour().name()),
         Some("green")
     );
 }
@@ -264,11 +273,17 @@ fn percentages_and_monitor_indicators() {
     // 72 / 120 = 60% >= 48 -> green; 2023-24: 36 / 120 = 30% -> red (no SPLY).
     let fy = find(&rows, PRESTON, "financial_year", "2024-25");
     assert_eq!((fy.value, fy.denominator), (Some(60.0), Some(120.0)));
-    assert_eq!(fy.rag.as_deref(), Some("green"));
+    // A change in a percentage is in percentage points: 30% to 60% is 30
+    // points, not "up 100%".
+    assert_eq!(
+        fy.direction_sply.map(|d| d.label()).as_deref(),
+        Some("up 30.0 percentage points (better)")
+    );
+    assert_eq!(fy.status.map(|s| s.colour().name()), Some("green"));
     assert_eq!(
         find(&rows, PRESTON, "financial_year", "2023-24")
-            .rag
-            .as_deref(),
+            .status
+            .map(|s| s.colour().name()),
         Some("red")
     );
     // A district with no cases has no percentage at all, not 0%.
@@ -281,10 +296,11 @@ fn percentages_and_monitor_indicators() {
     let ind = indicator(&[("polarity", "monitor")]);
     let spec = Spec::from_indicator(&ind).unwrap();
     let rows = evaluate(&ind, &spec, &preston_series(), &context());
-    assert!(rows.iter().all(|r| r.rag.is_none()));
+    assert!(rows.iter().all(|r| r.status.is_none()));
     assert_eq!(
         find(&rows, PRESTON, "financial_year", "2024-25")
             .direction_sply
+            .map(|d| d.label())
             .as_deref(),
         Some("down 10.0% (neutral)")
     );
@@ -305,7 +321,11 @@ fn incomplete_periods_are_marked_and_not_rated() {
     assert!(!fy.complete);
     assert_eq!(fy.value, Some(90.0)); // Apr 2024 - Jan 2025, 10 x 9
     assert_eq!(
-        (fy.rag.as_deref(), fy.target, fy.direction_sply.as_deref()),
+        (
+            fy.status.map(|s| s.colour().name()),
+            fy.target,
+            fy.direction_sply.map(|d| d.label()).as_deref()
+        ),
         (None, None, None)
     );
     // The quarter Jan-Mar 2025 has one month: incomplete too.
@@ -495,7 +515,7 @@ fn aggregate_says_how_months_add_up() {
         Some(24.0)
     );
     assert!(
-        distinct.iter().all(|r| r.period_type == "month"),
+        distinct.iter().all(|r| r.period_type.name() == "month"),
         "only months"
     );
     // Bad values and unsound pairs are refused in words.
