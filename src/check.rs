@@ -588,6 +588,28 @@ fn outputs(cfg: &Config, catalogue: &[Indicator], f: &mut Vec<Finding>) {
                 f.push(err(file, None, None, unknown_id(i, &ids)));
             }
         }
+        if d.audience == crate::outputs::Audience::Public {
+            let named: BTreeSet<&str> = d
+                .indicators
+                .iter()
+                .map(String::as_str)
+                .chain(d.cells.iter().map(|c| c.indicator.as_str()))
+                .collect();
+            for ind in catalogue
+                .iter()
+                .filter(|i| named.contains(i.id.as_str()) && crate::outputs::is_internal(i))
+            {
+                f.push(err(
+                    file,
+                    None,
+                    None,
+                    format!(
+                        "this output is public but names `{}`, whose disclosure is internal: it is left out of the output (make the output internal, or the indicator public if it may be published)",
+                        ind.id
+                    ),
+                ));
+            }
+        }
         if !catalogue.iter().any(|i| d.includes(&i.id, &i.theme)) && !catalogue.is_empty() {
             f.push(err(
                 file,

@@ -38,7 +38,7 @@ fn entry(ind: &Indicator, outputs: &[OutputDef]) -> Vec<(&'static str, String)> 
     let m = |k: &str| ind.meta.get(k).cloned().unwrap_or_else(|| "-".into());
     let used: Vec<String> = outputs
         .iter()
-        .filter(|o| o.includes(&ind.id, &ind.theme))
+        .filter(|o| o.admits(ind))
         .map(|o| o.name.clone())
         .collect();
     vec![

@@ -400,8 +400,14 @@ pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -
                         row.spc_variation = Some(spc::Variation::CommonCause);
                     }
                     row.spc_mean = Some(chart.mean);
-                    row.spc_lower = Some(chart.lower);
-                    row.spc_upper = Some(chart.upper);
+                    // Counts, rates and percentages cannot be negative (nor a
+                    // percentage above 100): limits stop there.
+                    row.spc_lower = Some(chart.lower.max(0.0));
+                    row.spc_upper = Some(if spec.unit == Unit::Percentage {
+                        chart.upper.min(100.0)
+                    } else {
+                        chart.upper
+                    });
                     row.spc_assurance =
                         monthly_target(spec).and_then(|t| chart.assurance(t, spec.polarity));
                 }

@@ -210,6 +210,28 @@ impl OutputDef {
         (self.indicators.is_empty() || self.indicators.iter().any(|i| i == id))
             && (self.themes.is_empty() || self.themes.iter().any(|t| t.eq_ignore_ascii_case(theme)))
     }
+
+    /// Whether this output may contain `ind`: it is selected, and a public
+    /// output never holds an indicator whose disclosure is internal,
+    /// whatever the definition says (`safer check` reports the attempt).
+    pub fn admits(&self, ind: &Indicator) -> bool {
+        self.includes(&ind.id, &ind.theme)
+            && !(self.audience == Audience::Public && is_internal(ind))
+    }
+}
+
+/// True for an indicator marked `disclosure: internal`. When the header has
+/// other problems the key is read as written: left out means public (the
+/// default, so a failed indicator is still listed as not available), and a
+/// value other than `public` (a typo of internal) is not published.
+pub fn is_internal(ind: &Indicator) -> bool {
+    match crate::evaluation::spec::Spec::from_indicator(ind) {
+        Ok(spec) => spec.disclosure == crate::evaluation::spec::Disclosure::Internal,
+        Err(_) => ind
+            .meta
+            .get("disclosure")
+            .is_some_and(|d| !d.trim().eq_ignore_ascii_case("public")),
+    }
 }
 
 /// Read every `*.toml` output definition in a folder, sorted by name.
@@ -290,11 +312,11 @@ pub fn status_words(
     let how = match &spec.target {
         Some(Target::ChangeVsSply(p)) => match y.sply_value {
             Some(sply) if !hidden => format!(
-                "a target of {} ({} last year {}{}%)",
+                "a target of {} (last year's {} {} {}%)",
                 f(target),
                 f(sply),
-                if *p >= 0.0 { "+" } else { "" },
-                p
+                if *p >= 0.0 { "plus" } else { "less" },
+                p.abs()
             ),
             _ => format!("a target of {p:+}% on the same period last year"),
         },
@@ -324,10 +346,24 @@ pub fn status_words(
                 .unwrap_or_default()
         ),
     };
+    // A target beaten by half as much again (or, lower being better, by
+    // half) no longer stretches anyone: say so for its owner.
+    let slack = status == Status::OnTarget
+        && target.abs() > 1e-9
+        && match spec.polarity {
+            crate::evaluation::spc::Polarity::HigherIsBetter => value >= target * 1.5,
+            crate::evaluation::spc::Polarity::LowerIsBetter => value <= target * 0.5,
+            crate::evaluation::spc::Polarity::Monitor => false,
+        };
     Some(format!(
-        "{}: {} against {how} ({polarity}); {result}.",
+        "{}: {} against {how} ({polarity}); {result}.{}",
         y.period_label,
-        f(value)
+        f(value),
+        if slack {
+            " The target is beaten by a wide margin: its owner may wish to review it."
+        } else {
+            ""
+        }
     ))
 }
 
@@ -449,7 +485,7 @@ impl<'a> PackData<'a> {
         let series: Vec<&Series> = view
             .series
             .iter()
-            .filter(|s| def.includes(&s.indicator.id, &s.indicator.theme))
+            .filter(|s| def.admits(&s.indicator))
             .collect();
         let ids: std::collections::HashSet<&str> =
             series.iter().map(|s| s.indicator.id.as_str()).collect();
@@ -902,7 +938,7 @@ fn finish_staging(
         queries: view
             .series
             .iter()
-            .filter(|s| def.includes(&s.indicator.id, &s.indicator.theme))
+            .filter(|s| def.admits(&s.indicator))
             .map(|s| QueryRef {
                 id: &s.indicator.id,
                 // Relative to queries/: no machine paths in a published file.

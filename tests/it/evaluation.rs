@@ -528,3 +528,69 @@ fn aggregate_says_how_months_add_up() {
         .unwrap_err();
     assert!(e[0].contains("percentages cannot be added"), "{e:?}");
 }
+
+#[test]
+fn every_status_says_how_it_was_reached() {
+    let words = |meta: &[(&str, &str)]| {
+        let ind = indicator(meta);
+        let spec = Spec::from_indicator(&ind).unwrap();
+        let rows = evaluate(&ind, &spec, &preston_series(), &context());
+        let fy = find(&rows, PRESTON, "financial_year", "2024-25").clone();
+        (fy.status, safer::outputs::status_words(&fy, &spec, false))
+    };
+    use safer::evaluation::rag::Status;
+    // 2024-25 is 108; last year 120; -5% of 120 is 114.
+    let (s, w) = words(&[("polarity", "lower is better"), ("target", "-5% vs sply")]);
+    assert_eq!(s, Some(Status::OnTarget));
+    assert_eq!(
+        w.as_deref(),
+        Some(
+            "2024-25: 108 against a target of 114 (last year's 120 less 5%) (lower is better); met."
+        )
+    );
+    // 108 against 105 with a tolerance of 4: a miss by 3, within tolerance,
+    // never "on target".
+    let (s, w) = words(&[
+        ("polarity", "lower is better"),
+        ("target", "105"),
+        ("tolerance", "4"),
+    ]);
+    assert_eq!(s, Some(Status::WithinTolerance));
+    assert_eq!(
+        w.as_deref(),
+        Some(
+            "2024-25: 108 against a target of 105 (lower is better); missed by 3, within the tolerance of 4."
+        )
+    );
+    // 108 against 100 with a tolerance of 4: missed by 8, better than 120.
+    let (s, w) = words(&[
+        ("polarity", "lower is better"),
+        ("target", "100"),
+        ("tolerance", "4"),
+    ]);
+    assert_eq!(s, Some(Status::MissedImproving));
+    assert_eq!(
+        w.as_deref(),
+        Some(
+            "2024-25: 108 against a target of 100 (lower is better); missed by 8, more than the tolerance of 4."
+        )
+    );
+    // 108 against 250: beaten by more than half, which the owner is told.
+    let (_, w) = words(&[("polarity", "lower is better"), ("target", "250")]);
+    assert!(
+        w.unwrap().ends_with(
+            "met. The target is beaten by a wide margin: its owner may wish to review it."
+        )
+    );
+    // Suppressed figures: only the rule.
+    let ind = indicator(&[("polarity", "lower is better"), ("target", "-5% vs sply")]);
+    let spec = Spec::from_indicator(&ind).unwrap();
+    let rows = evaluate(&ind, &spec, &preston_series(), &context());
+    let fy = find(&rows, PRESTON, "financial_year", "2024-25");
+    assert_eq!(
+        safer::outputs::status_words(fy, &spec, true).as_deref(),
+        Some(
+            "2024-25: rated against a target of -5% on the same period last year; figures suppressed to protect individuals."
+        )
+    );
+}

@@ -383,3 +383,47 @@ fn no_suppressed_value_appears_anywhere_in_a_public_output() {
     write_output(tmp.path(), &tmp.path().join("commentary"), &internal, &view).unwrap();
     assert!(public_bytes(&tmp.path().join("internal/2025-03")).contains("42.9%"));
 }
+
+/// A public output never holds an internal indicator, whatever its
+/// definition says; `safer check` names the attempt.
+#[test]
+fn a_public_pack_never_contains_an_internal_indicator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = crate::project::make(tmp.path(), &["html", "xlsx"], "");
+    // The project's public pack selects everything, including the internal
+    // no_location_crimes; a second output names it outright.
+    std::fs::write(
+        root.join("outputs/named.toml"),
+        "title = \"Named\"\naudience = \"public\"\nformats = [\"html\"]\nindicators = [\"no_location_crimes\", \"asb_incidents\"]\n",
+    )
+    .unwrap();
+    let (code, out, err) = crate::project::safer(&["run"], &root);
+    assert!(code == 0 || code == 1, "{out}\n{err}");
+    for output in ["committee-pack", "named"] {
+        let dir = root.join(format!("outputs/{output}/2026-09"));
+        let all = public_bytes(&dir);
+        assert!(!all.is_empty(), "{output} was published");
+        assert!(
+            !all.contains("no_location_crimes"),
+            "{output} names the internal indicator"
+        );
+        assert!(
+            !all.contains("Crimes published without a location"),
+            "{output}"
+        );
+    }
+    let html =
+        std::fs::read_to_string(root.join("outputs/named/2026-09/named-2026-09.html")).unwrap();
+    assert!(
+        html.contains("Anti-social behaviour incidents"),
+        "the public indicator is there"
+    );
+    let (code, out, _) = crate::project::safer(&["check"], &root);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains(
+            "this output is public but names `no_location_crimes`, whose disclosure is internal"
+        ),
+        "{out}"
+    );
+}
