@@ -178,6 +178,7 @@ pub async fn run(data: &Path, work: &Path, repeats: u32) -> anyhow::Result<Repor
             crosswalk: Default::default(),
             populations: Default::default(),
             threshold: crate::evaluation::suppress::DEFAULT_THRESHOLD,
+            coverage: Default::default(),
         };
         let results = pipeline::evaluate_series(&measured, &ctx);
         let view = RunView {
@@ -188,6 +189,7 @@ pub async fn run(data: &Path, work: &Path, repeats: u32) -> anyhow::Result<Repor
             freshness: Vec::new(),
             sources: Vec::new(),
             data_checks: Vec::new(),
+            view_tables: Default::default(),
             series: measured.series,
             results,
         };

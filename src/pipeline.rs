@@ -322,6 +322,7 @@ pub fn last_complete_month(date: NaiveDate) -> NaiveDate {
 /// Evaluate every measured indicator the same way and, when `land_results`,
 /// land the results in the lake's `indicator_results` table.
 pub async fn evaluate(
+    cfg: &Config,
     lake: &Lake,
     engine: &Engine,
     measured: Measured,
@@ -338,6 +339,7 @@ pub async fn evaluate(
         crosswalk: load_crosswalk(engine).await,
         populations: load_populations(engine).await,
         threshold: evaluation::suppress::DEFAULT_THRESHOLD,
+        coverage: coverage(cfg, lake, &measured.series),
     };
     let mut measured = measured;
     flag_unknown_areas(&mut measured, &ctx.crosswalk);
@@ -356,6 +358,89 @@ pub async fn evaluate(
         tables,
         problems,
     })
+}
+
+/// The tables each view in `queries/_views/` reads, from its header.
+pub fn view_tables(cfg: &Config) -> std::collections::BTreeMap<String, Vec<String>> {
+    let dir = cfg.resolve(&cfg.paths.queries).join(VIEWS_DIR);
+    let mut out = std::collections::BTreeMap::new();
+    for f in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let path = f.path();
+        if path.extension().is_none_or(|x| x != "sql") {
+            continue;
+        }
+        let Ok(sql) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(meta) = indicators::parse_header(&path, &sql) else {
+            continue;
+        };
+        let name = meta.get("view").cloned().unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        let tables = meta
+            .get("tables")
+            .map(|t| t.split(',').map(|x| x.trim().to_string()).collect())
+            .unwrap_or_default();
+        out.insert(name, tables);
+    }
+    out
+}
+
+/// The months each indicator's sources cover: the intersection of the
+/// month ranges of the event tables it reads (directly or through a view).
+/// Event tables are those of sources whose freshness is checked; reference
+/// data (population estimates, lookups) has no say. An indicator none of
+/// whose tables has landed gets no entry.
+pub fn coverage(
+    cfg: &Config,
+    lake: &Lake,
+    series: &[crate::outputs::Series],
+) -> std::collections::HashMap<String, (NaiveDate, NaiveDate)> {
+    type Range = (NaiveDate, NaiveDate);
+    let event_tables: std::collections::HashSet<String> = cfg
+        .sources
+        .iter()
+        .filter(|s| s.max_lag_months().is_some())
+        .flat_map(|s| s.tables())
+        .collect();
+    let mut ranges: std::collections::HashMap<String, Range> = Default::default();
+    for m in lake.datasets().unwrap_or_default() {
+        if !event_tables.contains(&m.dataset) {
+            continue;
+        }
+        if let Some((a, b)) = m.month_range()
+            && let (Some(a), Some(b)) = (
+                sources::police_uk::parse_month(&a),
+                sources::police_uk::parse_month(&b),
+            )
+        {
+            ranges.insert(m.dataset.clone(), (a, b));
+        }
+    }
+    let intersect = |tables: &mut dyn Iterator<Item = &str>,
+                     ranges: &std::collections::HashMap<String, Range>| {
+        tables
+            .filter_map(|t| ranges.get(t.trim()).copied())
+            .reduce(|(a1, b1), (a2, b2)| (a1.max(a2), b1.min(b2)))
+            .filter(|(a, b)| a <= b)
+    };
+    // Views, as their headers declare the tables they read.
+    for (name, tables) in view_tables(cfg) {
+        if let Some(r) = intersect(&mut tables.iter().map(String::as_str), &ranges) {
+            ranges.insert(name, r);
+        }
+    }
+    series
+        .iter()
+        .filter_map(|s| {
+            let tables = s.indicator.meta.get("tables")?;
+            let r = intersect(&mut tables.split(','), &ranges)?;
+            Some((s.indicator.id.clone(), r))
+        })
+        .collect()
 }
 
 /// An `area_code` that is no area code at all (`'Lancashire'`, a blank),
@@ -450,7 +535,7 @@ pub async fn indicators_step(
     problems.extend(load_problems);
     let last = as_of.map(last_complete_month);
     let measured = measure(&engine, catalogue, last).await;
-    let mut evaluated = evaluate(lake, &engine, measured, run_id, as_of, true).await?;
+    let mut evaluated = evaluate(cfg, lake, &engine, measured, run_id, as_of, true).await?;
     problems.append(&mut evaluated.problems);
     evaluated.problems = problems;
     Ok(evaluated)
@@ -479,7 +564,7 @@ pub async fn evaluate_one(cfg: &Config, id: &str) -> Result<(Indicator, Vec<Resu
     if let Some(e) = measured.records.first().and_then(|r| r.error.clone()) {
         return Err(e);
     }
-    let e = evaluate(&lake, &engine, measured, "query", None, false)
+    let e = evaluate(cfg, &lake, &engine, measured, "query", None, false)
         .await
         .map_err(|e| e.to_string())?;
     if let Some(err) = e.records.first().and_then(|r| r.error.clone()) {
@@ -1017,6 +1102,7 @@ async fn run_step(
                 latest_month: e.reporting_month,
                 freshness: e.tables.clone(),
                 sources: sources::freshness(cfg, lake, reference).unwrap_or_default(),
+                view_tables: view_tables(cfg),
                 data_checks: sources::checks::latest(lake)
                     .into_iter()
                     .filter(|o| !o.passed)

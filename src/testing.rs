@@ -743,6 +743,7 @@ fn evaluate_block(
         crosswalk: Default::default(),
         populations: Default::default(),
         threshold: crate::evaluation::suppress::DEFAULT_THRESHOLD,
+        coverage: Default::default(),
     };
     let rows = crate::evaluation::evaluate(ind, &spec, &pts, &ctx);
     let (Some(ai), Some(ti), Some(ei)) = (

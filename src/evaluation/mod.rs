@@ -90,6 +90,10 @@ pub struct Context {
     pub populations: Populations,
     /// Counts from 1 to this are suppressed in public outputs.
     pub threshold: f64,
+    /// Per indicator id, the first and last month its source tables cover.
+    /// A month inside it with no events is a zero, not a gap: completeness,
+    /// "latest" and the SPC series follow the coverage, not the events.
+    pub coverage: HashMap<String, (NaiveDate, NaiveDate)>,
 }
 
 /// One result: indicator × area × period.
@@ -173,7 +177,9 @@ struct Sum {
 
 /// Evaluate one indicator.
 pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -> Vec<ResultRow> {
-    if points.is_empty() {
+    // No events at all is zeros over the coverage, if the sources have
+    // landed; with no coverage either there is nothing to say.
+    if points.is_empty() && !ctx.coverage.contains_key(&ind.id) {
         return Vec::new();
     }
     let all_areas = Crosswalk::all_areas();
@@ -211,7 +217,7 @@ pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -
             covered.insert(a.code);
         }
     }
-    let areas: Vec<&Area> = if district_level {
+    let areas: Vec<&Area> = if district_level || points.is_empty() {
         all_areas.iter().collect()
     } else {
         all_areas
@@ -219,16 +225,21 @@ pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -
             .filter(|a| covered.contains(&a.code))
             .collect()
     };
-    let first = points
+    let mut first = points
         .iter()
         .map(|p| month_index(p.month))
         .min()
         .unwrap_or(0);
-    let last_data = points
+    let mut last_data = points
         .iter()
         .map(|p| month_index(p.month))
         .max()
         .unwrap_or(0);
+    if let Some((from, to)) = ctx.coverage.get(&ind.id) {
+        first = first.min(month_index(*from));
+        // Coverage past the reporting month (an `--as-of` run) is not used.
+        last_data = last_data.max(month_index(*to).min(month_index(ctx.reporting_month)));
+    }
     let reporting = month_index(ctx.reporting_month).max(last_data);
 
     let year_kind = match spec.calendar {
@@ -318,6 +329,14 @@ pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -
         for kind in kinds {
             let mut p = Period::containing(kind, spec.calendar, month_from_index(first));
             while p.start <= reporting {
+                // A rolling year or a year to date ends at its last month, so
+                // one ending after the reporting month is not a period yet;
+                // a quarter or year in progress is shown, as incomplete.
+                if matches!(kind, PeriodType::Rolling12 | PeriodType::YearToDate)
+                    && p.end() > reporting
+                {
+                    break;
+                }
                 let Some(c) = value_of(area, &p) else {
                     p = p.next();
                     continue;

@@ -96,6 +96,9 @@ pub struct RunView {
     pub freshness: Vec<Freshness>,
     /// Freshness per source against what each declares.
     pub sources: Vec<crate::sources::SourceFreshness>,
+    /// The tables each shared view reads, so an indicator built on a view
+    /// is flagged when the view's sources are late.
+    pub view_tables: BTreeMap<String, Vec<String>>,
     /// Source tests whose latest check failed (the pack's data-quality note).
     pub data_checks: Vec<crate::sources::checks::Outcome>,
     /// Indicator results.
@@ -471,6 +474,8 @@ pub struct PackData<'a> {
     pub sources: &'a [crate::sources::SourceFreshness],
     /// Failing source tests.
     pub data_checks: &'a [crate::sources::checks::Outcome],
+    /// The tables each view reads.
+    pub view_tables: &'a BTreeMap<String, Vec<String>>,
     /// Indicators in this output.
     pub series: Vec<&'a Series>,
     /// Results for those indicators.
@@ -532,6 +537,7 @@ impl<'a> PackData<'a> {
             headline_area_name,
             freshness: &view.freshness,
             sources: &view.sources,
+            view_tables: &view.view_tables,
             data_checks: &view.data_checks,
             series,
             results,
@@ -592,12 +598,19 @@ impl<'a> PackData<'a> {
                 // (police.uk about two months behind, STATS19 once a year),
                 // not from the points: a count with no events lately
                 // (homicides) is not stale.
-                let tables: Vec<&str> = s
+                let mut tables: Vec<&str> = s
                     .indicator
                     .meta
                     .get("tables")
                     .map(|list| list.split(',').map(str::trim).collect())
                     .unwrap_or_default();
+                let through_views: Vec<&str> = tables
+                    .iter()
+                    .filter_map(|t| self.view_tables.get(*t))
+                    .flatten()
+                    .map(String::as_str)
+                    .collect();
+                tables.extend(through_views);
                 let stale = self
                     .sources
                     .iter()

@@ -81,6 +81,7 @@ fn context() -> Context {
         crosswalk: Crosswalk::new(vec![("E01025264".to_string(), PRESTON.to_string())]),
         populations: pops,
         threshold: 4.0,
+        coverage: Default::default(),
     }
 }
 
@@ -593,4 +594,59 @@ fn every_status_says_how_it_was_reached() {
             "2024-25: rated against a target of -5% on the same period last year; figures suppressed to protect individuals."
         )
     );
+}
+
+/// Months with no events are zeros over the months the sources cover, so
+/// completeness and "latest" follow the coverage, not the events.
+#[test]
+fn months_without_events_are_zeros_over_the_source_coverage() {
+    let pts = vec![
+        Point {
+            month: d(2024, 6),
+            area_code: PRESTON.into(),
+            numerator: 3.0,
+            denominator: None,
+        },
+        Point {
+            month: d(2024, 8),
+            area_code: PRESTON.into(),
+            numerator: 2.0,
+            denominator: None,
+        },
+    ];
+    let ind = indicator(&[("polarity", "lower is better")]);
+    let spec = Spec::from_indicator(&ind).unwrap();
+    let mut ctx = context(); // reporting month March 2025
+    ctx.coverage.insert("test".into(), (d(2023, 4), d(2025, 3)));
+    let rows = evaluate(&ind, &spec, &pts, &ctx);
+    // FY 2024-25 is complete (the source covers all of it): 3 + 2 = 5.
+    let fy = find(&rows, PRESTON, "financial_year", "2024-25");
+    assert!(fy.complete);
+    assert_eq!(fy.value, Some(5.0));
+    // FY 2023-24 had no events: a complete zero, and the SPLY of 2024-25.
+    let before = find(&rows, PRESTON, "financial_year", "2023-24");
+    assert_eq!((before.complete, before.value), (true, Some(0.0)));
+    assert_eq!(fy.sply_value, Some(0.0));
+    // March 2025 is the latest month, a zero; the last rolling year ends
+    // there too, and none runs past the reporting month.
+    let mar = find(&rows, PRESTON, "month", "Mar 2025");
+    assert_eq!((mar.complete, mar.value), (true, Some(0.0)));
+    assert_eq!(
+        find(&rows, PRESTON, "rolling_12_months", "12 months to Mar 2025").value,
+        Some(5.0)
+    );
+    assert!(
+        rows.iter().all(|r| r.period_end <= d(2025, 3)
+            || matches!(
+                r.period_type.name(),
+                "quarter" | "financial_year" | "calendar_year"
+            )),
+        "a rolling year or year to date past the reporting month"
+    );
+    // The SPC chart runs over all 24 months: mean 5 / 24.
+    assert!((mar.spc_mean.unwrap() - 5.0 / 24.0).abs() < 1e-9);
+    // Without coverage, the same points start in June 2024, so FY 2024-25
+    // would be incomplete: the coverage is what makes it whole.
+    let bare = evaluate(&ind, &spec, &pts, &context());
+    assert!(!find(&bare, PRESTON, "financial_year", "2024-25").complete);
 }

@@ -327,6 +327,7 @@ fn no_suppressed_value_appears_anywhere_in_a_public_output() {
         crosswalk: Crosswalk::default(),
         populations: Populations::default(),
         threshold: 4.0,
+        coverage: Default::default(),
     };
     let results = evaluate(&ind, &spec, &points, &ctx);
     assert!(
@@ -342,6 +343,7 @@ fn no_suppressed_value_appears_anywhere_in_a_public_output() {
         freshness: Vec::new(),
         sources: Vec::new(),
         data_checks: Vec::new(),
+        view_tables: Default::default(),
         series: vec![Series {
             indicator: ind,
             points,
