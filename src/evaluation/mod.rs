@@ -27,7 +27,7 @@ use periods::{Calendar, Period, PeriodType, month_from_index, month_index};
 use rag::{Direction, RagRule, Status};
 use spc::Chart;
 use spec::{Aggregate, Disclosure, Population, Spec, Unit};
-use suppress::{Grid, protect_grid};
+use suppress::Grid;
 
 /// Mid-year population estimates by district and year, for every
 /// denominator population.
@@ -479,65 +479,107 @@ fn rules_text(r: &spc::Rules) -> String {
     v.join("; ")
 }
 
-/// Primary and secondary suppression across the area hierarchy, per
-/// period: districts add up to partnerships, to Lancashire-12 and to
-/// Lancashire-14, so each of those sums is a line that must not give a
-/// hidden district away. Then hide comparisons that point at a hidden row.
+/// Disclosure control over geography and time together.
+///
+/// Geography: per period, districts add up to partnerships, to
+/// Lancashire-12 and to Lancashire-14, so each of those sums is a line that
+/// must not give a hidden district away (exact check, as in
+/// [`suppress::protect_grid`]).
+///
+/// Time: a quarter, year, rolling year or year to date printed beside its
+/// months is a line of the same table, and overlapping rolling years and
+/// years to date can be differenced month by month. So once anything of an
+/// area is hidden, all its months and its mid-quarter years to date are hidden (zeros too,
+/// which would otherwise pin the hidden months down), and its quarters,
+/// years, quarter-aligned rolling years and quarter-end years to date are
+/// protected as lines of quarters. With the months hidden, quarters, years and rolling years give
+/// no single month away: a change of +1 in one month and -1 in another month
+/// of the same quarter, repeated every year, leaves every one of them as it
+/// is. The two passes repeat until neither hides anything more.
 pub fn suppress_rows(rows: &mut [ResultRow], threshold: f64) {
+    // What each row contributes to a sum: a percentage is disclosive if
+    // either of its counts is small.
+    let value = |r: &ResultRow| match r.denominator {
+        Some(d) if suppress::is_primary(d, threshold) => d,
+        _ => r.numerator,
+    };
+    let mut hidden: Vec<bool> = rows
+        .iter()
+        .map(|r| suppress::is_primary(value(r), threshold))
+        .collect();
+
     // A period is its kind, start and end: the years to date of one year
     // share a start, so the end must be in the key.
     let mut groups: BTreeMap<(PeriodType, NaiveDate, NaiveDate), Vec<usize>> = BTreeMap::new();
+    let mut by_area: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
         groups
             .entry((r.period_type, r.period_start, r.period_end))
             .or_default()
             .push(i);
+        by_area.entry(r.area_code.as_str()).or_default().push(i);
     }
     let lines = hierarchy_lines();
-    for idx in groups.values() {
-        let by_code: HashMap<String, usize> = idx
-            .iter()
-            .map(|i| (rows[*i].area_code.clone(), *i))
-            .collect();
-        let mut codes: Vec<String> = by_code.keys().cloned().collect();
-        codes.sort();
-        let pos: HashMap<&str, usize> = codes
-            .iter()
-            .enumerate()
-            .map(|(k, c)| (c.as_str(), k))
-            .collect();
-        let values: Vec<f64> = codes
-            .iter()
-            .map(|c| {
-                let r = &rows[by_code[c.as_str()]];
-                // A percentage is disclosive if either count is small.
-                match r.denominator {
-                    Some(d) if suppress::is_primary(d, threshold) => d,
-                    _ => r.numerator,
-                }
-            })
-            .collect();
-        let grid_lines: Vec<(Vec<usize>, usize)> = lines
-            .iter()
-            .filter_map(|(parts, total)| {
-                let t = *pos.get(total.as_str())?;
-                let ps: Option<Vec<usize>> =
-                    parts.iter().map(|p| pos.get(p.as_str()).copied()).collect();
-                Some((ps?, t))
-            })
-            .collect();
-        let hidden = protect_grid(
-            &Grid {
-                values,
-                lines: grid_lines,
-            },
-            threshold,
-        );
-        for (k, c) in codes.iter().enumerate() {
-            if hidden[k] {
-                rows[by_code[c.as_str()]].suppressed = true;
+    let geo: Vec<(Vec<usize>, Grid)> = groups
+        .values()
+        .map(|idx| {
+            let pos: HashMap<&str, usize> = idx
+                .iter()
+                .enumerate()
+                .map(|(k, i)| (rows[*i].area_code.as_str(), k))
+                .collect();
+            let grid_lines: Vec<(Vec<usize>, usize)> = lines
+                .iter()
+                .filter_map(|(parts, total)| {
+                    let t = *pos.get(total.as_str())?;
+                    let ps: Option<Vec<usize>> =
+                        parts.iter().map(|p| pos.get(p.as_str()).copied()).collect();
+                    Some((ps?, t))
+                })
+                .collect();
+            (
+                idx.clone(),
+                Grid {
+                    values: idx.iter().map(|i| value(&rows[*i])).collect(),
+                    lines: grid_lines,
+                },
+            )
+        })
+        .collect();
+    let time: Vec<(Vec<usize>, Grid)> = by_area
+        .values()
+        .map(|idx| quarter_lines(rows, idx, &value))
+        .collect();
+
+    loop {
+        let before = hidden.clone();
+        for (idx, grid) in geo.iter().chain(time.iter()) {
+            if grid.lines.is_empty() {
+                continue;
+            }
+            let now = suppress::protect_grid_from(grid, idx.iter().map(|i| hidden[*i]).collect());
+            for (k, i) in idx.iter().enumerate() {
+                hidden[*i] |= now[k];
             }
         }
+        for idx in by_area.values() {
+            if idx.iter().any(|i| hidden[*i]) {
+                for i in idx {
+                    let r = &rows[*i];
+                    if r.period_type == PeriodType::Month
+                        || (r.period_type == PeriodType::YearToDate && !ends_a_quarter(r))
+                    {
+                        hidden[*i] = true;
+                    }
+                }
+            }
+        }
+        if hidden == before {
+            break;
+        }
+    }
+    for (r, h) in rows.iter_mut().zip(&hidden) {
+        r.suppressed = *h;
     }
     // Comparisons that would show a hidden figure are hidden too.
     type Key = (String, PeriodType, NaiveDate, NaiveDate);
@@ -575,6 +617,64 @@ pub fn suppress_rows(rows: &mut [ResultRow], threshold: f64) {
             r.sply_suppressed = true;
         }
     }
+}
+
+/// A year to date that ends with a quarter (June, September, December,
+/// March) is a sum of published quarters; any other is not.
+fn ends_a_quarter(r: &ResultRow) -> bool {
+    use chrono::Datelike;
+    r.period_end.month().is_multiple_of(3)
+        && (month_index(r.period_end) - month_index(r.period_start) + 1) % 3 == 0
+}
+
+/// One area's quarters, years and rolling years as a grid whose lines are
+/// "this year (or rolling year ending at a quarter's end) is the sum of
+/// these four quarters", over complete periods.
+fn quarter_lines(
+    rows: &[ResultRow],
+    idx: &[usize],
+    value: &dyn Fn(&ResultRow) -> f64,
+) -> (Vec<usize>, Grid) {
+    let cells: Vec<usize> = idx
+        .iter()
+        .copied()
+        .filter(|i| {
+            rows[*i].complete
+                && matches!(
+                    rows[*i].period_type,
+                    PeriodType::Quarter
+                        | PeriodType::FinancialYear
+                        | PeriodType::CalendarYear
+                        | PeriodType::Rolling12
+                )
+                || (rows[*i].complete
+                    && rows[*i].period_type == PeriodType::YearToDate
+                    && ends_a_quarter(&rows[*i]))
+        })
+        .collect();
+    let quarter_at: HashMap<NaiveDate, usize> = cells
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| rows[**i].period_type == PeriodType::Quarter)
+        .map(|(k, i)| (rows[*i].period_start, k))
+        .collect();
+    let mut lines = Vec::new();
+    for (k, i) in cells.iter().enumerate() {
+        let r = &rows[*i];
+        if r.period_type == PeriodType::Quarter {
+            continue;
+        }
+        let start = month_index(r.period_start);
+        let quarters = (month_index(r.period_end) - start + 1) / 3;
+        let parts: Option<Vec<usize>> = (0..quarters)
+            .map(|q| quarter_at.get(&month_from_index(start + 3 * q)).copied())
+            .collect();
+        if let Some(parts) = parts {
+            lines.push((parts, k));
+        }
+    }
+    let values = cells.iter().map(|i| value(&rows[*i])).collect();
+    (cells, Grid { values, lines })
 }
 
 /// The additive lines of the geography: each CSP's districts, the twelve,

@@ -236,7 +236,13 @@ pub struct Grid {
 
 /// Primary and secondary suppression on a grid; returns the hidden flags.
 pub fn protect_grid(g: &Grid, threshold: f64) -> Vec<bool> {
-    let mut hidden: Vec<bool> = g.values.iter().map(|v| is_primary(*v, threshold)).collect();
+    let hidden: Vec<bool> = g.values.iter().map(|v| is_primary(*v, threshold)).collect();
+    protect_grid_from(g, hidden)
+}
+
+/// Secondary suppression on a grid whose entries `hidden` are already
+/// hidden (by primary suppression or by another table they belong to).
+pub fn protect_grid_from(g: &Grid, mut hidden: Vec<bool>) -> Vec<bool> {
     loop {
         let mut changed = false;
         for (parts, total) in &g.lines {

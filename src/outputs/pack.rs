@@ -302,7 +302,15 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
 
     // SPC chart over the headline area's months, with its data as a table.
     let months: Vec<&ResultRow> = d.months(&i.id);
-    if !months.is_empty() {
+    if !months.is_empty() && months.iter().all(|r| hide(r.suppressed)) {
+        // Small counts: the months are not published at all (a chart of
+        // hidden points says nothing); the longer periods above are.
+        let _ = write!(
+            h,
+            "<p>Monthly figures for {} are not published: the numbers are small enough that they could identify people. The 12-month and yearly figures above are published where they are large enough.</p>",
+            esc(&d.headline_area_name)
+        );
+    } else if !months.is_empty() {
         let points: Vec<ChartPoint> = months
             .iter()
             .map(|r| ChartPoint {

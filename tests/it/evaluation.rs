@@ -407,7 +407,9 @@ fn small_counts_are_suppressed_with_a_partner_and_comparisons_hidden() {
     let apr = |a: &str| find(&rows, a, "month", "Apr 2024").suppressed;
     assert!(apr(PRESTON) && apr("csp-preston"));
     assert!(apr(CHORLEY), "secondary suppression");
-    assert!(!find(&rows, PRESTON, "month", "May 2024").suppressed);
+    // Once any figure of an area is hidden, so are all its months: May's 12
+    // beside a total of April and May would give April away.
+    assert!(find(&rows, PRESTON, "month", "May 2024").suppressed);
     // May's "previous period" is the hidden April figure: hidden too.
     assert!(find(&rows, PRESTON, "month", "May 2024").previous_suppressed);
     // Zero is never suppressed.
@@ -649,4 +651,182 @@ fn months_without_events_are_zeros_over_the_source_coverage() {
     // would be incomplete: the coverage is what makes it whole.
     let bare = evaluate(&ind, &spec, &pts, &context());
     assert!(!find(&bare, PRESTON, "financial_year", "2024-25").complete);
+}
+
+/// Reduced row echelon form over the hidden entries: `true` for each hidden
+/// entry that the published figures determine exactly.
+fn determined(relations: &[Vec<(usize, f64)>], hidden: &[usize]) -> Vec<bool> {
+    let col: std::collections::HashMap<usize, usize> =
+        hidden.iter().enumerate().map(|(k, i)| (*i, k)).collect();
+    let n = hidden.len();
+    let mut m: Vec<Vec<f64>> = relations
+        .iter()
+        .map(|rel| {
+            let mut row = vec![0.0; n];
+            for (i, c) in rel {
+                if let Some(k) = col.get(i) {
+                    row[*k] += c;
+                }
+            }
+            row
+        })
+        .filter(|r| r.iter().any(|x| x.abs() > 1e-9))
+        .collect();
+    let mut pivot_row = 0;
+    let mut pivots = Vec::new();
+    for c in 0..n {
+        let Some(p) = (pivot_row..m.len()).max_by(|a, b| m[*a][c].abs().total_cmp(&m[*b][c].abs()))
+        else {
+            break;
+        };
+        if m[p][c].abs() < 1e-9 {
+            continue;
+        }
+        m.swap(pivot_row, p);
+        let lead = m[pivot_row][c];
+        for x in m[pivot_row].iter_mut() {
+            *x /= lead;
+        }
+        for r in 0..m.len() {
+            if r != pivot_row && m[r][c].abs() > 1e-12 {
+                let f = m[r][c];
+                let pr = m[pivot_row].clone();
+                for (x, y) in m[r].iter_mut().zip(pr) {
+                    *x -= f * y;
+                }
+            }
+        }
+        pivots.push((pivot_row, c));
+        pivot_row += 1;
+    }
+    let mut out = vec![false; n];
+    for (r, c) in pivots {
+        if m[r]
+            .iter()
+            .enumerate()
+            .all(|(k, x)| k == c || x.abs() < 1e-9)
+        {
+            out[c] = true;
+        }
+    }
+    out
+}
+
+/// No hidden figure can be worked out from the published ones by any
+/// linear combination, over geography and time together: every published
+/// longer period is the sum of its months, every area the sum of its
+/// districts, and the hidden figures are the unknowns. Built from the
+/// geography's own membership, not from the suppression code's lines.
+#[test]
+fn no_hidden_value_can_be_derived_from_what_is_published() {
+    // Two years: Preston 10 a month except July 2024 (3); Chorley 2 a month
+    // (every month small); Lancaster 6 a month except October 2023 (0).
+    let lancaster = "E07000121";
+    let mut pts = Vec::new();
+    for i in 0..24 {
+        let m = safer::evaluation::periods::month_from_index(2023 * 12 + 3 + i);
+        let p = |area: &str, n: f64| Point {
+            month: m,
+            area_code: area.into(),
+            numerator: n,
+            denominator: None,
+        };
+        pts.push(p(PRESTON, if m == d(2024, 7) { 3.0 } else { 10.0 }));
+        pts.push(p(CHORLEY, 2.0));
+        pts.push(p(lancaster, if m == d(2023, 10) { 0.0 } else { 6.0 }));
+    }
+    let ind = indicator(&[("polarity", "lower is better")]);
+    let spec = Spec::from_indicator(&ind).unwrap();
+    let rows = evaluate(&ind, &spec, &pts, &context());
+    let key = |r: &ResultRow| {
+        (
+            r.area_code.clone(),
+            r.period_type,
+            r.period_start,
+            r.period_end,
+        )
+    };
+    let index: std::collections::HashMap<_, usize> =
+        rows.iter().enumerate().map(|(i, r)| (key(r), i)).collect();
+    let mut relations: Vec<Vec<(usize, f64)>> = Vec::new();
+    // Time: a longer period is the sum of its months, for the same area.
+    use safer::evaluation::periods::PeriodType;
+    for (i, r) in rows.iter().enumerate() {
+        if r.period_type == PeriodType::Month || !r.complete {
+            continue;
+        }
+        let mut rel = vec![(i, -1.0)];
+        let mut m = r.period_start;
+        while m <= r.period_end {
+            let k = (r.area_code.clone(), PeriodType::Month, m, m);
+            rel.push((index[&k], 1.0));
+            m = safer::evaluation::periods::month_from_index(
+                safer::evaluation::periods::month_index(m) + 1,
+            );
+        }
+        relations.push(rel);
+    }
+    // Geography: every area above a district is the sum of its districts.
+    let districts: Vec<&safer::geography::District> = safer::geography::DISTRICTS.iter().collect();
+    for (i, r) in rows.iter().enumerate() {
+        if r.area_level == "district" {
+            continue;
+        }
+        let members: Vec<&str> = districts
+            .iter()
+            .filter(|d| {
+                safer::geography::Crosswalk::ancestors(d)
+                    .iter()
+                    .any(|a| a.code == r.area_code)
+            })
+            .map(|d| d.code)
+            .collect();
+        let mut rel = vec![(i, -1.0)];
+        for code in members {
+            let k = (
+                code.to_string(),
+                r.period_type,
+                r.period_start,
+                r.period_end,
+            );
+            match index.get(&k) {
+                Some(j) => rel.push((*j, 1.0)),
+                None => continue,
+            }
+        }
+        relations.push(rel);
+    }
+    let hidden: Vec<usize> = (0..rows.len()).filter(|i| rows[*i].suppressed).collect();
+    assert!(!hidden.is_empty());
+    let found = determined(&relations, &hidden);
+    let leaks: Vec<String> = hidden
+        .iter()
+        .zip(&found)
+        .filter(|(_, f)| **f)
+        .map(|(i, _)| {
+            format!(
+                "{} {} {}",
+                rows[*i].area_code,
+                rows[*i].period_type.name(),
+                rows[*i].period_label
+            )
+        })
+        .collect();
+    assert!(
+        leaks.is_empty(),
+        "derivable from what is published: {leaks:?}"
+    );
+    // And it still says something: July 2024 in Preston is hidden, but
+    // Lancashire-12's months and its latest rolling year are published.
+    assert!(find(&rows, PRESTON, "month", "Jul 2024").suppressed);
+    assert!(!find(&rows, "E10000017", "month", "Jul 2024").suppressed);
+    assert!(
+        !find(
+            &rows,
+            "E10000017",
+            "rolling_12_months",
+            "12 months to Mar 2025"
+        )
+        .suppressed
+    );
 }
