@@ -33,7 +33,7 @@ use suppress::Grid;
 /// denominator population.
 #[derive(Debug, Clone, Default)]
 pub struct Populations {
-    by: HashMap<(String, i32), [f64; 5]>,
+    by: HashMap<(String, i32), [f64; Population::ALL.len()]>,
     years: BTreeSet<i32>,
 }
 
@@ -43,7 +43,7 @@ impl Populations {
         let e = self
             .by
             .entry((district.to_string(), year))
-            .or_insert([0.0; 5]);
+            .or_insert([0.0; Population::ALL.len()]);
         for (i, p) in Population::ALL.iter().enumerate() {
             if p.includes(female, age) {
                 e[i] += people;

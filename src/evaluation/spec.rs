@@ -55,8 +55,11 @@ pub fn thousands(v: f64) -> String {
 pub enum Population {
     /// Everyone.
     AllPeople,
-    /// Women aged 18 and over (MARAC).
+    /// Women aged 18 and over.
     AdultFemales,
+    /// Females aged 16 and over: SafeLives publishes MARAC cases per 10,000
+    /// of them.
+    Females16Plus,
     /// All females (VAWG rates).
     Females,
     /// People aged under 25 (Serious Violence Duty).
@@ -71,6 +74,7 @@ impl Population {
         match self {
             Population::AllPeople => "all people",
             Population::AdultFemales => "females aged 18+",
+            Population::Females16Plus => "females aged 16+",
             Population::Females => "females",
             Population::Under25 => "people aged under 25",
             Population::Age10To17 => "children aged 10-17",
@@ -82,6 +86,7 @@ impl Population {
         match self {
             Population::AllPeople => true,
             Population::AdultFemales => female && age >= 18,
+            Population::Females16Plus => female && age >= 16,
             Population::Females => female,
             Population::Under25 => age < 25,
             Population::Age10To17 => (10..=17).contains(&age),
@@ -89,9 +94,10 @@ impl Population {
     }
 
     /// All kinds.
-    pub const ALL: [Population; 5] = [
+    pub const ALL: [Population; 6] = [
         Population::AllPeople,
         Population::AdultFemales,
+        Population::Females16Plus,
         Population::Females,
         Population::Under25,
         Population::Age10To17,
@@ -192,6 +198,9 @@ impl Spec {
             Some("all people" | "all" | "population") => Some(Population::AllPeople),
             Some("adult females" | "females aged 18+" | "women") => Some(Population::AdultFemales),
             Some("females" | "all females") => Some(Population::Females),
+            Some("females aged 16+" | "females aged 16 and over" | "women aged 16+") => {
+                Some(Population::Females16Plus)
+            }
             Some("under-25s" | "under 25s" | "people aged under 25" | "under 25") => {
                 Some(Population::Under25)
             }

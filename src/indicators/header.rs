@@ -104,7 +104,7 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "denominator",
         meaning: "for a rate, the population it is per (from the ONS mid-year estimates)",
-        values: "all people, adult females, females, under-25s, 10-17 year olds or none",
+        values: "all people, adult females (18+), females aged 16+, females, under-25s, 10-17 year olds or none",
         default: Some("none"),
         need: Need::ForRates,
         example: "none",

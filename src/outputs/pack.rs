@@ -49,17 +49,41 @@ dl.figures dd { margin: 0; }
 figure { margin: 1rem 0; }
 figcaption { color: var(--muted); font-size: 0.9rem; }
 svg.chart { width: 100%; height: auto; max-width: 45rem; }
+.scroll { overflow-x: auto; max-width: 100%; }
+.scroll:focus { outline: 3px solid var(--focus); }
+@media (max-width: 40rem) {
+  main { padding: 0.5rem 0.75rem 2rem; }
+  header.masthead { padding: 0.75rem; }
+  h1 { font-size: 1.5rem; }
+  nav ol { columns: 1; }
+  /* Chart text stays legible: the chart keeps a readable size and scrolls. */
+  svg.chart { min-width: 34rem; }
+  dl.figures { grid-template-columns: 1fr; }
+  dl.figures dd { margin-bottom: 0.4rem; }
+}
 .commentary { border-left: 5px solid var(--border); padding: 0.2rem 1rem; margin: 0.8rem 0; }
 .awaited { border-left-color: #d4351c; }
 nav ol { columns: 2; }
 nav li { padding: 0.3rem 0; min-height: 24px; }
 footer { border-top: 1px solid var(--border); margin-top: 3rem; padding-top: 1rem; color: var(--muted); }
+@page {
+  size: A4;
+  margin: 16mm 14mm 18mm;
+  @bottom-center { content: "Page " counter(page) " of " counter(pages); font: 9pt Arial, sans-serif; color: #505a5f; }
+}
 @media print {
-  header.masthead { background: #fff; color: #000; border-bottom: 3px solid #000; }
-  nav { display: none; }
-  h2 { break-before: page; border-top: none; }
-  figure, dl.figures, tr { break-inside: avoid; }
-  h3, h4, caption { break-after: avoid; }
+  body { font-size: 10pt; }
+  header.masthead { background: #fff; color: #000; border-bottom: 3px solid #000; padding: 0 0 0.5rem; }
+  main { max-width: none; padding: 0; }
+  h2 { border-top: none; margin-top: 1.2rem; }
+  h2, h3, h4, caption { break-after: avoid; }
+  figure, dl.figures, tr, .commentary { break-inside: avoid; }
+  table { font-size: 8.5pt; }
+  th, td { padding: 0.15rem 0.3rem; }
+  svg.chart { max-width: 16cm; }
+  /* Controls do nothing on paper: the chart data stays in the HTML. */
+  details { display: none; }
+  .scroll { overflow: visible; }
   a { color: #000; text-decoration: none; }
 }
 "#;
@@ -235,7 +259,29 @@ pub fn build(d: &PackData<'_>) -> String {
         env!("CARGO_PKG_VERSION"),
         esc(d.run_id)
     );
-    h
+    reflow(&h)
+}
+
+/// Wide tables and charts scroll inside their own region rather than
+/// pushing the page sideways at 320 CSS px (WCAG 1.4.10); each region can
+/// be reached and scrolled from the keyboard and is named for screen
+/// readers.
+fn reflow(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() + 16 * 1024);
+    let mut rest = html;
+    let mut n = 0;
+    while let Some(at) = rest.find("<table>") {
+        out.push_str(&rest[..at]);
+        n += 1;
+        let _ = write!(
+            out,
+            r#"<div class="scroll" role="region" tabindex="0" aria-label="Table {n} (scrolls sideways on small screens)"><table>"#
+        );
+        rest = &rest[at + "<table>".len()..];
+    }
+    out.push_str(rest);
+    out.replace("</table>", "</table></div>")
+        .replace("<figure>", r#"<figure class="scroll" tabindex="0">"#)
 }
 
 fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {

@@ -104,7 +104,10 @@ fn docs_write_an_accessible_dictionary_that_matches_the_files() {
     // A value read from one file's header appears beside its id.
     let marac = md.split("| Id | marac_cases_rate |").nth(1).unwrap();
     let marac = &marac[..marac.find("\n###").unwrap_or(marac.len())];
-    assert!(marac.contains("| Denominator | adult females |"), "{marac}");
+    assert!(
+        marac.contains("| Denominator | females aged 16+ |"),
+        "{marac}"
+    );
     assert!(
         marac.contains("| Used by | committee-pack, performance-return |"),
         "{marac}"

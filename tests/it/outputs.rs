@@ -217,13 +217,20 @@ fn demo_outputs_read_back_render_and_pass_accessibility_checks() {
         assert!(out.status.success());
         let text = String::from_utf8_lossy(&out.stdout).replace('\n', " ");
         assert!(text.contains("Exception report"));
+        // A meeting paper: A4, numbered pages.
+        assert!(text.contains("Page 1 of "), "no page numbers");
+        if let Some(pdfinfo) = tool("pdfinfo") {
+            let info = Command::new(pdfinfo).arg(&pdf).output().unwrap();
+            let info = String::from_utf8_lossy(&info.stdout);
+            assert!(info.contains("(A4)"), "not A4: {info}");
+        }
         // Bookmarks: Chromium writes a document outline from the headings.
         let bytes = std::fs::read(&pdf).unwrap();
         assert!(
             bytes.windows(9).any(|w| w == b"/Outlines"),
             "PDF has no bookmarks"
         );
-        assert!(text.contains("MARAC cases per 10,000 adult females"));
+        assert!(text.contains("MARAC cases per 10,000 females aged 16+"));
         // Total recorded crime, Lancashire-12, latest rolling year: the
         // figure from the results table must be in the PDF text.
         let (_, csv) = safer(

@@ -28,8 +28,24 @@ try {
     await window.axe.run(document, {
       runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] },
     }));
+  // Reflow (WCAG 1.4.10): at 320 CSS px nothing may scroll the whole page
+  // sideways (wide tables scroll inside their own region), and axe runs
+  // again at that width.
+  const narrow = await browser.newPage({ viewport: { width: 320, height: 640 } });
+  await narrow.goto('file://' + file, { waitUntil: 'load' });
+  const overflow = await narrow.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await narrow.addScriptTag({ content: axeSource });
+  const small = await narrow.evaluate(async () =>
+    await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] },
+    }));
+  const list = (r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length, example: v.nodes[0]?.html?.slice(0, 200) }));
+  const violations = list(result).concat(list(small).map((v) => ({ ...v, id: v.id + ' (at 320px)' })));
+  if (overflow > 0) {
+    violations.push({ id: 'reflow (at 320px)', impact: 'serious', help: `the page scrolls sideways by ${overflow}px`, nodes: 1 });
+  }
   const out = {
-    violations: result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length, example: v.nodes[0]?.html?.slice(0, 200) })),
+    violations,
     passes: result.passes.length,
     external,
   };
