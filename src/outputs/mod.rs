@@ -190,6 +190,22 @@ pub struct OutputDef {
     /// Statutory-return template cells (workbook only).
     #[serde(default)]
     pub cells: Vec<TemplateCell>,
+    /// `all` (the default): every indicator in full. `exceptions`: the
+    /// members' pack, with only the indicators in exception in full and the
+    /// rest in the headline table.
+    #[serde(default)]
+    pub detail: Detail,
+}
+
+/// How much of each indicator a pack shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detail {
+    /// Every indicator in full.
+    #[default]
+    All,
+    /// Only indicators in exception in full.
+    Exceptions,
 }
 
 impl OutputDef {
@@ -205,6 +221,7 @@ impl OutputDef {
             indicators: Vec::new(),
             headline_area: None,
             cells: Vec::new(),
+            detail: Detail::All,
         }
     }
 

@@ -141,7 +141,13 @@ pub fn build(d: &PackData<'_>) -> String {
 
     let themes = d.themes();
     h.push_str(r##"<nav aria-label="Contents"><h2 id="contents">Contents</h2><ol><li><a href="#summary">Summary</a></li><li><a href="#exceptions">Exception report</a></li><li><a href="#headlines">Headline table</a></li>"##);
-    for (slug, theme) in &themes {
+    let shown = |theme: &str| {
+        d.def.detail == super::Detail::All
+            || d.items()
+                .iter()
+                .any(|i| i.theme == theme && i.is_exception())
+    };
+    for (slug, theme) in themes.iter().filter(|(_, t)| shown(t)) {
         let _ = write!(h, r##"<li><a href="#{slug}">{}</a></li>"##, esc(theme));
     }
     h.push_str(r##"<li><a href="#glossary">Glossary</a></li><li><a href="#methods">Methods</a></li><li><a href="#sources">Data sources</a></li></ol></nav>"##);
@@ -155,8 +161,6 @@ pub fn build(d: &PackData<'_>) -> String {
     let green = count(&|i| i.rated == Some(Status::OnTarget));
     let within = count(&|i| i.rated == Some(Status::WithinTolerance));
     let concern = count(&|i| i.spc.0 == "red");
-    let failed = count(&|i| i.error.is_some());
-    let stale = count(&|i| i.stale.is_some());
     let exceptions: Vec<&super::Item<'_>> = items.iter().filter(|i| i.is_exception()).collect();
     let _ = write!(
         h,
@@ -165,11 +169,89 @@ pub fn build(d: &PackData<'_>) -> String {
         esc(&d.period_label),
         exceptions.len()
     );
-    if failed + stale > 0 {
-        let _ = write!(
-            h,
-            r#"<p>{failed} indicator(s) could not be produced this time and {stale} have data that is out of date; they are listed in the exception report so that nothing is silently missing.</p>"#
-        );
+    // The top issues, what is improving and what is late, named.
+    let hide = |s: bool| s && d.public;
+    let figure_words = |i: &super::Item<'_>| -> Option<String> {
+        let r = i.rolling?;
+        if hide(r.suppressed) {
+            return Some(format!(
+                "{}: figures suppressed to protect individuals",
+                i.title
+            ));
+        }
+        let now = fmt_value(r.value, false, &r.unit);
+        let then = if hide(r.sply_suppressed) || r.sply_value.is_none() {
+            String::new()
+        } else {
+            format!(
+                ", {} a year earlier",
+                fmt_value(r.sply_value, false, &r.unit)
+            )
+        };
+        let label = r.period_label.replace("12 months to ", "");
+        Some(format!(
+            "{}: {now} in the 12 months to {label}{then}",
+            i.title
+        ))
+    };
+    if !exceptions.is_empty() {
+        h.push_str("<h3 id=\"top-issues\">Top issues</h3><ul>");
+        for i in exceptions.iter().take(6) {
+            let why = i.reasons().join("; ");
+            let line = match figure_words(i) {
+                Some(f) => format!("{f} ({why})."),
+                None => format!("{}: {why}.", i.title),
+            };
+            let _ = write!(h, "<li>{}</li>", esc(&line));
+        }
+        if exceptions.len() > 6 {
+            let _ = write!(
+                h,
+                "<li>and {} more in the exception report.</li>",
+                exceptions.len() - 6
+            );
+        }
+        h.push_str("</ul>");
+    }
+    let improving: Vec<&super::Item<'_>> = items
+        .iter()
+        .filter(|i| !i.is_exception())
+        .filter(|i| i.spc.1 == "improvement" || i.rated == Some(Status::OnTarget))
+        .collect();
+    if !improving.is_empty() {
+        h.push_str("<h3 id=\"improving\">Improving</h3><ul>");
+        for i in improving.iter().take(6) {
+            let why = if i.spc.1 == "improvement" {
+                "special-cause improvement in the latest month"
+            } else {
+                "on target"
+            };
+            let line = match figure_words(i) {
+                Some(f) => format!("{f} ({why})."),
+                None => format!("{}: {why}.", i.title),
+            };
+            let _ = write!(h, "<li>{}</li>", esc(&line));
+        }
+        h.push_str("</ul>");
+    }
+    let late: Vec<&super::Item<'_>> = items
+        .iter()
+        .filter(|i| i.stale.is_some() || i.error.is_some())
+        .collect();
+    h.push_str("<h3 id=\"late\">Data late or missing</h3>");
+    if late.is_empty() {
+        h.push_str("<p>None: every indicator has data as recent as its source publishes.</p>");
+    } else {
+        h.push_str("<ul>");
+        for i in &late {
+            let why = match (&i.error, &i.stale) {
+                (Some(_), _) => "not available this period".to_string(),
+                (None, Some(s)) => s.clone(),
+                _ => String::new(),
+            };
+            let _ = write!(h, "<li>{}: {}.</li>", esc(&i.title), esc(&why));
+        }
+        h.push_str("</ul>");
     }
     let _ = write!(
         h,
@@ -209,16 +291,19 @@ pub fn build(d: &PackData<'_>) -> String {
         h.push_str("</tbody></table>");
     }
 
+    let in_full = |i: &super::Item<'_>| d.def.detail == super::Detail::All || i.is_exception();
     // Headline table.
     h.push_str(r#"<h2 id="headlines">Headline table</h2><table><caption>Every indicator: latest complete rolling 12 months and reporting year</caption><thead><tr><th scope="col">Indicator</th><th scope="col">Rolling 12 months</th><th scope="col" class="num">Value</th><th scope="col" class="num">Same period last year</th><th scope="col">Direction</th><th scope="col">Status</th><th scope="col">Latest month (SPC)</th></tr></thead><tbody>"#);
     for i in &items {
         let r = i.rolling;
-        let hide = |s: bool| s && d.public;
         let _ = write!(
             h,
-            r##"<tr><th scope="row"><a href="#{}">{}</a></th><td>{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"##,
-            esc(&i.id),
-            esc(&i.title),
+            r##"<tr><th scope="row">{}</th><td>{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"##,
+            if in_full(i) {
+                format!(r##"<a href="#{}">{}</a>"##, esc(&i.id), esc(&i.title))
+            } else {
+                esc(&i.title)
+            },
             r.map(|r| esc(&r.period_label)).unwrap_or_default(),
             r.map(|r| esc(&fmt_value(r.value, hide(r.suppressed), &r.unit)))
                 .unwrap_or_else(|| "-".into()),
@@ -242,10 +327,18 @@ pub fn build(d: &PackData<'_>) -> String {
     }
     h.push_str("</tbody></table>");
 
-    // A section per priority.
+    // A section per priority: every indicator in the full pack; in the
+    // members' pack only those in exception (the rest are in the headline
+    // table above).
+    if d.def.detail == super::Detail::Exceptions {
+        h.push_str("<p>This is the members' pack: indicators in exception are shown in full below; every other indicator is in the headline table above. The full pack has them all.</p>");
+    }
     for (slug, theme) in &themes {
+        if !items.iter().any(|i| &i.theme == theme && in_full(i)) {
+            continue;
+        }
         let _ = write!(h, r#"<h2 id="{slug}">{}</h2>"#, esc(theme));
-        for i in items.iter().filter(|i| &i.theme == theme) {
+        for i in items.iter().filter(|i| &i.theme == theme && in_full(i)) {
             indicator_section(&mut h, d, i);
         }
     }

@@ -213,7 +213,11 @@ fn demo_outputs_read_back_render_and_pass_accessibility_checks() {
     // PDF: real text with the titles and a headline figure in it.
     if has_chromium && let Some(pdftotext) = tool("pdftotext") {
         let pdf = pack.join("committee-pack-2025-09.pdf");
-        let out = Command::new(pdftotext).arg(&pdf).arg("-").output().unwrap();
+        let out = Command::new(&pdftotext)
+            .arg(&pdf)
+            .arg("-")
+            .output()
+            .unwrap();
         assert!(out.status.success());
         let text = String::from_utf8_lossy(&out.stdout).replace('\n', " ");
         assert!(text.contains("Exception report"));
@@ -223,6 +227,13 @@ fn demo_outputs_read_back_render_and_pass_accessibility_checks() {
             let info = Command::new(pdfinfo).arg(&pdf).output().unwrap();
             let info = String::from_utf8_lossy(&info.stdout);
             assert!(info.contains("(A4)"), "not A4: {info}");
+            // The members' pack is exception-led: at most 20 pages.
+            let pages: u32 = info
+                .lines()
+                .find_map(|l| l.strip_prefix("Pages:"))
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap();
+            assert!(pages <= 20, "the members' pack has {pages} pages");
         }
         // Bookmarks: Chromium writes a document outline from the headings.
         let bytes = std::fs::read(&pdf).unwrap();
@@ -230,7 +241,15 @@ fn demo_outputs_read_back_render_and_pass_accessibility_checks() {
             bytes.windows(9).any(|w| w == b"/Outlines"),
             "PDF has no bookmarks"
         );
-        assert!(text.contains("MARAC cases per 10,000 females aged 16+"));
+        // The full pack has every indicator in full.
+        let full = dir.join("outputs/committee-pack-full/2025-09/committee-pack-full-2025-09.pdf");
+        let out = Command::new(pdftotext)
+            .arg(&full)
+            .arg("-")
+            .output()
+            .unwrap();
+        let full_text = String::from_utf8_lossy(&out.stdout).replace('\n', " ");
+        assert!(full_text.contains("MARAC cases per 10,000 females aged 16+"));
         // Total recorded crime, Lancashire-12, latest rolling year: the
         // figure from the results table must be in the PDF text.
         let (_, csv) = safer(
@@ -372,6 +391,7 @@ fn no_suppressed_value_appears_anywhere_in_a_public_output() {
         indicators: Vec::new(),
         headline_area: Some("E07000123".into()),
         cells: Vec::new(),
+        detail: Default::default(),
     };
     let w = write_output(tmp.path(), &tmp.path().join("commentary"), &def, &view).unwrap();
     assert!(w.notes.is_empty(), "{:?}", w.notes);
