@@ -10,6 +10,7 @@
 -- polarity: higher is better
 -- frequency: monthly
 -- calendar: financial year
+-- provisional_months: 3
 -- disclosure: public
 -- owner: Community Safety Performance Team
 SELECT month,

@@ -12,6 +12,7 @@
 -- tolerance: 0.5
 -- frequency: monthly
 -- calendar: financial year
+-- provisional_months: 3
 -- disclosure: public
 -- owner: Community Safety Performance Team
 SELECT date_trunc('month', recorded_date) AS month,

@@ -167,6 +167,9 @@ pub struct ResultRow {
     pub previous_suppressed: bool,
     /// The SPLY figure is hidden in public outputs.
     pub sply_suppressed: bool,
+    /// The period includes months still being recorded (`provisional_months`):
+    /// shown with a caveat, never rated.
+    pub provisional: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -314,7 +317,10 @@ pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -
     let mut rows = Vec::new();
     for area in &areas {
         // SPC over the complete monthly series of this area.
-        let months: Vec<i32> = (first..=last_data).collect();
+        // Provisional months (outcomes still being recorded) are left out of
+        // the chart: their fall is the recording lag, not a signal.
+        let settled = last_data - spec.provisional_months as i32;
+        let months: Vec<i32> = (first..=settled).collect();
         let series: Vec<f64> = months
             .iter()
             .filter_map(|m| {
@@ -362,8 +368,11 @@ pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -
                 } else {
                     None
                 };
+                let provisional = p.end() > settled;
                 let status = match (target, c.value) {
-                    (Some(t), Some(v)) => RagRule.rate(v, t, spec.tolerance, sply_v, spec.polarity),
+                    (Some(t), Some(v)) if !provisional => {
+                        RagRule.rate(v, t, spec.tolerance, sply_v, spec.polarity)
+                    }
                     _ => None,
                 };
                 let mut row = ResultRow {
@@ -407,6 +416,7 @@ pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -
                     suppressed: false,
                     previous_suppressed: false,
                     sply_suppressed: false,
+                    provisional,
                 };
                 if kind == PeriodType::Month
                     && let Some(chart) = &chart

@@ -57,6 +57,7 @@ pub fn columns() -> Vec<Column> {
         c("suppressed", Bool),
         c("previous_suppressed", Bool),
         c("sply_suppressed", Bool),
+        c("provisional", Bool),
     ]
 }
 
@@ -142,6 +143,7 @@ pub fn to_batch(rows: &[ResultRow], unit: &str) -> Result<RecordBatch, lake::Err
         b!(suppressed),
         b!(previous_suppressed),
         b!(sply_suppressed),
+        b!(provisional),
         lake::input_column(unit, rows.len()),
     ];
     RecordBatch::try_new(crate::schema::lake_schema(&columns()), cols)

@@ -172,6 +172,10 @@ pub struct Spec {
     pub disclosure: Disclosure,
     /// How months add up to longer periods.
     pub aggregate: Aggregate,
+    /// The latest months still being recorded (outcomes not yet known):
+    /// periods that include them are marked provisional and not rated, and
+    /// the SPC chart stops before them.
+    pub provisional_months: u32,
 }
 
 impl Spec {
@@ -322,9 +326,23 @@ impl Spec {
                 "aggregate `distinct` reports monthly figures only, so a target needs `target_period: month`".into(),
             );
         }
+        let provisional_months = match get("provisional_months") {
+            None => 0,
+            Some(n) => match n.parse::<u32>() {
+                Ok(n) if n <= 12 => n,
+                _ => {
+                    problems.push(format!(
+                        "provisional_months `{n}`: use {}",
+                        values("provisional_months")
+                    ));
+                    0
+                }
+            },
+        };
         if problems.is_empty() {
             Ok(Spec {
                 aggregate,
+                provisional_months,
                 unit,
                 population,
                 polarity,

@@ -126,6 +126,14 @@ pub const KEYS: &[Key] = &[
         example: "sum",
     },
     Key {
+        name: "provisional_months",
+        meaning: "how many of the latest months are still being recorded (outcomes such as charges take months to record): periods that include them are marked provisional, are not rated, and the SPC chart stops before them",
+        values: "a whole number from 0 to 12",
+        default: Some("0"),
+        need: Need::Optional,
+        example: "0",
+    },
+    Key {
         name: "target",
         meaning: "the target for the target period",
         values: "a number (e.g. 40, or 12.5 for a percentage), a change on the same period last year (e.g. -5% vs sply), or none",

@@ -304,7 +304,12 @@ pub fn build(d: &PackData<'_>) -> String {
             } else {
                 esc(&i.title)
             },
-            r.map(|r| esc(&r.period_label)).unwrap_or_default(),
+            r.map(|r| if r.provisional {
+                format!("{} (provisional)", esc(&r.period_label))
+            } else {
+                esc(&r.period_label)
+            })
+            .unwrap_or_default(),
             r.map(|r| esc(&fmt_value(r.value, hide(r.suppressed), &r.unit)))
                 .unwrap_or_else(|| "-".into()),
             r.map(|r| esc(&fmt_value(r.sply_value, hide(r.sply_suppressed), &r.unit)))
@@ -424,6 +429,18 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
         if let Some(t) = y.target {
             fig("Target", esc(&fmt_value(Some(t), false, &y.unit)));
         }
+    }
+    if i.rolling.is_some_and(|r| r.provisional) || i.month.is_some_and(|r| r.provisional) {
+        let n = i
+            .meta("provisional_months")
+            .unwrap_or("the latest")
+            .to_string();
+        fig(
+            "Provisional",
+            esc(&format!(
+                "the latest {n} months are still being recorded (outcomes take time to be entered), so recent figures will rise; they are not rated and the chart stops before them"
+            )),
+        );
     }
     fig("Status", tag(i.status.0, i.status.1));
     if let Some(detail) = &i.status_detail {

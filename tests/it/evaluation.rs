@@ -830,3 +830,42 @@ fn no_hidden_value_can_be_derived_from_what_is_published() {
         .suppressed
     );
 }
+
+/// The latest months of an outcome-based indicator are still being
+/// recorded: periods that include them are provisional and not rated, and
+/// the chart stops before them.
+#[test]
+fn provisional_months_are_marked_not_rated_and_left_off_the_chart() {
+    let ind = indicator(&[
+        ("polarity", "lower is better"),
+        ("target", "200"),
+        ("provisional_months", "2"),
+    ]);
+    let spec = Spec::from_indicator(&ind).unwrap();
+    assert_eq!(spec.provisional_months, 2);
+    let rows = evaluate(&ind, &spec, &preston_series(), &context());
+    // Data to March 2025: February and March are provisional, so is the
+    // year 2024-25 (it ends in March): complete, but not rated.
+    let fy = find(&rows, PRESTON, "financial_year", "2024-25");
+    assert!(fy.complete && fy.provisional);
+    assert_eq!(fy.status, None);
+    // 2023-24 is settled and rated: 120 against 200, lower is better.
+    let before = find(&rows, PRESTON, "financial_year", "2023-24");
+    assert!(!before.provisional);
+    assert_eq!(
+        before.status,
+        Some(safer::evaluation::rag::Status::OnTarget)
+    );
+    // The chart covers April 2023 to January 2025 only.
+    assert!(
+        find(&rows, PRESTON, "month", "Jan 2025")
+            .spc_variation
+            .is_some()
+    );
+    for m in ["Feb 2025", "Mar 2025"] {
+        let r = find(&rows, PRESTON, "month", m);
+        assert!(r.provisional && r.spc_variation.is_none(), "{m}");
+    }
+    assert!(!find(&rows, PRESTON, "rolling_12_months", "12 months to Jan 2025").provisional);
+    assert!(Spec::from_indicator(&indicator(&[("provisional_months", "many")])).is_err());
+}
