@@ -654,6 +654,16 @@ fn outputs(cfg: &Config, catalogue: &[Indicator], f: &mut Vec<Finding>) {
                     format!("{at}: period `{p}` is not one of {}", names.join(", ")),
                 ));
             }
+            if let Some(t) = &c.subset_of
+                && !d.cells.iter().any(|x| x.sheet == c.sheet && &x.cell == t)
+            {
+                f.push(err(
+                    file,
+                    None,
+                    None,
+                    format!("{at}: subset_of `{t}` is not a cell on sheet {}", c.sheet),
+                ));
+            }
             if !is_cell_ref(&c.cell) {
                 f.push(err(
                     file,

@@ -163,6 +163,11 @@ pub struct TemplateCell {
     /// Period type name (default `financial_year`), latest complete period.
     #[serde(default)]
     pub period: Option<String>,
+    /// The cell of the total this figure is part of ("of which aged under
+    /// 25"): it is taken for the total's period and checked not to exceed
+    /// it.
+    #[serde(default)]
+    pub subset_of: Option<String>,
 }
 
 /// One declared output, from `outputs/<name>.toml`.

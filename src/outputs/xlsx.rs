@@ -24,7 +24,14 @@ fn xerr(e: XlsxError) -> Error {
 struct Formats {
     title: Format,
     bold: Format,
-    num: Format,
+    /// Whole counts: 90,152.
+    count: Format,
+    /// Fractional counts (severity-adjusted casualties): 947.9.
+    count1: Format,
+    /// Rates: 11.22.
+    rate: Format,
+    /// Percentages, stored as fractions: 12.5%.
+    pct: Format,
     wrap: Format,
     green: Format,
     amber: Format,
@@ -44,8 +51,17 @@ impl Formats {
         Formats {
             title: Format::new().set_bold().set_font_size(16),
             bold: Format::new().set_bold(),
-            num: Format::new()
-                .set_num_format("#,##0.0#")
+            count: Format::new()
+                .set_num_format("#,##0")
+                .set_align(FormatAlign::Right),
+            count1: Format::new()
+                .set_num_format("#,##0.0")
+                .set_align(FormatAlign::Right),
+            rate: Format::new()
+                .set_num_format("0.00")
+                .set_align(FormatAlign::Right),
+            pct: Format::new()
+                .set_num_format("0.0%")
                 .set_align(FormatAlign::Right),
             wrap: Format::new().set_text_wrap().set_align(FormatAlign::Top),
             green: tag(0xCCE2D8, 0x005A30),
@@ -56,7 +72,10 @@ impl Formats {
     }
 }
 
-/// Write a figure: the number, or `[c]` with a note when hidden.
+/// Write a figure in its unit's format (a percentage is stored as a
+/// fraction so that it sums and charts as one), or `[c]` with a note when
+/// hidden.
+#[allow(clippy::too_many_arguments)]
 fn figure(
     ws: &mut Worksheet,
     f: &Formats,
@@ -64,6 +83,7 @@ fn figure(
     col: u16,
     v: Option<f64>,
     hidden: bool,
+    unit: &str,
 ) -> Result<(), Error> {
     if hidden {
         ws.write_string(row, col, SUPPRESSED).map_err(xerr)?;
@@ -71,7 +91,16 @@ fn figure(
             .set_author("safer");
         ws.insert_note(row, col, &note).map_err(xerr)?;
     } else if let Some(v) = v {
-        ws.write_number_with_format(row, col, v, &f.num)
+        let (v, fmt) = if unit == "percentage" {
+            (v / 100.0, &f.pct)
+        } else if unit.starts_with("rate") {
+            (v, &f.rate)
+        } else if (v - v.round()).abs() < 1e-9 {
+            (v, &f.count)
+        } else {
+            (v, &f.count1)
+        };
+        ws.write_number_with_format(row, col, v, fmt)
             .map_err(xerr)?;
     }
     Ok(())
@@ -195,12 +224,163 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
         ws.set_column_width(c, w).map_err(xerr)?;
     }
 
+    // The sheet names, decided once so the contents can list them.
+    let mut used_names: Vec<String> =
+        vec!["Cover".into(), "Contents".into(), "All indicators".into()];
+    let theme_sheets: Vec<(String, String)> = d
+        .themes()
+        .into_iter()
+        .map(|(_, theme)| {
+            let name = sheet_name(&theme, &used_names);
+            used_names.push(name.clone());
+            (theme, name)
+        })
+        .collect();
+
+    // Contents: every sheet, what it holds, and a link to it.
+    let ws = wb.add_worksheet();
+    ws.set_name("Contents").map_err(xerr)?;
+    print_setup(ws);
+    ws.write_string_with_format(0, 0, "Contents", &f.title)
+        .map_err(xerr)?;
+    let mut contents: Vec<(String, String)> = vec![
+        ("Cover".into(), "Title, period, audience and a status summary".into()),
+        (
+            "All indicators".into(),
+            "One row per indicator, area and period (latest month, quarter, year and rolling 12 months), with status".into(),
+        ),
+    ];
+    for (theme, name) in &theme_sheets {
+        contents.push((
+            name.clone(),
+            format!("{theme}: headline figures, districts and monthly charts"),
+        ));
+    }
+    contents.push((
+        "Data dictionary".into(),
+        "What each indicator measures and where it comes from".into(),
+    ));
+    contents.push((
+        "Methods".into(),
+        "Status rule, SPC, suppression, periods and rates".into(),
+    ));
+    contents.push((
+        "Provenance".into(),
+        "Run, software, query and input fingerprints".into(),
+    ));
+    let mut return_sheets: Vec<&str> = d.def.cells.iter().map(|c| c.sheet.as_str()).collect();
+    return_sheets.sort();
+    return_sheets.dedup();
+    for r in return_sheets {
+        contents.push((
+            r.to_string(),
+            "Statutory return: each figure with its area and period".into(),
+        ));
+    }
+    ws.write_string_with_format(2, 0, "Sheet", &f.bold)
+        .map_err(xerr)?;
+    ws.write_string_with_format(2, 1, "What it holds", &f.bold)
+        .map_err(xerr)?;
+    for (k, (name, what)) in contents.iter().enumerate() {
+        let row = 3 + k as u32;
+        let url = rust_xlsxwriter::Url::new(format!("internal:'{}'!A1", name.replace('\'', "''")))
+            .set_text(name);
+        ws.write_url(row, 0, url).map_err(xerr)?;
+        ws.write_string(row, 1, what).map_err(xerr)?;
+    }
+    ws.set_column_width(0, 32).map_err(xerr)?;
+    ws.set_column_width(1, 90).map_err(xerr)?;
+
+    // All indicators, tidy: one row per indicator x area x period, for the
+    // headline area and its districts, latest complete period of each kind.
+    let ws = wb.add_worksheet();
+    ws.set_name("All indicators").map_err(xerr)?;
+    print_setup(ws);
+    let headers = [
+        "Indicator id",
+        "Indicator",
+        "Area code",
+        "Area",
+        "Period type",
+        "Period",
+        "Value",
+        "Unit",
+        "Same period last year",
+        "Direction vs last year",
+        "Target",
+        "Status",
+        "Provisional",
+        "Suppressed",
+    ];
+    use crate::evaluation::periods::PeriodType;
+    let kinds = [
+        PeriodType::Month,
+        PeriodType::Quarter,
+        PeriodType::FinancialYear,
+        PeriodType::CalendarYear,
+        PeriodType::Rolling12,
+    ];
+    let mut n = 0u32;
+    for s in &d.series {
+        for kind in kinds {
+            let rows: Vec<&ResultRow> = d
+                .results
+                .iter()
+                .copied()
+                .filter(|r| {
+                    r.indicator_id == s.indicator.id
+                        && r.period_type == kind
+                        && r.complete
+                        && (r.area_code == d.headline_area || d.in_headline_area(&r.area_code))
+                })
+                .collect();
+            let Some(latest) = rows.iter().map(|r| r.period_end).max() else {
+                continue;
+            };
+            let mut rows: Vec<&ResultRow> = rows
+                .into_iter()
+                .filter(|r| r.period_end == latest)
+                .collect();
+            // The headline area first, then its districts by name.
+            rows.sort_by_key(|r| (r.area_code != d.headline_area, r.area_name.clone()));
+            for r in rows {
+                n += 1;
+                ws.write_string(n, 0, &r.indicator_id).map_err(xerr)?;
+                ws.write_string(n, 1, &s.indicator.title).map_err(xerr)?;
+                ws.write_string(n, 2, &r.area_code).map_err(xerr)?;
+                ws.write_string(n, 3, &r.area_name).map_err(xerr)?;
+                ws.write_string(n, 4, r.period_type.name()).map_err(xerr)?;
+                ws.write_string(n, 5, &r.period_label).map_err(xerr)?;
+                figure(ws, &f, n, 6, r.value, hide(r.suppressed), &r.unit)?;
+                ws.write_string(n, 7, &r.unit).map_err(xerr)?;
+                figure(ws, &f, n, 8, r.sply_value, hide(r.sply_suppressed), &r.unit)?;
+                if !hide(r.suppressed || r.sply_suppressed)
+                    && let Some(dir) = r.direction_sply
+                {
+                    ws.write_string(n, 9, dir.label()).map_err(xerr)?;
+                }
+                figure(ws, &f, n, 10, r.target, false, &r.unit)?;
+                if let Some(st) = r.status {
+                    ws.write_string(n, 11, st.label()).map_err(xerr)?;
+                }
+                ws.write_string(n, 12, if r.provisional { "yes" } else { "no" })
+                    .map_err(xerr)?;
+                ws.write_string(n, 13, if hide(r.suppressed) { "yes" } else { "no" })
+                    .map_err(xerr)?;
+            }
+        }
+    }
+    add_table(ws, 0, &headers, n)?;
+    ws.set_column_width(1, 44).map_err(xerr)?;
+    ws.set_column_width(3, 24).map_err(xerr)?;
+    ws.set_column_width(5, 22).map_err(xerr)?;
+    ws.set_column_width(9, 30).map_err(xerr)?;
+    ws.set_column_width(11, 36).map_err(xerr)?;
+    ws.set_freeze_panes(1, 2).map_err(xerr)?;
+
     // One sheet per priority.
-    let mut used_names: Vec<String> = vec!["Cover".into()];
-    for (_, theme) in d.themes() {
+    for (theme, name) in theme_sheets {
         let ws = wb.add_worksheet();
-        let name = sheet_name(&theme, &used_names);
-        used_names.push(name.clone());
         ws.set_name(&name).map_err(xerr)?;
         print_setup(ws);
         let headers = [
@@ -236,15 +416,31 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
             }
             if let Some(m) = i.month {
                 ws.write_string(n, 3, &m.period_label).map_err(xerr)?;
-                figure(ws, &f, n, 4, m.value, hide(m.suppressed))?;
-                figure(ws, &f, n, 5, m.previous_value, hide(m.previous_suppressed))?;
+                figure(ws, &f, n, 4, m.value, hide(m.suppressed), &m.unit)?;
+                figure(
+                    ws,
+                    &f,
+                    n,
+                    5,
+                    m.previous_value,
+                    hide(m.previous_suppressed),
+                    &m.unit,
+                )?;
                 ws.write_string(n, 14, m.spc_variation.map(|v| v.label()).unwrap_or(""))
                     .map_err(xerr)?;
             }
             if let Some(rr) = i.rolling {
                 ws.write_string(n, 6, &rr.period_label).map_err(xerr)?;
-                figure(ws, &f, n, 7, rr.value, hide(rr.suppressed))?;
-                figure(ws, &f, n, 8, rr.sply_value, hide(rr.sply_suppressed))?;
+                figure(ws, &f, n, 7, rr.value, hide(rr.suppressed), &rr.unit)?;
+                figure(
+                    ws,
+                    &f,
+                    n,
+                    8,
+                    rr.sply_value,
+                    hide(rr.sply_suppressed),
+                    &rr.unit,
+                )?;
                 if !hide(rr.suppressed || rr.sply_suppressed) {
                     let dir = rr.direction_sply.map(|d| d.label()).unwrap_or_default();
                     ws.write_string(n, 9, &dir).map_err(xerr)?;
@@ -252,8 +448,8 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
             }
             if let Some(y) = i.year {
                 ws.write_string(n, 10, &y.period_label).map_err(xerr)?;
-                figure(ws, &f, n, 11, y.value, hide(y.suppressed))?;
-                figure(ws, &f, n, 12, y.target, false)?;
+                figure(ws, &f, n, 11, y.value, hide(y.suppressed), &y.unit)?;
+                figure(ws, &f, n, 12, y.target, false, &y.unit)?;
             }
             let fmt = match i.status.0 {
                 "green" => &f.green,
@@ -298,47 +494,84 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
                 ws.write_string(row, 0, dname).map_err(xerr)?;
                 for (ci, (_, v)) in district_rows.iter().enumerate() {
                     if let Some(x) = v.iter().find(|r| &r.area_name == dname) {
-                        figure(ws, &f, row, 1 + ci as u16, x.value, hide(x.suppressed))?;
+                        figure(
+                            ws,
+                            &f,
+                            row,
+                            1 + ci as u16,
+                            x.value,
+                            hide(x.suppressed),
+                            &x.unit,
+                        )?;
                     }
                 }
             }
+            // The headline area's total, which the districts add up to.
+            let total_row = top + 1 + names.len() as u32;
+            ws.write_string(total_row, 0, &d.headline_area_name)
+                .map_err(xerr)?;
+            for (ci, (_, v)) in district_rows.iter().enumerate() {
+                if let Some(t) = v.first().and_then(|r| d.total_for(r)) {
+                    figure(
+                        ws,
+                        &f,
+                        total_row,
+                        1 + ci as u16,
+                        t.value,
+                        hide(t.suppressed),
+                        &t.unit,
+                    )?;
+                }
+            }
             let hdr_refs: Vec<&str> = hdr.iter().map(String::as_str).collect();
-            add_table(ws, top, &hdr_refs, names.len() as u32)?;
+            add_table(ws, top, &hdr_refs, names.len() as u32 + 1)?;
         }
 
-        // Trend: the headline area's months for each indicator, and a native
-        // line chart of the first indicator's series.
+        // Trend: the headline area's months for each indicator, each with
+        // a native line chart and alt text. Months that are all hidden are
+        // not charted.
         let trend_col: u16 = 17;
-        let first = theme_items.iter().find(|i| i.error.is_none());
-        if let Some(first) = first {
-            let months = d.months(&first.id);
-            if months.len() >= 2 {
-                ws.write_string_with_format(0, trend_col, "Month", &f.bold)
-                    .map_err(xerr)?;
-                ws.write_string_with_format(0, trend_col + 1, &first.title, &f.bold)
-                    .map_err(xerr)?;
-                for (k, m) in months.iter().enumerate() {
-                    let row = 1 + k as u32;
-                    ws.write_string(row, trend_col, &m.period_label)
-                        .map_err(xerr)?;
-                    figure(ws, &f, row, trend_col + 1, m.value, hide(m.suppressed))?;
-                }
-                let last = months.len() as u32;
-                let mut chart = Chart::new(ChartType::Line);
-                chart
-                    .add_series()
-                    .set_categories((name.as_str(), 1, trend_col, last, trend_col))
-                    .set_values((name.as_str(), 1, trend_col + 1, last, trend_col + 1))
-                    .set_name(first.title.as_str());
-                chart
-                    .title()
-                    .set_name(&format!("{} ({})", first.title, d.headline_area_name));
-                chart.legend().set_hidden();
-                ws.insert_chart(top + names.len() as u32 + 3, 0, &chart)
-                    .map_err(xerr)?;
-                ws.set_column_width(trend_col, 12).map_err(xerr)?;
-                ws.set_column_width(trend_col + 1, 18).map_err(xerr)?;
+        let mut chart_row = top + names.len() as u32 + 4;
+        let mut col = trend_col;
+        for i in theme_items.iter().filter(|i| i.error.is_none()) {
+            let months = d.months(&i.id);
+            if months.len() < 2 || months.iter().all(|m| hide(m.suppressed)) {
+                continue;
             }
+            ws.write_string_with_format(0, col, "Month", &f.bold)
+                .map_err(xerr)?;
+            ws.write_string_with_format(0, col + 1, &i.title, &f.bold)
+                .map_err(xerr)?;
+            for (k, m) in months.iter().enumerate() {
+                let row = 1 + k as u32;
+                ws.write_string(row, col, &m.period_label).map_err(xerr)?;
+                figure(ws, &f, row, col + 1, m.value, hide(m.suppressed), &m.unit)?;
+            }
+            let last = months.len() as u32;
+            let mut chart = Chart::new(ChartType::Line);
+            chart
+                .add_series()
+                .set_categories((name.as_str(), 1, col, last, col))
+                .set_values((name.as_str(), 1, col + 1, last, col + 1))
+                .set_name(i.title.as_str());
+            chart
+                .title()
+                .set_name(&format!("{} ({})", i.title, d.headline_area_name));
+            chart.legend().set_hidden();
+            chart.set_alt_text(format!(
+                "Line chart of {} for {}, monthly from {} to {}. The figures are in columns {} and {} of this sheet.",
+                i.title,
+                d.headline_area_name,
+                months[0].period_label,
+                months[months.len() - 1].period_label,
+                column_letter(col),
+                column_letter(col + 1)
+            ));
+            ws.insert_chart(chart_row, 0, &chart).map_err(xerr)?;
+            chart_row += 16;
+            ws.set_column_width(col, 12).map_err(xerr)?;
+            ws.set_column_width(col + 1, 18).map_err(xerr)?;
+            col += 3;
         }
     }
 
@@ -376,12 +609,8 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
                 ws.write_string(row, 3 + j as u16, v).map_err(xerr)?;
             }
         }
-        ws.write_string(
-            row,
-            3 + keys.len() as u16,
-            s.indicator.path.display().to_string(),
-        )
-        .map_err(xerr)?;
+        ws.write_string(row, 3 + keys.len() as u16, query_file(&s.indicator))
+            .map_err(xerr)?;
     }
     add_table(ws, 0, &hdr, d.series.len() as u32)?;
     ws.set_column_width(1, 48).map_err(xerr)?;
@@ -436,7 +665,7 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
     for s in &d.series {
         row += 1;
         ws.write_string(row, 0, &s.indicator.id).map_err(xerr)?;
-        ws.write_string(row, 1, s.indicator.path.display().to_string())
+        ws.write_string(row, 1, query_file(&s.indicator))
             .map_err(xerr)?;
         ws.write_string(row, 2, &s.indicator.sql_hash)
             .map_err(xerr)?;
@@ -470,6 +699,12 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
         ws.set_name(sheet).map_err(xerr)?;
         print_setup(ws);
         ws.set_column_width(0, 60).map_err(xerr)?;
+        for (k, h) in ["Measure", "Value", "Area", "Period"].iter().enumerate() {
+            ws.write_string_with_format(0, k as u16, *h, &f.bold)
+                .map_err(xerr)?;
+        }
+        ws.set_column_width(2, 24).map_err(xerr)?;
+        ws.set_column_width(3, 24).map_err(xerr)?;
         for c in cells {
             let (row, col) = parse_cell(&c.cell).ok_or_else(|| {
                 Error::Xlsx(format!(
@@ -482,16 +717,32 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
                 .as_deref()
                 .unwrap_or(crate::geography::LANCASHIRE_14_CODE);
             let kind = c.period.as_deref().unwrap_or("financial_year");
-            let found = d
-                .results
-                .iter()
-                .filter(|r| {
-                    r.indicator_id == c.indicator
-                        && r.area_code == area
-                        && r.period_type.name() == kind
-                        && r.complete
+            let latest = |indicator: &str, end: Option<chrono::NaiveDate>| {
+                d.results
+                    .iter()
+                    .filter(|r| {
+                        r.indicator_id == indicator
+                            && r.area_code == area
+                            && r.period_type.name() == kind
+                            && r.complete
+                            && end.is_none_or(|e| r.period_end == e)
+                    })
+                    .max_by_key(|r| r.period_end)
+                    .copied()
+            };
+            // A subset ("of which under 25") is for the same period as its
+            // total, and is checked not to exceed it.
+            let total = c
+                .subset_of
+                .as_ref()
+                .and_then(|t| {
+                    d.def
+                        .cells
+                        .iter()
+                        .find(|x| x.sheet == c.sheet && &x.cell == t)
                 })
-                .max_by_key(|r| r.period_end);
+                .and_then(|t| latest(&t.indicator, None));
+            let found = latest(&c.indicator, total.map(|t| t.period_end));
             if let Some(label) = &c.label
                 && col > 0
             {
@@ -502,7 +753,27 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
                 ws.write_string(row, col - 1, text).map_err(xerr)?;
             }
             match found {
-                Some(r) => figure(ws, &f, row, col, r.value, hide(r.suppressed))?,
+                Some(r) => {
+                    figure(ws, &f, row, col, r.value, hide(r.suppressed), &r.unit)?;
+                    // Geography and period beside every figure.
+                    ws.write_string(row, col + 1, &r.area_name).map_err(xerr)?;
+                    ws.write_string(row, col + 2, &r.period_label)
+                        .map_err(xerr)?;
+                    if let (Some(t), Some(v), Some(tv)) =
+                        (total, r.value, total.and_then(|t| t.value))
+                        && v > tv + 1e-9
+                    {
+                        let msg = format!(
+                            "CHECK: {} is larger than its total in {} ({} > {})",
+                            c.cell,
+                            c.subset_of.as_deref().unwrap_or_default(),
+                            v,
+                            tv
+                        );
+                        tracing::warn!(sheet = %c.sheet, cell = %c.cell, total = %t.indicator_id, "{msg}");
+                        ws.write_string(row, col + 3, msg).map_err(xerr)?;
+                    }
+                }
                 None => {
                     ws.write_string(row, col, "not available").map_err(xerr)?;
                 }
@@ -511,6 +782,35 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
     }
 
     wb.save_to_buffer().map_err(xerr)
+}
+
+/// The query file relative to `queries/` (`overall/homicides.sql`): never
+/// a path on the machine that ran it.
+fn query_file(ind: &crate::indicators::Indicator) -> String {
+    format!(
+        "{}/{}",
+        ind.path
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        ind.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    )
+}
+
+/// `A`, `B`, ..., `AA` for a zero-based column.
+fn column_letter(col: u16) -> String {
+    let mut n = u32::from(col) + 1;
+    let mut s = String::new();
+    while n > 0 {
+        let r = ((n - 1) % 26) as u8;
+        s.insert(0, (b'A' + r) as char);
+        n = (n - 1) / 26;
+    }
+    s
 }
 
 /// Landscape, one page wide: a sheet printed for a meeting keeps its
@@ -545,17 +845,34 @@ fn sheet_name(theme: &str, used: &[String]) -> String {
         .chars()
         .map(|c| if "[]:*?/\\".contains(c) { ' ' } else { c })
         .collect();
-    let clean: String = spaced
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(28)
-        .collect();
+    // Shorten deliberately: "and" becomes "&", then whole words are kept.
+    let words = spaced.split_whitespace().collect::<Vec<_>>().join(" ");
+    let words = if words.chars().count() > 31 {
+        words.replace(" and ", " & ")
+    } else {
+        words
+    };
+    let mut clean = String::new();
+    for w in words.split(' ') {
+        let next = if clean.is_empty() {
+            w.to_string()
+        } else {
+            format!("{clean} {w}")
+        };
+        if next.chars().count() > 31 {
+            break;
+        }
+        clean = next;
+    }
+    if clean.is_empty() {
+        clean = words.chars().take(31).collect();
+    }
     let mut name = clean.clone();
     let mut k = 2;
     while used.iter().any(|u| u.eq_ignore_ascii_case(&name)) {
-        name = format!("{clean} {k}");
+        let suffix = format!(" {k}");
+        let room = 31 - suffix.chars().count();
+        name = format!("{}{suffix}", clean.chars().take(room).collect::<String>());
         k += 1;
     }
     name
@@ -605,5 +922,14 @@ mod tests {
             "Violence serious other"
         );
         assert!(sheet_name(&"x".repeat(40), &[]).len() <= 31);
+        // Shortened deliberately: "and" to "&", whole words kept.
+        assert_eq!(
+            sheet_name("Criminal and sexual exploitation", &[]),
+            "Criminal & sexual exploitation"
+        );
+        assert_eq!(
+            sheet_name("Community cohesion and tension", &[]),
+            "Community cohesion and tension"
+        );
     }
 }

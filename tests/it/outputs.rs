@@ -114,6 +114,78 @@ fn demo_outputs_read_back_render_and_pass_accessibility_checks() {
             "missing sheet {s} in {names:?}"
         );
     }
+    for s in ["Contents", "All indicators"] {
+        assert!(
+            names.iter().any(|n| n == s),
+            "missing sheet {s} in {names:?}"
+        );
+    }
+    // Every sheet name is whole words (shortened deliberately, never cut).
+    for s in [
+        "Criminal & sexual exploitation",
+        "Violence against women & girls",
+    ] {
+        assert!(
+            names.iter().any(|n| n == s),
+            "missing sheet {s} in {names:?}"
+        );
+    }
+    // The tidy sheet: percentages stored as fractions, counts as whole
+    // numbers, every row with its area and period.
+    let all = wb.worksheet_range("All indicators").unwrap();
+    let header: Vec<String> = (0..14).map(|c| cell(&all, 0, c)).collect();
+    assert_eq!(
+        &header[..7],
+        [
+            "Indicator id",
+            "Indicator",
+            "Area code",
+            "Area",
+            "Period type",
+            "Period",
+            "Value"
+        ]
+    );
+    let mut seen_pct = false;
+    let mut seen_count = false;
+    for r in 1..all.height() as u32 {
+        let id = cell(&all, r, 0);
+        if let Some(Data::Float(v)) = all.get_value((r, 6)) {
+            if id == "charge_summons_rate" {
+                assert!(
+                    *v > 0.0 && *v < 1.0,
+                    "a percentage is stored as a fraction: {v}"
+                );
+                seen_pct = true;
+            }
+            if id == "total_recorded_crime" {
+                assert_eq!(v.fract(), 0.0);
+                seen_count = true;
+            }
+        }
+        assert!(!cell(&all, r, 3).is_empty() && !cell(&all, r, 5).is_empty());
+    }
+    assert!(seen_pct && seen_count);
+    // Every part of the package: charts carry alt text, and no path of the
+    // machine that ran it appears anywhere.
+    let mut z = zip::ZipArchive::new(std::fs::File::open(&xlsx).unwrap()).unwrap();
+    let mut parts = String::new();
+    for i in 0..z.len() {
+        let mut part = z.by_index(i).unwrap();
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut part, &mut text);
+        parts.push_str(&text);
+    }
+    assert!(
+        parts.contains("descr=\"Line chart of "),
+        "charts without alt text"
+    );
+    let here = tmp.path().to_string_lossy().to_string();
+    assert!(!parts.contains(&here), "a local path in the workbook");
+    assert!(
+        !parts.contains("/queries/"),
+        "a local query path in the workbook"
+    );
     let cover = wb.worksheet_range("Cover").unwrap();
     assert_eq!(cell(&cover, 3, 1), "September 2025");
     assert!(cell(&cover, 5, 1).starts_with("Public"));
@@ -125,6 +197,26 @@ fn demo_outputs_read_back_render_and_pass_accessibility_checks() {
     let mut wb: Xlsx<_> = open_workbook(&ret).unwrap();
     let svd = wb.worksheet_range("SVD return").unwrap();
     assert_eq!(cell(&svd, 5, 0), "Homicides (2024-25)");
+    // Each figure has its area and period beside it, and an "of which"
+    // line is for its total's period and no larger than it.
+    assert_eq!(cell(&svd, 5, 3), "2024-25");
+    assert!(!cell(&svd, 5, 2).is_empty());
+    for (sub_row, total_row) in [(2u32, 1u32), (4, 3), (6, 5)] {
+        assert_eq!(
+            cell(&svd, sub_row, 3),
+            cell(&svd, total_row, 3),
+            "same period"
+        );
+        let v = |r: u32| match svd.get_value((r, 1)) {
+            Some(Data::Float(x)) => *x,
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            v(sub_row) <= v(total_row),
+            "row {sub_row} larger than its total"
+        );
+        assert!(cell(&svd, sub_row, 4).is_empty(), "no CHECK note");
+    }
     let (code, csv) = safer(
         &[
             "sql",
