@@ -461,7 +461,10 @@ struct Computed {
 
 /// A fixed target on the monthly scale, for SPC assurance: percentages
 /// compare directly; annual counts and rates are spread over 12 months.
-fn monthly_target(spec: &Spec) -> Option<f64> {
+/// A fixed target in monthly terms (an annual count target over twelve,
+/// a quarterly one over three; a percentage or a monthly target as it is),
+/// for charts and assurance. `None` for a target set against last year.
+pub fn monthly_target(spec: &Spec) -> Option<f64> {
     let rag::Target::Value(t) = spec.target.as_ref()? else {
         return None;
     };

@@ -419,6 +419,8 @@ pub struct Item<'a> {
     pub status: (&'static str, &'static str),
     /// The rated status of the latest complete reporting year.
     pub rated: Option<crate::evaluation::rag::Status>,
+    /// The indicator's evaluation settings, when its header reads.
+    pub spec: Option<crate::evaluation::spec::Spec>,
     /// How the status was reached, in words: the rated period, value,
     /// target (with its arithmetic when it is set against last year),
     /// tolerance and the gap. `None` when there is no target.
@@ -684,6 +686,7 @@ impl<'a> PackData<'a> {
                     month,
                     status,
                     rated,
+                    spec,
                     status_detail,
                     spc,
                     stale,

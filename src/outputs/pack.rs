@@ -293,12 +293,12 @@ pub fn build(d: &PackData<'_>) -> String {
 
     let in_full = |i: &super::Item<'_>| d.def.detail == super::Detail::All || i.is_exception();
     // Headline table.
-    h.push_str(r#"<h2 id="headlines">Headline table</h2><table><caption>Every indicator: latest complete rolling 12 months and reporting year</caption><thead><tr><th scope="col">Indicator</th><th scope="col">Rolling 12 months</th><th scope="col" class="num">Value</th><th scope="col" class="num">Same period last year</th><th scope="col">Direction</th><th scope="col">Status</th><th scope="col">Latest month (SPC)</th></tr></thead><tbody>"#);
+    h.push_str(r#"<h2 id="headlines">Headline table</h2><table><caption>Every indicator: latest complete rolling 12 months and reporting year</caption><thead><tr><th scope="col">Indicator</th><th scope="col">Rolling 12 months</th><th scope="col" class="num">Value</th><th scope="col" class="num">Same period last year</th><th scope="col">Direction</th><th scope="col">Target (year)</th><th scope="col">Status</th><th scope="col">Latest month (SPC)</th></tr></thead><tbody>"#);
     for i in &items {
         let r = i.rolling;
         let _ = write!(
             h,
-            r##"<tr><th scope="row">{}</th><td>{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"##,
+            r##"<tr><th scope="row">{}</th><td>{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td class="num">{}</td><td>{}</td><td>{}</td></tr>"##,
             if in_full(i) {
                 format!(r##"<a href="#{}">{}</a>"##, esc(&i.id), esc(&i.title))
             } else {
@@ -317,6 +317,14 @@ pub fn build(d: &PackData<'_>) -> String {
             r.filter(|r| !hide(r.suppressed || r.sply_suppressed))
                 .and_then(|r| r.direction_sply)
                 .map(|d| esc(&d.label()))
+                .unwrap_or_else(|| "-".into()),
+            i.year
+                .and_then(|y| y.target.map(|t| (t, y)))
+                .map(|(t, y)| format!(
+                    "{} ({})",
+                    esc(&fmt_value(Some(t), false, &y.unit)),
+                    esc(&y.period_label)
+                ))
                 .unwrap_or_else(|| "-".into()),
             if i.error.is_some() {
                 tag("red", "Failed")
@@ -510,17 +518,41 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
             ),
         };
         let chart_id = format!("{}-chart", i.id);
+        // The target on the chart, in monthly terms, when it is a fixed one.
+        let target = i
+            .spec
+            .as_ref()
+            .and_then(crate::evaluation::monthly_target)
+            .filter(|_| !hidden_any);
+        let target_words = target
+            .map(|t| {
+                format!(
+                    " The dotted green line is the target in monthly terms ({}).",
+                    fmt_value(Some(t), false, &i.unit)
+                )
+            })
+            .unwrap_or_default();
+        let drawn = match (mean, limits) {
+            (Some(_), Some(_)) => {
+                "line is the monthly value, solid line the mean, dashed lines the process limits."
+            }
+            _ => {
+                "line is the monthly value; there are too few months, or hidden months, for a mean and process limits."
+            }
+        };
         let _ = write!(
             h,
-            r#"<figure>{}<figcaption>SPC chart: line is the monthly value, solid line the mean, dashed lines the process limits. Square markers show special-cause concern, diamonds improvement, triangles special cause on a monitor-only indicator.</figcaption></figure>"#,
+            r#"<figure>{}<figcaption>SPC chart: {drawn}{} Square markers show special-cause concern, diamonds improvement, triangles special cause on a monitor-only indicator.</figcaption></figure>"#,
             spc_chart(
                 &chart_id,
                 &format!("{}: monthly values", i.title),
-                &desc,
+                &format!("{desc}{target_words}"),
                 &points,
                 mean,
-                limits
-            )
+                limits,
+                target
+            ),
+            esc(&target_words)
         );
         let _ = write!(
             h,

@@ -33,6 +33,7 @@ pub fn spc_chart(
     points: &[ChartPoint],
     mean: Option<f64>,
     limits: Option<(f64, f64)>,
+    target: Option<f64>,
 ) -> String {
     let (w, h) = (720.0, 260.0);
     let (left, right, top, bottom) = (56.0, 36.0, 16.0, 44.0);
@@ -42,6 +43,10 @@ pub fn spc_chart(
     if let Some((l, u)) = limits {
         lo = lo.min(l);
         hi = hi.max(u);
+    }
+    if let Some(t) = target {
+        lo = lo.min(t);
+        hi = hi.max(t);
     }
     if !lo.is_finite() || !hi.is_finite() {
         lo = 0.0;
@@ -105,6 +110,17 @@ pub fn spc_chart(
                 y(v)
             );
         }
+    }
+    if let Some(t) = target {
+        let _ = write!(
+            s,
+            r##"<line x1="{left}" x2="{}" y1="{:.1}" y2="{:.1}" stroke="#00703c" stroke-width="2" stroke-dasharray="2 3"/><text x="{}" y="{:.1}" font-size="11" text-anchor="end" fill="#00703c">target</text>"##,
+            w - right,
+            y(t),
+            y(t),
+            w - right,
+            y(t) - 4.0
+        );
     }
     // The series, broken at gaps.
     let mut path = String::new();
