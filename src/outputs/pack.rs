@@ -331,10 +331,22 @@ pub fn build(d: &PackData<'_>) -> String {
             } else {
                 tag(i.status.0, i.status.1)
             },
-            if i.spc.1.is_empty() {
-                "Common cause".to_string()
-            } else {
-                tag(i.spc.0, &format!("Special cause: {}", i.spc.1))
+            {
+                let variation = if i.spc.1.is_empty() {
+                    "Common cause".to_string()
+                } else {
+                    tag(i.spc.0, &format!("Special cause: {}", i.spc.1))
+                };
+                // Making Data Count assurance, in words, where the chart is
+                // published and the target is fixed.
+                match i
+                    .month
+                    .filter(|m| !hide(m.suppressed))
+                    .and_then(|m| m.spc_assurance)
+                {
+                    Some(a) => format!("{variation}; {}", esc(a.label())),
+                    None => variation,
+                }
             },
         );
     }
@@ -453,6 +465,16 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
     fig("Status", tag(i.status.0, i.status.1));
     if let Some(detail) = &i.status_detail {
         fig("How it is rated", esc(detail));
+    }
+    if let Some(m) = i.month.filter(|m| !hide(m.suppressed))
+        && m.spc_assurance == Some(crate::evaluation::spc::Assurance::AlwaysMissed)
+    {
+        fig(
+            "Target assurance",
+            esc(
+                "the target lies outside the process limits on the wrong side: at this level of variation it will not be met without a change in how the service works. Its owner may wish to review the target or the plan.",
+            ),
+        );
     }
     fig("Unit", esc(&i.unit));
     fig("Polarity", esc(&i.polarity));
