@@ -493,7 +493,9 @@ fn level_rank(level: &str) -> u8 {
 
 /// The evaluated rows as a terminal table.
 pub fn render_results(rows: &[&ResultRow]) -> String {
-    let fmt = |v: Option<f64>, unit: &str| crate::outputs::fmt_value(v, false, unit);
+    let fmt = |v: Option<f64>, unit: crate::evaluation::spec::Unit| {
+        crate::outputs::fmt_value(v, false, unit)
+    };
     let table: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -504,11 +506,11 @@ pub fn render_results(rows: &[&ResultRow]) -> String {
                     r.period_label,
                     if r.complete { "" } else { " (incomplete)" }
                 ),
-                fmt(r.value, &r.unit),
-                fmt(Some(r.numerator), "count"),
-                fmt(r.previous_value, &r.unit),
-                fmt(r.sply_value, &r.unit),
-                fmt(r.target, &r.unit),
+                fmt(r.value, r.unit),
+                fmt(Some(r.numerator), crate::evaluation::spec::Unit::Count),
+                fmt(r.previous_value, r.unit),
+                fmt(r.sply_value, r.unit),
+                fmt(r.target, r.unit),
                 r.status
                     .map(|s| s.label().to_string())
                     .unwrap_or_else(|| "-".into()),

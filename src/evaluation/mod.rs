@@ -133,10 +133,10 @@ pub struct ResultRow {
     pub population_note: Option<String>,
     /// The value in the indicator's unit.
     pub value: Option<f64>,
-    /// Unit label.
-    pub unit: String,
-    /// Polarity label.
-    pub polarity: String,
+    /// What the value is.
+    pub unit: Unit,
+    /// Which way is better.
+    pub polarity: spc::Polarity,
     /// Previous period's value.
     pub previous_value: Option<f64>,
     /// Same period last year's value.
@@ -399,8 +399,8 @@ pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -
                         )
                     }),
                     value: c.value,
-                    unit: spec.unit.label(),
-                    polarity: spec.polarity.label().to_string(),
+                    unit: spec.unit,
+                    polarity: spec.polarity,
                     previous_value: prev_v,
                     sply_value: sply_v,
                     direction_previous: dir(prev_v),

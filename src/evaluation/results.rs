@@ -113,8 +113,12 @@ pub fn to_batch(rows: &[ResultRow], unit: &str) -> Result<RecordBatch, lake::Err
         )),
         os!(population_note),
         of!(value),
-        s!(unit),
-        s!(polarity),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.unit.label()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.polarity.label()),
+        )),
         of!(previous_value),
         of!(sply_value),
         Arc::new(StringArray::from_iter(

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::evaluation::ResultRow;
 use crate::evaluation::periods::PeriodType;
+use crate::evaluation::spec::Unit;
 use crate::geography::{LANCASHIRE_12_CODE, LANCASHIRE_14_CODE};
 
 use crate::indicators::{Indicator, Point};
@@ -301,16 +302,16 @@ pub fn load_definitions(dir: &Path) -> Result<Vec<OutputDef>, Error> {
 }
 
 /// A value for display, `[c]` when hidden, `-` when missing.
-pub fn fmt_value(v: Option<f64>, hidden: bool, unit: &str) -> String {
+pub fn fmt_value(v: Option<f64>, hidden: bool, unit: Unit) -> String {
     if hidden {
         return SUPPRESSED.into();
     }
     let Some(v) = v else {
         return "-".into();
     };
-    if unit == "percentage" {
+    if unit == Unit::Percentage {
         format!("{v:.1}%")
-    } else if unit.starts_with("rate") {
+    } else if matches!(unit, Unit::Rate { .. }) {
         format!("{v:.2}")
     } else if (v - v.round()).abs() < 1e-9 {
         crate::evaluation::spec::thousands(v.round())
@@ -331,7 +332,7 @@ pub fn status_words(
     use crate::evaluation::rag::{RagRule, Status, Target};
     let target = y.target?;
     let status = y.status?;
-    let f = |v: f64| fmt_value(Some(v), false, &y.unit);
+    let f = |v: f64| fmt_value(Some(v), false, y.unit);
     let tol = RagRule::tolerance_amount(spec.tolerance, target);
     let tol_words = tol.map(|t| format!("the tolerance of {}", f(t)));
     let how = match &spec.target {
@@ -425,6 +426,8 @@ pub struct Item<'a> {
     /// target (with its arithmetic when it is set against last year),
     /// tolerance and the gap. `None` when there is no target.
     pub status_detail: Option<String>,
+    /// The latest month's SPC variation.
+    pub variation: Option<crate::evaluation::spc::Variation>,
     /// (class, kind) latest SPC variation.
     pub spc: (&'static str, &'static str),
     /// Why the data is out of date, if it is.
@@ -452,10 +455,10 @@ impl Item<'_> {
         if let Some(e) = &self.error {
             v.push(format!("failed: {e}"));
         }
-        if self.status.0 == "red" {
+        if self.rated == Some(crate::evaluation::rag::Status::MissedNotImproving) {
             v.push("red: target missed, not improving".into());
         }
-        if self.spc.0 == "red" {
+        if self.variation == Some(crate::evaluation::spc::Variation::Concern) {
             v.push("special-cause concern in the latest month".into());
         }
         if let Some(s) = &self.stale {
@@ -608,16 +611,19 @@ impl<'a> PackData<'a> {
                     &[PeriodType::FinancialYear, PeriodType::CalendarYear],
                 );
                 let month = self.latest(id, &self.headline_area, &[PeriodType::Month]);
-                let polarity = rolling
-                    .map(|r| r.polarity.clone())
-                    .unwrap_or_else(|| s.indicator.polarity.clone());
-                let status = pack::status_of(year, &polarity);
+                let typed_polarity = rolling
+                    .map(|r| r.polarity)
+                    .or_else(|| crate::evaluation::spc::Polarity::parse(&s.indicator.polarity))
+                    .unwrap_or_default();
+                let polarity = typed_polarity.label().to_string();
+                let status = pack::status_of(year, typed_polarity);
                 let rated = year.and_then(|y| y.status);
                 let spec = crate::evaluation::spec::Spec::from_indicator(&s.indicator).ok();
                 let status_detail = year.zip(spec.as_ref()).and_then(|(y, spec)| {
                     status_words(y, spec, self.public && (y.suppressed || y.sply_suppressed))
                 });
-                let spc = pack::spc_class(month.and_then(|m| m.spc_variation));
+                let variation = month.and_then(|m| m.spc_variation);
+                let spc = pack::spc_class(variation);
                 // Freshness comes from the sources, as each declares it
                 // (police.uk about two months behind, STATS19 once a year),
                 // not from the points: a count with no events lately
@@ -688,6 +694,7 @@ impl<'a> PackData<'a> {
                     rated,
                     spec,
                     status_detail,
+                    variation,
                     spc,
                     stale,
                     districts_concern,

@@ -93,10 +93,15 @@ fn tag(class: &str, text: &str) -> String {
 }
 
 /// The status words and colour class for a year row.
-pub fn status_of(row: Option<&ResultRow>, polarity: &str) -> (&'static str, &'static str) {
+pub fn status_of(
+    row: Option<&ResultRow>,
+    polarity: crate::evaluation::spc::Polarity,
+) -> (&'static str, &'static str) {
     match row.and_then(|r| r.status) {
         Some(s) => (s.colour().name(), s.label()),
-        _ if polarity == "monitor only" => ("grey", "Monitor only: no target"),
+        _ if polarity == crate::evaluation::spc::Polarity::Monitor => {
+            ("grey", "Monitor only: no target")
+        }
         _ => ("grey", "No target set"),
     }
 }
@@ -160,7 +165,8 @@ pub fn build(d: &PackData<'_>) -> String {
     let amber = count(&|i| i.rated == Some(Status::MissedImproving));
     let green = count(&|i| i.rated == Some(Status::OnTarget));
     let within = count(&|i| i.rated == Some(Status::WithinTolerance));
-    let concern = count(&|i| i.spc.0 == "red");
+    use crate::evaluation::spc::Variation;
+    let concern = count(&|i| i.variation == Some(Variation::Concern));
     let exceptions: Vec<&super::Item<'_>> = items.iter().filter(|i| i.is_exception()).collect();
     let _ = write!(
         h,
@@ -179,13 +185,13 @@ pub fn build(d: &PackData<'_>) -> String {
                 i.title
             ));
         }
-        let now = fmt_value(r.value, false, &r.unit);
+        let now = fmt_value(r.value, false, r.unit);
         let then = if hide(r.sply_suppressed) || r.sply_value.is_none() {
             String::new()
         } else {
             format!(
                 ", {} a year earlier",
-                fmt_value(r.sply_value, false, &r.unit)
+                fmt_value(r.sply_value, false, r.unit)
             )
         };
         let label = r.period_label.replace("12 months to ", "");
@@ -216,12 +222,14 @@ pub fn build(d: &PackData<'_>) -> String {
     let improving: Vec<&super::Item<'_>> = items
         .iter()
         .filter(|i| !i.is_exception())
-        .filter(|i| i.spc.1 == "improvement" || i.rated == Some(Status::OnTarget))
+        .filter(|i| {
+            i.variation == Some(Variation::Improvement) || i.rated == Some(Status::OnTarget)
+        })
         .collect();
     if !improving.is_empty() {
         h.push_str("<h3 id=\"improving\">Improving</h3><ul>");
         for i in improving.iter().take(6) {
-            let why = if i.spc.1 == "improvement" {
+            let why = if i.variation == Some(Variation::Improvement) {
                 "special-cause improvement in the latest month"
             } else {
                 "on target"
@@ -269,7 +277,7 @@ pub fn build(d: &PackData<'_>) -> String {
         for i in &exceptions {
             let value = i
                 .rolling
-                .map(|r| fmt_value(r.value, r.suppressed && d.public, &r.unit))
+                .map(|r| fmt_value(r.value, r.suppressed && d.public, r.unit))
                 .unwrap_or_else(|| "not available".into());
             let commentary = match d.commentary.get(&i.id) {
                 Some(_) => format!(
@@ -310,9 +318,9 @@ pub fn build(d: &PackData<'_>) -> String {
                 esc(&r.period_label)
             })
             .unwrap_or_default(),
-            r.map(|r| esc(&fmt_value(r.value, hide(r.suppressed), &r.unit)))
+            r.map(|r| esc(&fmt_value(r.value, hide(r.suppressed), r.unit)))
                 .unwrap_or_else(|| "-".into()),
-            r.map(|r| esc(&fmt_value(r.sply_value, hide(r.sply_suppressed), &r.unit)))
+            r.map(|r| esc(&fmt_value(r.sply_value, hide(r.sply_suppressed), r.unit)))
                 .unwrap_or_else(|| "-".into()),
             r.filter(|r| !hide(r.suppressed || r.sply_suppressed))
                 .and_then(|r| r.direction_sply)
@@ -322,7 +330,7 @@ pub fn build(d: &PackData<'_>) -> String {
                 .and_then(|y| y.target.map(|t| (t, y)))
                 .map(|(t, y)| format!(
                     "{} ({})",
-                    esc(&fmt_value(Some(t), false, &y.unit)),
+                    esc(&fmt_value(Some(t), false, y.unit)),
                     esc(&y.period_label)
                 ))
                 .unwrap_or_else(|| "-".into()),
@@ -427,11 +435,11 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
     if let Some(r) = i.rolling {
         fig(
             &r.period_label,
-            esc(&fmt_value(r.value, hide(r.suppressed), &r.unit)),
+            esc(&fmt_value(r.value, hide(r.suppressed), r.unit)),
         );
         fig(
             "Same period last year",
-            esc(&fmt_value(r.sply_value, hide(r.sply_suppressed), &r.unit)),
+            esc(&fmt_value(r.sply_value, hide(r.sply_suppressed), r.unit)),
         );
         if let Some(dir) = r
             .direction_sply
@@ -444,10 +452,10 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
     if let Some(y) = i.year {
         fig(
             &y.period_label,
-            esc(&fmt_value(y.value, hide(y.suppressed), &y.unit)),
+            esc(&fmt_value(y.value, hide(y.suppressed), y.unit)),
         );
         if let Some(t) = y.target {
-            fig("Target", esc(&fmt_value(Some(t), false, &y.unit)));
+            fig("Target", esc(&fmt_value(Some(t), false, y.unit)));
         }
     }
     if i.rolling.is_some_and(|r| r.provisional) || i.month.is_some_and(|r| r.provisional) {
@@ -525,9 +533,9 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
                 d.headline_area_name,
                 months[0].period_label,
                 months[months.len() - 1].period_label,
-                fmt_value(Some(m), false, ""),
-                fmt_value(Some(lo), false, ""),
-                fmt_value(Some(hi), false, ""),
+                fmt_value(Some(m), false, crate::evaluation::spec::Unit::Count),
+                fmt_value(Some(lo), false, crate::evaluation::spec::Unit::Count),
+                fmt_value(Some(hi), false, crate::evaluation::spec::Unit::Count),
                 last.and_then(|r| r.spc_variation)
                     .map(|v| v.label())
                     .unwrap_or("too few points for limits")
@@ -550,7 +558,14 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
             .map(|t| {
                 format!(
                     " The dotted green line is the target in monthly terms ({}).",
-                    fmt_value(Some(t), false, &i.unit)
+                    fmt_value(
+                        Some(t),
+                        false,
+                        i.spec
+                            .as_ref()
+                            .map(|s| s.unit)
+                            .unwrap_or(crate::evaluation::spec::Unit::Count)
+                    )
                 )
             })
             .unwrap_or_default();
@@ -587,7 +602,7 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
                 h,
                 r#"<tr><th scope="row">{}</th><td class="num">{}</td><td>{}</td></tr>"#,
                 esc(&r.period_label),
-                esc(&fmt_value(r.value, hide(r.suppressed), &r.unit)),
+                esc(&fmt_value(r.value, hide(r.suppressed), r.unit)),
                 esc(r.spc_variation.map(|v| v.label()).unwrap_or(""))
             );
         }
@@ -615,8 +630,8 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
                 h,
                 r#"<tr><th scope="row">{}</th><td class="num">{}</td><td class="num">{}</td><td>{}</td></tr>"#,
                 esc(&r.area_name),
-                esc(&fmt_value(r.value, hide(r.suppressed), &r.unit)),
-                esc(&fmt_value(r.sply_value, hide(r.sply_suppressed), &r.unit)),
+                esc(&fmt_value(r.value, hide(r.suppressed), r.unit)),
+                esc(&fmt_value(r.sply_value, hide(r.sply_suppressed), r.unit)),
                 esc(&dir)
             );
         }
@@ -634,8 +649,8 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
                 h,
                 r#"</tbody><tfoot><tr><th scope="row">{}</th><td class="num">{}</td><td class="num">{}</td><td>{}</td></tr></tfoot>"#,
                 esc(&t.area_name),
-                esc(&fmt_value(t.value, hide(t.suppressed), &t.unit)),
-                esc(&fmt_value(t.sply_value, hide(t.sply_suppressed), &t.unit)),
+                esc(&fmt_value(t.value, hide(t.suppressed), t.unit)),
+                esc(&fmt_value(t.sply_value, hide(t.sply_suppressed), t.unit)),
                 esc(&dir)
             );
             h.push_str("</table>");

@@ -83,7 +83,7 @@ fn figure(
     col: u16,
     v: Option<f64>,
     hidden: bool,
-    unit: &str,
+    unit: crate::evaluation::spec::Unit,
 ) -> Result<(), Error> {
     if hidden {
         ws.write_string(row, col, SUPPRESSED).map_err(xerr)?;
@@ -91,9 +91,10 @@ fn figure(
             .set_author("safer");
         ws.insert_note(row, col, &note).map_err(xerr)?;
     } else if let Some(v) = v {
-        let (v, fmt) = if unit == "percentage" {
+        use crate::evaluation::spec::Unit;
+        let (v, fmt) = if unit == Unit::Percentage {
             (v / 100.0, &f.pct)
-        } else if unit.starts_with("rate") {
+        } else if matches!(unit, Unit::Rate { .. }) {
             (v, &f.rate)
         } else if (v - v.round()).abs() < 1e-9 {
             (v, &f.count)
@@ -175,16 +176,22 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
             "No target or monitor only",
             items
                 .iter()
-                .filter(|i| i.status.0 == "grey" && i.error.is_none())
+                .filter(|i| i.rated.is_none() && i.error.is_none())
                 .count(),
         ),
         (
             "SPC special cause: concern",
-            items.iter().filter(|i| i.spc.1 == "concern").count(),
+            items
+                .iter()
+                .filter(|i| i.variation == Some(crate::evaluation::spc::Variation::Concern))
+                .count(),
         ),
         (
             "SPC special cause: improvement",
-            items.iter().filter(|i| i.spc.1 == "improvement").count(),
+            items
+                .iter()
+                .filter(|i| i.variation == Some(crate::evaluation::spc::Variation::Improvement))
+                .count(),
         ),
         ("Failed", items.iter().filter(|i| i.error.is_some()).count()),
     ];
@@ -351,15 +358,15 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
                 ws.write_string(n, 3, &r.area_name).map_err(xerr)?;
                 ws.write_string(n, 4, r.period_type.name()).map_err(xerr)?;
                 ws.write_string(n, 5, &r.period_label).map_err(xerr)?;
-                figure(ws, &f, n, 6, r.value, hide(r.suppressed), &r.unit)?;
-                ws.write_string(n, 7, &r.unit).map_err(xerr)?;
-                figure(ws, &f, n, 8, r.sply_value, hide(r.sply_suppressed), &r.unit)?;
+                figure(ws, &f, n, 6, r.value, hide(r.suppressed), r.unit)?;
+                ws.write_string(n, 7, r.unit.label()).map_err(xerr)?;
+                figure(ws, &f, n, 8, r.sply_value, hide(r.sply_suppressed), r.unit)?;
                 if !hide(r.suppressed || r.sply_suppressed)
                     && let Some(dir) = r.direction_sply
                 {
                     ws.write_string(n, 9, dir.label()).map_err(xerr)?;
                 }
-                figure(ws, &f, n, 10, r.target, false, &r.unit)?;
+                figure(ws, &f, n, 10, r.target, false, r.unit)?;
                 if let Some(st) = r.status {
                     ws.write_string(n, 11, st.label()).map_err(xerr)?;
                 }
@@ -416,7 +423,7 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
             }
             if let Some(m) = i.month {
                 ws.write_string(n, 3, &m.period_label).map_err(xerr)?;
-                figure(ws, &f, n, 4, m.value, hide(m.suppressed), &m.unit)?;
+                figure(ws, &f, n, 4, m.value, hide(m.suppressed), m.unit)?;
                 figure(
                     ws,
                     &f,
@@ -424,14 +431,14 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
                     5,
                     m.previous_value,
                     hide(m.previous_suppressed),
-                    &m.unit,
+                    m.unit,
                 )?;
                 ws.write_string(n, 14, m.spc_variation.map(|v| v.label()).unwrap_or(""))
                     .map_err(xerr)?;
             }
             if let Some(rr) = i.rolling {
                 ws.write_string(n, 6, &rr.period_label).map_err(xerr)?;
-                figure(ws, &f, n, 7, rr.value, hide(rr.suppressed), &rr.unit)?;
+                figure(ws, &f, n, 7, rr.value, hide(rr.suppressed), rr.unit)?;
                 figure(
                     ws,
                     &f,
@@ -439,7 +446,7 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
                     8,
                     rr.sply_value,
                     hide(rr.sply_suppressed),
-                    &rr.unit,
+                    rr.unit,
                 )?;
                 if !hide(rr.suppressed || rr.sply_suppressed) {
                     let dir = rr.direction_sply.map(|d| d.label()).unwrap_or_default();
@@ -448,14 +455,15 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
             }
             if let Some(y) = i.year {
                 ws.write_string(n, 10, &y.period_label).map_err(xerr)?;
-                figure(ws, &f, n, 11, y.value, hide(y.suppressed), &y.unit)?;
-                figure(ws, &f, n, 12, y.target, false, &y.unit)?;
+                figure(ws, &f, n, 11, y.value, hide(y.suppressed), y.unit)?;
+                figure(ws, &f, n, 12, y.target, false, y.unit)?;
             }
-            let fmt = match i.status.0 {
-                "green" => &f.green,
-                "amber" => &f.amber,
-                "red" => &f.red,
-                _ => &f.grey,
+            use crate::evaluation::rag::Rag;
+            let fmt = match i.rated.map(|s| s.colour()) {
+                Some(Rag::Green) => &f.green,
+                Some(Rag::Amber) => &f.amber,
+                Some(Rag::Red) => &f.red,
+                None => &f.grey,
             };
             ws.write_string_with_format(n, 13, i.status.1, fmt)
                 .map_err(xerr)?;
@@ -501,7 +509,7 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
                             1 + ci as u16,
                             x.value,
                             hide(x.suppressed),
-                            &x.unit,
+                            x.unit,
                         )?;
                     }
                 }
@@ -519,7 +527,7 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
                         1 + ci as u16,
                         t.value,
                         hide(t.suppressed),
-                        &t.unit,
+                        t.unit,
                     )?;
                 }
             }
@@ -545,7 +553,7 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
             for (k, m) in months.iter().enumerate() {
                 let row = 1 + k as u32;
                 ws.write_string(row, col, &m.period_label).map_err(xerr)?;
-                figure(ws, &f, row, col + 1, m.value, hide(m.suppressed), &m.unit)?;
+                figure(ws, &f, row, col + 1, m.value, hide(m.suppressed), m.unit)?;
             }
             let last = months.len() as u32;
             let mut chart = Chart::new(ChartType::Line);
@@ -754,7 +762,7 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
             }
             match found {
                 Some(r) => {
-                    figure(ws, &f, row, col, r.value, hide(r.suppressed), &r.unit)?;
+                    figure(ws, &f, row, col, r.value, hide(r.suppressed), r.unit)?;
                     // Geography and period beside every figure.
                     ws.write_string(row, col + 1, &r.area_name).map_err(xerr)?;
                     ws.write_string(row, col + 2, &r.period_label)
