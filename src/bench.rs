@@ -190,6 +190,7 @@ pub async fn run(data: &Path, work: &Path, repeats: u32) -> anyhow::Result<Repor
             sources: Vec::new(),
             data_checks: Vec::new(),
             view_tables: Default::default(),
+            notes: Default::default(),
             series: measured.series,
             results,
         };

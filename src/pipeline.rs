@@ -282,6 +282,9 @@ pub struct Evaluated {
     pub tables: Vec<Freshness>,
     /// Problems not tied to one indicator.
     pub problems: Vec<String>,
+    /// Notes for members about an indicator's figures, by indicator id
+    /// (a series that starts late because its basis changed).
+    pub notes: std::collections::BTreeMap<String, String>,
 }
 
 /// The reporting month: the latest month of the monthly police feed (the
@@ -342,6 +345,8 @@ pub async fn evaluate(
         coverage: coverage(cfg, lake, &measured.series),
     };
     let mut measured = measured;
+    let mut ctx = ctx;
+    let notes = apply_basis_breaks(cfg, engine, &mut measured, &mut ctx.coverage).await;
     flag_unknown_areas(&mut measured, &ctx.crosswalk);
     let results = evaluate_series(&measured, &ctx);
     if land_results && !results.is_empty() {
@@ -357,7 +362,111 @@ pub async fn evaluate(
         results,
         tables,
         problems,
+        notes,
     })
+}
+
+/// A view may declare `basis_column`, a yes/no column saying whether a row
+/// is on the current basis (KSI: the release gives DfT's severity
+/// adjustment), and `basis_note`. When the data start with years on the old
+/// basis, the indicators that read the view start at the first year of the
+/// new one, so adjusted and unadjusted figures are never compared, and the
+/// pack says why. `basis_affects` names the column the change touches
+/// (`ksi`): an indicator that does not use it (road deaths count fatal
+/// casualties, the same on either basis) keeps its whole series. Returns
+/// the notes by indicator id.
+async fn apply_basis_breaks(
+    cfg: &Config,
+    engine: &Engine,
+    measured: &mut Measured,
+    coverage: &mut std::collections::HashMap<String, (NaiveDate, NaiveDate)>,
+) -> std::collections::BTreeMap<String, String> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{Float64Type, Int64Type};
+    let mut notes = std::collections::BTreeMap::new();
+    let dir = cfg.resolve(&cfg.paths.queries).join(VIEWS_DIR);
+    for f in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let path = f.path();
+        let Ok(sql) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(meta) = indicators::parse_header(&path, &sql) else {
+            continue;
+        };
+        let (Some(view), Some(col)) = (meta.get("view"), meta.get("basis_column")) else {
+            continue;
+        };
+        if !crate::config::is_identifier(view) || !crate::config::is_identifier(col) {
+            continue;
+        }
+        let affects = meta.get("basis_affects").cloned();
+        let uses = |sql: &str, word: &str| {
+            sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .any(|w| w.eq_ignore_ascii_case(word))
+        };
+        let readers: Vec<usize> = measured
+            .series
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                s.indicator
+                    .meta
+                    .get("tables")
+                    .is_some_and(|t| t.split(',').any(|x| x.trim() == view))
+                    && affects.as_deref().is_none_or(|a| uses(&s.indicator.sql, a))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if readers.is_empty() {
+            continue;
+        }
+        let q = format!(
+            "SELECT CAST(date_part('year', month) AS BIGINT) AS y, AVG(CASE WHEN {col} THEN 1.0 ELSE 0.0 END) AS share FROM {view} WHERE month IS NOT NULL GROUP BY 1 ORDER BY 1"
+        );
+        let Ok((_, batches)) = engine.query(&q).await else {
+            continue;
+        };
+        let mut years: Vec<(i64, f64)> = Vec::new();
+        for b in &batches {
+            let (y, s) = (
+                b.column(0).as_primitive::<Int64Type>(),
+                b.column(1).as_primitive::<Float64Type>(),
+            );
+            for i in 0..b.num_rows() {
+                if !y.is_null(i) && !s.is_null(i) {
+                    years.push((y.value(i), s.value(i)));
+                }
+            }
+        }
+        // The break: the year after the last year mostly on the old basis,
+        // if any new-basis year follows it.
+        let Some(last_old) = years.iter().rev().find(|(_, s)| *s <= 0.5).map(|(y, _)| *y) else {
+            continue;
+        };
+        if !years.iter().any(|(y, _)| *y > last_old) {
+            continue;
+        }
+        let Some(start) = NaiveDate::from_ymd_opt(last_old as i32 + 1, 1, 1) else {
+            continue;
+        };
+        let why = meta
+            .get("basis_note")
+            .cloned()
+            .unwrap_or_else(|| "earlier data are on a different basis".into());
+        for i in readers {
+            let s = &mut measured.series[i];
+            s.points.retain(|p| p.month >= start);
+            if let Some(c) = coverage.get_mut(&s.indicator.id) {
+                c.0 = c.0.max(start);
+            }
+            tracing::info!(id = %s.indicator.id, from = %start, "Series starts at a change of basis.");
+            notes.insert(
+                s.indicator.id.clone(),
+                format!("Figures start in {}: {why}.", start.format("%B %Y")),
+            );
+        }
+    }
+    notes
 }
 
 /// The tables each view in `queries/_views/` reads, from its header.
@@ -1103,6 +1212,7 @@ async fn run_step(
                 freshness: e.tables.clone(),
                 sources: sources::freshness(cfg, lake, reference).unwrap_or_default(),
                 view_tables: view_tables(cfg),
+                notes: e.notes.clone(),
                 data_checks: sources::checks::latest(lake)
                     .into_iter()
                     .filter(|o| !o.passed)

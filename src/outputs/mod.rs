@@ -100,6 +100,8 @@ pub struct RunView {
     /// The tables each shared view reads, so an indicator built on a view
     /// is flagged when the view's sources are late.
     pub view_tables: BTreeMap<String, Vec<String>>,
+    /// Notes about an indicator's figures, by id (a change of basis).
+    pub notes: BTreeMap<String, String>,
     /// Source tests whose latest check failed (the pack's data-quality note).
     pub data_checks: Vec<crate::sources::checks::Outcome>,
     /// Indicator results.
@@ -420,6 +422,8 @@ pub struct Item<'a> {
     pub status: (&'static str, &'static str),
     /// The rated status of the latest complete reporting year.
     pub rated: Option<crate::evaluation::rag::Status>,
+    /// Why the figures start late or are not comparable, if they are not.
+    pub basis_note: Option<String>,
     /// The indicator's evaluation settings, when its header reads.
     pub spec: Option<crate::evaluation::spec::Spec>,
     /// How the status was reached, in words: the rated period, value,
@@ -503,6 +507,8 @@ pub struct PackData<'a> {
     pub data_checks: &'a [crate::sources::checks::Outcome],
     /// The tables each view reads.
     pub view_tables: &'a BTreeMap<String, Vec<String>>,
+    /// Notes about an indicator's figures, by id.
+    pub notes: &'a BTreeMap<String, String>,
     /// Indicators in this output.
     pub series: Vec<&'a Series>,
     /// Results for those indicators.
@@ -565,6 +571,7 @@ impl<'a> PackData<'a> {
             freshness: &view.freshness,
             sources: &view.sources,
             view_tables: &view.view_tables,
+            notes: &view.notes,
             data_checks: &view.data_checks,
             series,
             results,
@@ -692,6 +699,7 @@ impl<'a> PackData<'a> {
                     month,
                     status,
                     rated,
+                    basis_note: self.notes.get(id).cloned(),
                     spec,
                     status_detail,
                     variation,

@@ -474,6 +474,9 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
     if let Some(detail) = &i.status_detail {
         fig("How it is rated", esc(detail));
     }
+    if let Some(note) = &i.basis_note {
+        fig("Comparability", esc(note));
+    }
     if let Some(m) = i.month.filter(|m| !hide(m.suppressed))
         && m.spc_assurance == Some(crate::evaluation::spc::Assurance::AlwaysMissed)
     {

@@ -256,6 +256,34 @@ fn demo_outputs_read_back_render_and_pass_accessibility_checks() {
         assert!(csv.contains("Lancashire County Council"), "{csv}");
     }
 
+    // KSI: the 2023 release has no severity adjustment, so adjusted and
+    // unadjusted years are never compared: the KSI series starts in 2024,
+    // and says so; road deaths (the same on either basis) keep 2023.
+    let count = |sql: &str| -> i64 {
+        let (code, csv) = safer(&["sql", sql, "--format", "csv"], &dir);
+        assert_eq!(code, 0, "{csv}");
+        csv.lines().nth(1).unwrap().trim().parse().unwrap()
+    };
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) FROM indicator_results WHERE indicator_id = 'ksi_casualties' AND complete AND period_start < DATE '2024-01-01'"
+        ),
+        0
+    );
+    assert!(
+        count(
+            "SELECT COUNT(*) FROM indicator_results WHERE indicator_id = 'road_fatalities' AND complete AND period_type = 'month' AND period_start < DATE '2024-01-01'"
+        ) > 0
+    );
+    let full_html = std::fs::read_to_string(
+        dir.join("outputs/committee-pack-full/2025-09/committee-pack-full-2025-09.html"),
+    )
+    .unwrap();
+    assert!(
+        full_html.contains("Figures start in January 2024: DfT's severity adjustment"),
+        "no comparability note"
+    );
+
     // HTML: self-contained, language set, exceptions before the detail.
     let html = std::fs::read_to_string(pack.join("committee-pack-2025-09.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html><html lang=\"en-GB\">"));
@@ -462,6 +490,7 @@ fn no_suppressed_value_appears_anywhere_in_a_public_output() {
         sources: Vec::new(),
         data_checks: Vec::new(),
         view_tables: Default::default(),
+        notes: Default::default(),
         series: vec![Series {
             indicator: ind,
             points,
