@@ -637,7 +637,7 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
         ),
         (
             "Suppression",
-            "Public outputs hide counts from 1 to 4 as [c], plus any other figure from which a hidden count could be worked out (secondary suppression across districts, partnerships and county totals), and any rate, percentage or comparison built on a hidden count. Zero is shown. Internal outputs show everything.",
+            "Public outputs hide counts from 1 to 4 as [c], plus any other figure from which a hidden count could be worked out (secondary suppression across districts, partnerships and county totals, and across time: once any figure of an area is hidden, its monthly figures are hidden and its quarters, years and rolling years are protected together), and any rate, percentage or comparison built on a hidden count. Zero is shown. Internal outputs show everything.",
         ),
         (
             "Periods and rates",
