@@ -3,6 +3,7 @@
 -- description: Anti-social behaviour incidents recorded by the police and published
 --   on data.police.uk (rows whose crime type is Anti-social behaviour).
 -- priority: Anti-social behaviour
+-- group: Anti-social behaviour incidents
 -- basis: Crime and Disorder Act 1998 s17 (crime and disorder includes ASB)
 -- source: data.police.uk street-level crime (OGL v3.0)
 -- tables: police_uk_by_district

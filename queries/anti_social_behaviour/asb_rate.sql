@@ -3,6 +3,7 @@
 -- description: ASB incidents recorded by the police (police.uk) per 1,000
 --   residents. Seasonal: compare with the same period last year.
 -- priority: Anti-social behaviour
+-- group: Anti-social behaviour incidents
 -- basis: Anti-social Behaviour, Crime and Policing Act 2014
 -- source: data.police.uk street-level crime (OGL v3.0)
 -- tables: police_uk_by_district, ons_population

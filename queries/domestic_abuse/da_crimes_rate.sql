@@ -4,6 +4,7 @@
 --   residents. More recording can mean more confidence to report, so this is
 --   monitored, not targeted.
 -- priority: Domestic abuse
+-- group: Domestic abuse crimes
 -- basis: Domestic Abuse Act 2021; Crime and Disorder Act 1998 s17
 -- source: Home Office domestic abuse flag (ONS Domestic abuse in England and Wales
 --   overview)

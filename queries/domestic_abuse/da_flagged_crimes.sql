@@ -4,6 +4,7 @@
 --   recorded and district. More recording can mean more confidence to report, so
 --   this is monitored rather than targeted.
 -- priority: Domestic abuse
+-- group: Domestic abuse crimes
 -- basis: Domestic Abuse Act 2021; Home Office domestic abuse flag
 -- source: Home Office domestic abuse flag; force data-sharing extract
 -- tables: force_crime

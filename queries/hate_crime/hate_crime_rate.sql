@@ -3,6 +3,7 @@
 -- description: Crimes with at least one hate strand per 1,000 residents. Monitored:
 --   more reporting can mean more confidence.
 -- priority: Hate crime
+-- group: Hate crimes
 -- basis: Lancashire Hate Crime Strategy; Crime and Disorder Act 1998 ss28-32
 -- source: Home Office Hate crime, England and Wales (financial year)
 -- tables: hate_crimes, ons_population

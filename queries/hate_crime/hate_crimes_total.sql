@@ -3,6 +3,7 @@
 -- description: Crimes flagged with at least one of the five monitored hate strands.
 --   A crime with two strands counts once here.
 -- priority: Hate crime
+-- group: Hate crimes
 -- basis: Lancashire Hate Crime Strategy; Home Office hate crime flags
 -- source: Home Office hate crime monitored strands; force data-sharing extract
 -- tables: hate_crimes

@@ -3,6 +3,7 @@
 -- description: Crimes flagged with the disability strand. One crime can carry
 --   several strands, so the five strands add to more than the total.
 -- priority: Hate crime
+-- group: Hate crime by strand
 -- basis: Lancashire Hate Crime Strategy; CPS hate crime guidance
 -- source: Home Office hate crime monitored strands
 -- tables: hate_crimes

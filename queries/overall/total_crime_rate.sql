@@ -2,6 +2,7 @@
 -- title: Total recorded crime per 1,000 people
 -- description: Crimes on data.police.uk (excluding ASB) per 1,000 residents.
 -- priority: Overall crime
+-- group: Total recorded crime
 -- basis: Crime and Disorder Act 1998 s17
 -- source: data.police.uk street-level crime (OGL v3.0)
 -- tables: police_uk_by_district, ons_population

@@ -4,6 +4,7 @@
 --   data.police.uk, excluding anti-social behaviour incidents, by the district of
 --   the LSOA where they occurred.
 -- priority: Overall crime
+-- group: Total recorded crime
 -- basis: Crime and Disorder Act 1998 s17; data.police.uk street-level crime (OGL
 --   v3.0)
 -- source: data.police.uk street-level crime (OGL v3.0)

@@ -4,6 +4,7 @@
 --   serious injury, by month of collision and district. Where a release has no
 --   adjustment, reported serious casualties count as 1.
 -- priority: Road safety
+-- group: Killed or seriously injured
 -- basis: DfT STATS19 (OGL v3.0); DfT severity adjustment methodology
 -- source: DfT STATS19; DfT severity adjustment methodology
 -- tables: road_casualty_ksi

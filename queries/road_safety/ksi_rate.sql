@@ -3,6 +3,7 @@
 -- description: Severity-adjusted KSI casualties per 100,000 residents of the
 --   district where the collision happened.
 -- priority: Road safety
+-- group: Killed or seriously injured
 -- basis: Highways Act 1980 s39
 -- source: DfT STATS19; DfT RAS0403 methodology
 -- tables: road_casualty_ksi, ons_population

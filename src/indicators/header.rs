@@ -70,6 +70,14 @@ pub const KEYS: &[Key] = &[
         example: "Anti-social behaviour",
     },
     Key {
+        name: "group",
+        meaning: "indicators with the same group (a count and its rate, the strands of one crime) sit together in the pack, under one heading in the headline table",
+        values: "text",
+        default: None,
+        need: Need::Optional,
+        example: "Anti-social behaviour incidents",
+    },
+    Key {
         name: "basis",
         meaning: "the statutory basis or strategy that asks for it",
         values: "text",

@@ -520,11 +520,49 @@ pub struct PackData<'a> {
 impl<'a> PackData<'a> {
     /// Assemble the data for one output.
     pub fn new(def: &'a OutputDef, view: &'a RunView, commentary_dir: &Path) -> PackData<'a> {
-        let series: Vec<&Series> = view
+        let mut series: Vec<&Series> = view
             .series
             .iter()
             .filter(|s| def.admits(&s.indicator))
             .collect();
+        // Within a priority, indicators of one `group` (a count and its
+        // rate, the five hate crime strands) sit together, in catalogue
+        // order otherwise.
+        let mut theme_rank: Vec<&str> = Vec::new();
+        for s in &series {
+            if !theme_rank.contains(&s.indicator.theme.as_str()) {
+                theme_rank.push(&s.indicator.theme);
+            }
+        }
+        let first_of_group: HashMap<(&str, &str), usize> = {
+            let mut m = HashMap::new();
+            for (k, s) in series.iter().enumerate() {
+                if let Some(g) = s.indicator.meta.get("group") {
+                    m.entry((s.indicator.theme.as_str(), g.as_str()))
+                        .or_insert(k);
+                }
+            }
+            m
+        };
+        let order: HashMap<&str, (usize, usize, usize)> = series
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                let t = theme_rank
+                    .iter()
+                    .position(|x| *x == s.indicator.theme)
+                    .unwrap_or(0);
+                let g = s
+                    .indicator
+                    .meta
+                    .get("group")
+                    .and_then(|g| first_of_group.get(&(s.indicator.theme.as_str(), g.as_str())))
+                    .copied()
+                    .unwrap_or(k);
+                (s.indicator.id.as_str(), (t, g, k))
+            })
+            .collect();
+        series.sort_by_key(|s| order.get(s.indicator.id.as_str()).copied());
         let ids: std::collections::HashSet<&str> =
             series.iter().map(|s| s.indicator.id.as_str()).collect();
         let results: Vec<&ResultRow> = view

@@ -35,6 +35,7 @@ table { border-collapse: collapse; width: 100%; margin: 0.8rem 0 1.2rem; font-si
 caption { text-align: left; font-weight: bold; padding: 0.3rem 0; }
 th, td { border-bottom: 1px solid var(--border); padding: 0.35rem 0.5rem; text-align: left; vertical-align: top; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.group th { background: #f3f2f1; padding-top: 0.6rem; }
 .tag { display: inline-block; padding: 0.1rem 0.4rem; font-weight: bold; border-radius: 2px; }
 .tag-green { color: #005a30; background: #cce2d8; }
 .tag-amber { color: #6e3619; background: #fcd6c3; }
@@ -302,7 +303,18 @@ pub fn build(d: &PackData<'_>) -> String {
     let in_full = |i: &super::Item<'_>| d.def.detail == super::Detail::All || i.is_exception();
     // Headline table.
     h.push_str(r#"<h2 id="headlines">Headline table</h2><table><caption>Every indicator: latest complete rolling 12 months and reporting year</caption><thead><tr><th scope="col">Indicator</th><th scope="col">Rolling 12 months</th><th scope="col" class="num">Value</th><th scope="col" class="num">Same period last year</th><th scope="col">Direction</th><th scope="col">Target (year)</th><th scope="col">Status</th><th scope="col">Latest month (SPC)</th></tr></thead><tbody>"#);
+    let mut group_shown: Option<String> = None;
     for i in &items {
+        // A group heading row where a group starts.
+        let group = i.meta("group").map(str::to_string);
+        if group.is_some() && group != group_shown {
+            let _ = write!(
+                h,
+                r#"<tr class="group"><th scope="colgroup" colspan="8">{}</th></tr>"#,
+                esc(group.as_deref().unwrap_or_default())
+            );
+        }
+        group_shown = group;
         let r = i.rolling;
         let _ = write!(
             h,

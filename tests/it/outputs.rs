@@ -284,6 +284,33 @@ fn demo_outputs_read_back_render_and_pass_accessibility_checks() {
         "no comparability note"
     );
 
+    // The five hate crime strands sit together under one heading in the
+    // headline table.
+    let start = full_html.find("id=\"headlines\"").unwrap();
+    let table = &full_html[start..start + full_html[start..].find("</table>").unwrap()];
+    assert!(table.contains(r#"<th scope="colgroup" colspan="8">Hate crime by strand</th>"#));
+    let order: Vec<&str> = table
+        .split("href=\"#")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    let strands = [
+        "hate_race",
+        "hate_religion",
+        "hate_sexual_orientation",
+        "hate_disability",
+        "hate_transgender",
+    ];
+    let at: Vec<usize> = strands
+        .iter()
+        .map(|s| order.iter().position(|o| o == s).unwrap())
+        .collect();
+    assert_eq!(
+        at.iter().max().unwrap() - at.iter().min().unwrap(),
+        4,
+        "{order:?}"
+    );
+
     // HTML: self-contained, language set, exceptions before the detail.
     let html = std::fs::read_to_string(pack.join("committee-pack-2025-09.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html><html lang=\"en-GB\">"));
