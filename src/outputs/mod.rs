@@ -395,6 +395,89 @@ pub fn status_words(
     ))
 }
 
+fn typed_unit(ind: &Indicator) -> Option<Unit> {
+    crate::evaluation::spec::Spec::from_indicator(ind)
+        .ok()
+        .map(|s| s.unit)
+}
+
+/// Where a district's rate lies against the funnel around the county's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Funnel {
+    /// Above the upper 99.8% limit.
+    Above,
+    /// Within the limits.
+    Within,
+    /// Below the lower limit.
+    Below,
+}
+
+impl Funnel {
+    /// Words for the district table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Funnel::Above => "significantly higher",
+            Funnel::Within => "within the limits",
+            Funnel::Below => "significantly lower",
+        }
+    }
+}
+
+/// A district's place in the 99.8% Poisson funnel around the county rate:
+/// z = (observed - expected) / sqrt(expected), beyond 3.09 either side.
+pub fn funnel(d: &ResultRow, county: &ResultRow) -> Option<Funnel> {
+    let (Some(rate), Unit::Rate { per }, Some(pop)) = (county.value, county.unit, d.population)
+    else {
+        return None;
+    };
+    let expected = rate * pop / per;
+    if expected <= 0.0 {
+        return None;
+    }
+    let z = (d.numerator - expected) / expected.sqrt();
+    Some(if z > 3.09 {
+        Funnel::Above
+    } else if z < -3.09 {
+        Funnel::Below
+    } else {
+        Funnel::Within
+    })
+}
+
+/// Districts whose count lies outside the 99.8% Poisson funnel limits
+/// around what the headline area's rate predicts for their population, on
+/// the bad side by polarity: a test of significance, not a raw comparison.
+/// z = (observed - expected) / sqrt(expected), |z| > 3.09.
+pub fn funnel_outliers<'a>(
+    districts: &[&'a ResultRow],
+    county: &ResultRow,
+    polarity: crate::evaluation::spc::Polarity,
+) -> Vec<&'a ResultRow> {
+    use crate::evaluation::spc::Polarity;
+    let (Some(county_rate), Unit::Rate { per }) = (county.value, county.unit) else {
+        return Vec::new();
+    };
+    districts
+        .iter()
+        .copied()
+        .filter(|d| {
+            let Some(pop) = d.population else {
+                return false;
+            };
+            let expected = county_rate * pop / per;
+            if expected <= 0.0 {
+                return false;
+            }
+            let z = (d.numerator - expected) / expected.sqrt();
+            match polarity {
+                Polarity::LowerIsBetter => z > 3.09,
+                Polarity::HigherIsBetter => z < -3.09,
+                Polarity::Monitor => false,
+            }
+        })
+        .collect()
+}
+
 /// One indicator as an output shows it.
 #[derive(Debug)]
 pub struct Item<'a> {
@@ -439,6 +522,12 @@ pub struct Item<'a> {
     /// Districts of the headline area whose latest month shows
     /// special-cause concern on their own chart.
     pub districts_concern: Vec<String>,
+    /// Districts whose rate over the latest rolling year lies outside the
+    /// 99.8% funnel limits around the headline area's rate, on the bad side.
+    /// Shown beside the district table, not a reason for an exception: with
+    /// large counts a lasting difference between places is always
+    /// "significant", and it is not news each month.
+    pub districts_outlying: Vec<String>,
     meta: &'a BTreeMap<String, String>,
 }
 
@@ -710,6 +799,18 @@ impl<'a> PackData<'a> {
                     .filter(|r| r.spc_variation == Some(crate::evaluation::spc::Variation::Concern))
                     .map(|r| r.area_name.clone())
                     .collect();
+                // For a rate: a funnel test of each district against the
+                // headline area's rate over the latest rolling year.
+                let districts_outlying = rolling
+                    .filter(|_| matches!(typed_unit(&s.indicator), Some(Unit::Rate { .. })))
+                    .map(|county| {
+                        funnel_outliers(&self.districts(id), county, typed_polarity)
+                            .into_iter()
+                            .filter(|r| !(self.public && r.suppressed))
+                            .map(|r| r.area_name.clone())
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
                 Item {
                     id: id.clone(),
                     title: s.indicator.title.clone(),
@@ -744,6 +845,7 @@ impl<'a> PackData<'a> {
                     spc,
                     stale,
                     districts_concern,
+                    districts_outlying,
                     meta: &s.indicator.meta,
                 }
             })

@@ -624,16 +624,28 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
         h.push_str("</tbody></table></details>");
     }
 
-    // Districts: so a county figure cannot hide a struggling district.
+    // Districts: so a county figure cannot hide a struggling district. For
+    // a rate, each district is also placed in the funnel around the
+    // headline area's rate (a test of significance, not a raw comparison).
     let districts = d.districts(&i.id);
     if !districts.is_empty() {
+        let total = d.total_for(districts[0]);
+        let is_rate = matches!(
+            districts[0].unit,
+            crate::evaluation::spec::Unit::Rate { .. }
+        );
+        let funnel_head = if is_rate {
+            r#"<th scope="col">Against the county rate (99.8% funnel limits)</th>"#
+        } else {
+            ""
+        };
         let _ = write!(
             h,
-            r#"<table><caption>{} by district, {}</caption><thead><tr><th scope="col">District</th><th scope="col" class="num">Value</th><th scope="col" class="num">Same period last year</th><th scope="col">Direction</th></tr></thead><tbody>"#,
+            r#"<table><caption>{} by district, {}</caption><thead><tr><th scope="col">District</th><th scope="col" class="num">Value</th><th scope="col" class="num">Same period last year</th><th scope="col">Direction</th>{funnel_head}</tr></thead><tbody>"#,
             esc(&i.title),
             esc(&districts[0].period_label)
         );
-        for r in &districts {
+        let row = |h: &mut String, r: &ResultRow, name: &str, funnel: Option<&str>| {
             let dir = if hide(r.suppressed || r.sply_suppressed) {
                 "-".to_string()
             } else {
@@ -643,32 +655,36 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
             };
             let _ = write!(
                 h,
-                r#"<tr><th scope="row">{}</th><td class="num">{}</td><td class="num">{}</td><td>{}</td></tr>"#,
-                esc(&r.area_name),
+                r#"<tr><th scope="row">{}</th><td class="num">{}</td><td class="num">{}</td><td>{}</td>{}</tr>"#,
+                esc(name),
                 esc(&fmt_value(r.value, hide(r.suppressed), r.unit)),
                 esc(&fmt_value(r.sply_value, hide(r.sply_suppressed), r.unit)),
-                esc(&dir)
+                esc(&dir),
+                funnel
+                    .map(|f| format!("<td>{}</td>", esc(f)))
+                    .unwrap_or_default()
             );
+        };
+        for r in &districts {
+            let f = if is_rate {
+                Some(
+                    total
+                        .filter(|_| !hide(r.suppressed))
+                        .and_then(|t| super::funnel(r, t))
+                        .map(|f| f.label())
+                        .unwrap_or("-"),
+                )
+            } else {
+                None
+            };
+            row(h, r, &r.area_name, f);
         }
         // The total row: the districts above add up to it (rates and
         // percentages are the area's own, not a sum).
-        if let Some(t) = d.total_for(districts[0]) {
-            let dir = if hide(t.suppressed || t.sply_suppressed) {
-                "-".to_string()
-            } else {
-                t.direction_sply
-                    .map(|d| d.label())
-                    .unwrap_or_else(|| "-".into())
-            };
-            let _ = write!(
-                h,
-                r#"</tbody><tfoot><tr><th scope="row">{}</th><td class="num">{}</td><td class="num">{}</td><td>{}</td></tr></tfoot>"#,
-                esc(&t.area_name),
-                esc(&fmt_value(t.value, hide(t.suppressed), t.unit)),
-                esc(&fmt_value(t.sply_value, hide(t.sply_suppressed), t.unit)),
-                esc(&dir)
-            );
-            h.push_str("</table>");
+        if let Some(t) = total {
+            h.push_str("</tbody><tfoot>");
+            row(h, t, &t.area_name, is_rate.then_some(""));
+            h.push_str("</tfoot></table>");
         } else {
             h.push_str("</tbody></table>");
         }

@@ -869,3 +869,62 @@ fn provisional_months_are_marked_not_rated_and_left_off_the_chart() {
     assert!(!find(&rows, PRESTON, "rolling_12_months", "12 months to Jan 2025").provisional);
     assert!(Spec::from_indicator(&indicator(&[("provisional_months", "many")])).is_err());
 }
+
+/// District rates against the county's by a funnel test, worked by hand.
+#[test]
+fn a_district_rate_is_an_outlier_only_outside_the_funnel_limits() {
+    // Every district 100 a month, Chorley 150; per 1,000 people.
+    let mut pts = Vec::new();
+    for i in 0..24 {
+        let m = safer::evaluation::periods::month_from_index(2023 * 12 + 3 + i);
+        for d in safer::geography::DISTRICTS.iter() {
+            pts.push(Point {
+                month: m,
+                area_code: d.code.into(),
+                numerator: if d.code == CHORLEY { 150.0 } else { 100.0 },
+                denominator: None,
+            });
+        }
+    }
+    let ind = indicator(&[
+        ("unit", "rate per 1,000"),
+        ("denominator", "all people"),
+        ("polarity", "lower is better"),
+    ]);
+    let spec = Spec::from_indicator(&ind).unwrap();
+    let rows = evaluate(&ind, &spec, &pts, &context());
+    let label = "12 months to Mar 2025";
+    let county = find(&rows, "E10000017", "rolling_12_months", label);
+    // Lancashire-12 over the year: 11 x 1,200 + 1,800 = 15,000 among
+    // 1,252,000 people in mid-2024 (Preston 152,000, the others 100,000).
+    assert!((county.value.unwrap() - 15_000.0 / 1_252_000.0 * 1_000.0).abs() < 1e-9);
+    let twelve: Vec<&ResultRow> = rows
+        .iter()
+        .filter(|r| {
+            r.area_level == "district"
+                && r.period_type.name() == "rolling_12_months"
+                && r.period_label == label
+        })
+        .filter(|r| {
+            safer::geography::district_by_code(&r.area_code).is_some_and(|d| {
+                safer::geography::Crosswalk::ancestors(d)
+                    .iter()
+                    .any(|a| a.code == "E10000017")
+            })
+        })
+        .collect();
+    assert_eq!(twelve.len(), 12);
+    // Chorley: expected 11.98 x 100 = 1,198.1, observed 1,800, z = 17.4: an
+    // outlier. Preston: expected 1,821, observed 1,200, z = -14.5: better,
+    // so not one when lower is better. The rest: z = 0.06.
+    let out = safer::outputs::funnel_outliers(&twelve, county, spec.polarity);
+    let names: Vec<&str> = out.iter().map(|r| r.area_code.as_str()).collect();
+    assert_eq!(names, [CHORLEY]);
+    let out = safer::outputs::funnel_outliers(
+        &twelve,
+        county,
+        safer::evaluation::spc::Polarity::HigherIsBetter,
+    );
+    let names: Vec<&str> = out.iter().map(|r| r.area_code.as_str()).collect();
+    assert_eq!(names, [PRESTON]);
+}
