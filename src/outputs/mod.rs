@@ -497,6 +497,10 @@ pub struct Item<'a> {
     pub error: Option<String>,
     /// Latest complete rolling 12 months (headline area).
     pub rolling: Option<&'a ResultRow>,
+    /// When the headline area's comparison with last year cannot be
+    /// published (a small count), the same rolling year for the wider area
+    /// (pan-Lancashire) if its comparison can: what can be said.
+    pub wider: Option<&'a ResultRow>,
     /// Latest complete reporting year.
     pub year: Option<&'a ResultRow>,
     /// Latest complete month.
@@ -811,7 +815,25 @@ impl<'a> PackData<'a> {
                             .collect::<Vec<_>>()
                     })
                     .unwrap_or_default();
+                let wider = rolling
+                    .filter(|r| self.public && (r.suppressed || r.sply_suppressed))
+                    .filter(|_| self.headline_area != LANCASHIRE_14_CODE)
+                    .and_then(|r| {
+                        self.results
+                            .iter()
+                            .find(|w| {
+                                w.indicator_id == *id
+                                    && w.area_code == LANCASHIRE_14_CODE
+                                    && w.period_type == r.period_type
+                                    && w.period_end == r.period_end
+                                    && !w.suppressed
+                                    && !w.sply_suppressed
+                                    && w.direction_sply.is_some()
+                            })
+                            .copied()
+                    });
                 Item {
+                    wider,
                     id: id.clone(),
                     title: s.indicator.title.clone(),
                     theme: s.indicator.theme.clone(),

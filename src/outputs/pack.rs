@@ -334,10 +334,24 @@ pub fn build(d: &PackData<'_>) -> String {
                 .unwrap_or_else(|| "-".into()),
             r.map(|r| esc(&fmt_value(r.sply_value, hide(r.sply_suppressed), r.unit)))
                 .unwrap_or_else(|| "-".into()),
-            r.filter(|r| !hide(r.suppressed || r.sply_suppressed))
-                .and_then(|r| r.direction_sply)
-                .map(|d| esc(&d.label()))
-                .unwrap_or_else(|| "-".into()),
+            match (
+                r.filter(|r| !hide(r.suppressed || r.sply_suppressed)),
+                i.wider
+            ) {
+                (Some(r), _) => r
+                    .direction_sply
+                    .map(|d| esc(&d.label()))
+                    .unwrap_or_else(|| "-".into()),
+                // What can be said: the wider area's comparison.
+                (None, Some(w)) => format!(
+                    "{}: {} (from {} to {})",
+                    esc(&w.area_name),
+                    esc(&w.direction_sply.map(|d| d.label()).unwrap_or_default()),
+                    esc(&fmt_value(w.sply_value, false, w.unit)),
+                    esc(&fmt_value(w.value, false, w.unit))
+                ),
+                (None, None) => "-".into(),
+            },
             i.year
                 .and_then(|y| y.target.map(|t| (t, y)))
                 .map(|(t, y)| format!(
@@ -459,6 +473,18 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
             .filter(|_| !hide(r.suppressed || r.sply_suppressed))
         {
             fig("Direction of travel", esc(&dir.label()));
+        } else if let Some(w) = i.wider {
+            fig(
+                "Direction of travel",
+                esc(&format!(
+                    "{} cannot be compared with last year here without revealing a small number; across {}, {} ({} a year earlier, {} now)",
+                    d.headline_area_name,
+                    w.area_name,
+                    w.direction_sply.map(|x| x.label()).unwrap_or_default(),
+                    fmt_value(w.sply_value, false, w.unit),
+                    fmt_value(w.value, false, w.unit)
+                )),
+            );
         }
     }
     if let Some(y) = i.year {
