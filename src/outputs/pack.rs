@@ -74,6 +74,13 @@ footer { border-top: 1px solid var(--border); margin-top: 3rem; padding-top: 1re
 }
 @media print {
   body { font-size: 10pt; }
+  /* The front sheet (title, contents, summary, top issues, improving,
+     late) is the first page; the exception report starts the next. */
+  nav ol { columns: 3; font-size: 8.5pt; }
+  nav li { padding: 0; min-height: 0; }
+  #summary ~ ul, #summary ~ p { font-size: 9pt; }
+  h1 { font-size: 16pt; }
+  h2#exceptions { break-before: page; }
   header.masthead { background: #fff; color: #000; border-bottom: 3px solid #000; padding: 0 0 0.5rem; }
   main { max-width: none; padding: 0; }
   h2 { border-top: none; margin-top: 1.2rem; }
@@ -169,9 +176,16 @@ pub fn build(d: &PackData<'_>) -> String {
     use crate::evaluation::spc::Variation;
     let concern = count(&|i| i.variation == Some(Variation::Concern));
     let exceptions: Vec<&super::Item<'_>> = items.iter().filter(|i| i.is_exception()).collect();
+    let concern_verb = if concern == 1 { "shows" } else { "show" };
+    let need_verb = if exceptions.len() == 1 {
+        "needs"
+    } else {
+        "need"
+    };
+    let are = if exceptions.len() == 1 { "is" } else { "are" };
     let _ = write!(
         h,
-        r#"<h2 id="summary">Summary</h2><p class="summary">This pack reports {} indicators for {}. Of those with a target, {green} are on target, {within} missed their target by no more than its tolerance, {amber} missed their target but improved on last year, and {red} missed their target without improving. {concern} show special-cause variation of concern on the latest month. {} need the committee's attention and are listed first in the exception report.</p>"#,
+        r#"<h2 id="summary">Summary</h2><p class="summary">This pack reports {} indicators for {}. Of those with a target, {green} are on target, {within} missed their target by no more than its tolerance, {amber} missed their target but improved on last year, and {red} missed their target without improving. {concern} {concern_verb} special-cause variation of concern on the latest month. {} {need_verb} the committee's attention and {are} listed first in the exception report.</p>"#,
         items.len(),
         esc(&d.period_label),
         exceptions.len()
@@ -224,7 +238,16 @@ pub fn build(d: &PackData<'_>) -> String {
         .iter()
         .filter(|i| !i.is_exception())
         .filter(|i| {
-            i.variation == Some(Variation::Improvement) || i.rated == Some(Status::OnTarget)
+            // Improving means getting better: a special-cause improvement,
+            // or on target and better than a year ago (on target while
+            // falling is not improving).
+            let better = i
+                .rolling
+                .filter(|r| !hide(r.suppressed || r.sply_suppressed))
+                .and_then(|r| r.direction_sply)
+                .is_some_and(|d| d.judgement == crate::evaluation::rag::Judgement::Better);
+            i.variation == Some(Variation::Improvement)
+                || (i.rated == Some(Status::OnTarget) && better)
         })
         .collect();
     if !improving.is_empty() {
@@ -233,7 +256,7 @@ pub fn build(d: &PackData<'_>) -> String {
             let why = if i.variation == Some(Variation::Improvement) {
                 "special-cause improvement in the latest month"
             } else {
-                "on target"
+                "on target and better than a year earlier"
             };
             let line = match figure_words(i) {
                 Some(f) => format!("{f} ({why})."),
