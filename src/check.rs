@@ -623,6 +623,16 @@ fn outputs(cfg: &Config, catalogue: &[Indicator], f: &mut Vec<Finding>) {
         {
             f.push(err(file, None, None, unknown_area(a)));
         }
+        for a in &d.comparators {
+            if !areas.iter().any(|x| &x.code == a) {
+                f.push(err(
+                    file,
+                    None,
+                    None,
+                    format!("comparators: {}", unknown_area(a)),
+                ));
+            }
+        }
         for c in &d.cells {
             let at = format!("cell {}!{}", c.sheet, c.cell);
             if !ids.contains(&c.indicator.as_str()) {

@@ -203,6 +203,11 @@ pub struct OutputDef {
     /// rest in the headline table.
     #[serde(default)]
     pub detail: Detail,
+    /// Areas shown beside the district table as labelled comparators, not
+    /// as part of the headline area (the unitary neighbours Blackburn with
+    /// Darwen and Blackpool for Lancashire-12).
+    #[serde(default)]
+    pub comparators: Vec<String>,
 }
 
 /// How much of each indicator a pack shows.
@@ -230,6 +235,7 @@ impl OutputDef {
             headline_area: None,
             cells: Vec::new(),
             detail: Detail::All,
+            comparators: Vec::new(),
         }
     }
 
@@ -921,6 +927,26 @@ impl<'a> PackData<'a> {
         };
         rows.into_iter()
             .filter(|r| r.period_end == latest)
+            .collect()
+    }
+
+    /// The output's comparator areas' rows for the same period as `like`.
+    pub fn comparators_for(&self, like: &ResultRow) -> Vec<&'a ResultRow> {
+        self.def
+            .comparators
+            .iter()
+            .filter_map(|code| {
+                self.results
+                    .iter()
+                    .find(|r| {
+                        r.indicator_id == like.indicator_id
+                            && &r.area_code == code
+                            && r.period_type == like.period_type
+                            && r.period_start == like.period_start
+                            && r.period_end == like.period_end
+                    })
+                    .copied()
+            })
             .collect()
     }
 

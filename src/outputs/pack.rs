@@ -733,6 +733,25 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
         if let Some(t) = total {
             h.push_str("</tbody><tfoot>");
             row(h, t, &t.area_name, is_rate.then_some(""));
+            // Neighbours, labelled as comparators: not part of the total.
+            for c in d.comparators_for(districts[0]) {
+                let f = if is_rate {
+                    Some(
+                        super::funnel(c, t)
+                            .filter(|_| !hide(c.suppressed))
+                            .map(|f| f.label())
+                            .unwrap_or("-"),
+                    )
+                } else {
+                    None
+                };
+                row(
+                    h,
+                    c,
+                    &format!("{} (comparator, not in {})", c.area_name, t.area_name),
+                    f,
+                );
+            }
             h.push_str("</tfoot></table>");
         } else {
             h.push_str("</tbody></table>");

@@ -284,6 +284,17 @@ fn demo_outputs_read_back_render_and_pass_accessibility_checks() {
         "no comparability note"
     );
 
+    // Geography from the output: district tables list Lancashire-12's
+    // districts and its total; the unitary neighbours appear only as
+    // labelled comparators below the total, never in the exception report.
+    assert!(full_html.contains("Blackpool (comparator, not in Lancashire-12)"));
+    assert!(!full_html.contains(r#"<tr><th scope="row">Blackpool</th>"#));
+    let exc = &full_html
+        [full_html.find("id=\"exceptions\"").unwrap()..full_html.find("id=\"headlines\"").unwrap()];
+    assert!(
+        !exc.contains("Blackpool") && !exc.contains("Blackburn"),
+        "a neighbour in the exception report"
+    );
     // The five hate crime strands sit together under one heading in the
     // headline table.
     let start = full_html.find("id=\"headlines\"").unwrap();
@@ -540,6 +551,7 @@ fn no_suppressed_value_appears_anywhere_in_a_public_output() {
         headline_area: Some("E07000123".into()),
         cells: Vec::new(),
         detail: Default::default(),
+        comparators: Vec::new(),
     };
     let w = write_output(tmp.path(), &tmp.path().join("commentary"), &def, &view).unwrap();
     assert!(w.notes.is_empty(), "{:?}", w.notes);
