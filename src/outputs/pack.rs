@@ -36,6 +36,7 @@ caption { text-align: left; font-weight: bold; padding: 0.3rem 0; }
 th, td { border-bottom: 1px solid var(--border); padding: 0.35rem 0.5rem; text-align: left; vertical-align: top; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.group th { background: #f3f2f1; padding-top: 0.6rem; }
+svg.icon { vertical-align: middle; }
 .tag { display: inline-block; padding: 0.1rem 0.4rem; font-weight: bold; border-radius: 2px; }
 .tag-green { color: #005a30; background: #cce2d8; }
 .tag-amber { color: #6e3619; background: #fcd6c3; }
@@ -112,6 +113,35 @@ pub fn status_of(
         }
         _ => ("grey", "No target set"),
     }
+}
+
+/// A Making Data Count variation icon: a circle, orange for concern, blue
+/// for improvement, grey otherwise, with H or L for a special cause high or
+/// low. Decoration beside the words, so hidden from screen readers.
+fn mdc_icon(v: Option<spc::Variation>, high: Option<bool>) -> String {
+    let (fill, letter) = match (v, high) {
+        (Some(spc::Variation::Concern), Some(h)) => ("#ed8b00", if h { "H" } else { "L" }),
+        (Some(spc::Variation::Improvement), Some(h)) => ("#1d70b8", if h { "H" } else { "L" }),
+        (Some(spc::Variation::Neither), Some(h)) => ("#4c2c92", if h { "H" } else { "L" }),
+        _ => ("#505a5f", ""),
+    };
+    format!(
+        r##"<svg class="icon" width="18" height="18" viewBox="0 0 18 18" aria-hidden="true" focusable="false"><circle cx="9" cy="9" r="8" fill="{fill}"/><text x="9" y="13" font-size="10" font-weight="bold" text-anchor="middle" fill="#fff">{letter}</text></svg> "##
+    )
+}
+
+/// A Making Data Count assurance icon: P (consistently met), F
+/// (consistently missed), ? (hit and miss). Hidden from screen readers: the
+/// words follow it.
+fn assurance_icon(a: spc::Assurance) -> String {
+    let (fill, letter) = match a {
+        spc::Assurance::AlwaysMet => ("#1d70b8", "P"),
+        spc::Assurance::AlwaysMissed => ("#ed8b00", "F"),
+        spc::Assurance::HitAndMiss => ("#505a5f", "?"),
+    };
+    format!(
+        r##"<svg class="icon" width="18" height="18" viewBox="0 0 18 18" aria-hidden="true" focusable="false"><rect x="1" y="1" width="16" height="16" rx="3" fill="{fill}"/><text x="9" y="13" font-size="10" font-weight="bold" text-anchor="middle" fill="#fff">{letter}</text></svg> "##
+    )
 }
 
 /// (colour class, kind) for an SPC variation label.
@@ -389,10 +419,18 @@ pub fn build(d: &PackData<'_>) -> String {
                 tag(i.status.0, i.status.1)
             },
             {
+                let side = i
+                    .month
+                    .and_then(|m| m.value.zip(m.spc_mean))
+                    .map(|(v, mean)| v >= mean);
                 let variation = if i.spc.1.is_empty() {
-                    "Common cause".to_string()
+                    format!("{}Common cause", mdc_icon(i.variation, side))
                 } else {
-                    tag(i.spc.0, &format!("Special cause: {}", i.spc.1))
+                    format!(
+                        "{}{}",
+                        mdc_icon(i.variation, side),
+                        tag(i.spc.0, &format!("Special cause: {}", i.spc.1))
+                    )
                 };
                 // Making Data Count assurance, in words, where the chart is
                 // published and the target is fixed.
@@ -401,7 +439,7 @@ pub fn build(d: &PackData<'_>) -> String {
                     .filter(|m| !hide(m.suppressed))
                     .and_then(|m| m.spc_assurance)
                 {
-                    Some(a) => format!("{variation}; {}", esc(a.label())),
+                    Some(a) => format!("{variation}; {}{}", assurance_icon(a), esc(a.label())),
                     None => variation,
                 }
             },
