@@ -188,34 +188,19 @@ pub async fn write(
     }
 
     // Views: shared definitions officers read like tables.
-    let views_dir = queries.join(crate::pipeline::VIEWS_DIR);
-    let mut views: Vec<PathBuf> = std::fs::read_dir(&views_dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-        .collect();
-    views.sort();
+    let views = crate::indicators::view_files(&queries.join(crate::pipeline::VIEWS_DIR));
     if !views.is_empty() {
         t.push_str("\n# Views\n\nShared definitions in `queries/_views/`; a query reads them like tables.\n");
     }
     for v in views {
-        let Ok(sql) = std::fs::read_to_string(&v) else {
-            continue;
-        };
-        let meta = crate::indicators::parse_header(&v, &sql).unwrap_or_default();
-        let name = meta.get("view").cloned().unwrap_or_else(|| {
-            v.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        });
         let _ = write!(
             t,
-            "\n## `{name}` (view)\n\n{}\n\nReads: {}. Defined in `queries/_views/{}`.\n",
-            meta.get("description").map(String::as_str).unwrap_or("-"),
-            meta.get("tables").map(String::as_str).unwrap_or("-"),
-            v.file_name()
+            "\n## `{}` (view)\n\n{}\n\nReads: {}. Defined in `queries/_views/{}`.\n",
+            v.name,
+            v.meta.get("description").map(String::as_str).unwrap_or("-"),
+            v.meta.get("tables").map(String::as_str).unwrap_or("-"),
+            v.path
+                .file_name()
                 .map(|f| f.to_string_lossy())
                 .unwrap_or_default()
         );

@@ -384,16 +384,9 @@ async fn apply_basis_breaks(
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::{Float64Type, Int64Type};
     let mut notes = std::collections::BTreeMap::new();
-    let dir = cfg.resolve(&cfg.paths.queries).join(VIEWS_DIR);
-    for f in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-        let path = f.path();
-        let Ok(sql) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        let Ok(meta) = indicators::parse_header(&path, &sql) else {
-            continue;
-        };
-        let (Some(view), Some(col)) = (meta.get("view"), meta.get("basis_column")) else {
+    for v in indicators::view_files(&cfg.resolve(&cfg.paths.queries).join(VIEWS_DIR)) {
+        let (view, meta) = (&v.name, &v.meta);
+        let Some(col) = meta.get("basis_column") else {
             continue;
         };
         if !crate::config::is_identifier(view) || !crate::config::is_identifier(col) {
@@ -471,31 +464,13 @@ async fn apply_basis_breaks(
 
 /// The tables each view in `queries/_views/` reads, from its header.
 pub fn view_tables(cfg: &Config) -> std::collections::BTreeMap<String, Vec<String>> {
-    let dir = cfg.resolve(&cfg.paths.queries).join(VIEWS_DIR);
-    let mut out = std::collections::BTreeMap::new();
-    for f in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-        let path = f.path();
-        if path.extension().is_none_or(|x| x != "sql") {
-            continue;
-        }
-        let Ok(sql) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        let Ok(meta) = indicators::parse_header(&path, &sql) else {
-            continue;
-        };
-        let name = meta.get("view").cloned().unwrap_or_else(|| {
-            path.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        });
-        let tables = meta
-            .get("tables")
-            .map(|t| t.split(',').map(|x| x.trim().to_string()).collect())
-            .unwrap_or_default();
-        out.insert(name, tables);
-    }
-    out
+    indicators::view_files(&cfg.resolve(&cfg.paths.queries).join(VIEWS_DIR))
+        .into_iter()
+        .map(|v| {
+            let tables = v.tables();
+            (v.name, tables)
+        })
+        .collect()
 }
 
 /// The months each indicator's sources cover: the intersection of the

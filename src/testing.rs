@@ -542,25 +542,9 @@ async fn run_inner(
 
 fn load_views(dir: Option<&Path>) -> Vec<(String, String)> {
     let Some(dir) = dir else { return Vec::new() };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+    indicators::view_files(dir)
         .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .filter_map(|f| {
-            let sql = std::fs::read_to_string(&f).ok()?;
-            let meta = indicators::parse_header(&f, &sql).ok()?;
-            let name = meta
-                .get("view")
-                .cloned()
-                .or_else(|| f.file_stem().map(|s| s.to_string_lossy().into_owned()))?;
-            Some((name, sql))
-        })
+        .map(|v| (v.name, v.sql))
         .collect()
 }
 

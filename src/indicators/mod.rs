@@ -209,6 +209,60 @@ pub fn check_header(
     Err(problems)
 }
 
+/// A shared view in `queries/_views/`, as its file says.
+#[derive(Debug, Clone)]
+pub struct ViewFile {
+    /// The view's name (`-- view:`, else the file stem).
+    pub name: String,
+    /// The file.
+    pub path: PathBuf,
+    /// Its header keys (`tables`, `description`, `basis_column`, ...).
+    pub meta: BTreeMap<String, String>,
+    /// The whole file.
+    pub sql: String,
+}
+
+impl ViewFile {
+    /// The tables the header says it reads.
+    pub fn tables(&self) -> Vec<String> {
+        self.meta
+            .get("tables")
+            .map(|t| t.split(',').map(|x| x.trim().to_string()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Every readable view file in `dir`, by file name. (The engine reads the
+/// folder itself, to report a file it cannot read.)
+pub fn view_files(dir: &Path) -> Vec<ViewFile> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|path| {
+            let sql = std::fs::read_to_string(&path).ok()?;
+            let meta = parse_header(&path, &sql).unwrap_or_default();
+            let name = meta.get("view").cloned().unwrap_or_else(|| {
+                path.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
+            Some(ViewFile {
+                name,
+                path,
+                meta,
+                sql,
+            })
+        })
+        .collect()
+}
+
 /// Parse the header, keys and values only.
 pub fn parse_header(path: &Path, sql: &str) -> Result<BTreeMap<String, String>, Error> {
     parse_header_lines(path, sql).map(|(m, _)| m)

@@ -143,6 +143,27 @@ pub fn first_line(span: &[u8]) -> String {
     String::from_utf8_lossy(line).trim_end().to_string()
 }
 
+/// The quarantine row for a record a stray quote ran over several lines:
+/// the quote's own line, saying how many lines it swallowed (those are read
+/// on their own).
+pub fn stray_quote(
+    file: &InputFile,
+    file_name: &str,
+    span: &[u8],
+    line: u64,
+    swallowed: usize,
+) -> crate::lake::QuarantineRow {
+    crate::lake::QuarantineRow {
+        input: file.unit.clone(),
+        file: file_name.to_string(),
+        line,
+        reason: format!(
+            "unbalanced quote: a `\"` on this line is not closed, so the next {swallowed} line(s) were read into this record; those lines are read on their own"
+        ),
+        record: first_line(span),
+    }
+}
+
 /// True if a record read from `span` ran over more than one line.
 pub fn spans_lines(span: &[u8]) -> bool {
     trim_start_newline(span).contains(&b'\n')

@@ -369,16 +369,13 @@ impl Format for StreetFormat {
                             // a stray quote.
                             let swallowed = swallowed_lines(span, line);
                             parsed.rows_read += 1;
-                            parsed.quarantine.push(QuarantineRow {
-                                input: file.unit.clone(),
-                                file: file_name.clone(),
+                            parsed.quarantine.push(super::files::stray_quote(
+                                file,
+                                &file_name,
+                                span,
                                 line,
-                                reason: format!(
-                                    "unbalanced quote: a `\"` on this line is not closed, so the next {} line(s) were read into this record; those lines are read on their own",
-                                    swallowed.len()
-                                ),
-                                record: super::files::first_line(span),
-                            });
+                                swallowed.len(),
+                            ));
                             pending.extend(swallowed);
                             continue;
                         }

@@ -381,16 +381,13 @@ impl Format for TypedCsv {
                             if spans_lines(span) {
                                 let swallowed = swallowed_lines(span, line);
                                 parsed.rows_read += 1;
-                                parsed.quarantine.push(QuarantineRow {
-                                input: file.unit.clone(),
-                                file: file_name.clone(),
-                                line,
-                                reason: format!(
-                                    "unbalanced quote: a `\"` on this line is not closed, so the next {} line(s) were read into this record; those lines are read on their own",
-                                    swallowed.len()
-                                ),
-                                record: super::files::first_line(span),
-                            });
+                                parsed.quarantine.push(super::files::stray_quote(
+                                    file,
+                                    &file_name,
+                                    span,
+                                    line,
+                                    swallowed.len(),
+                                ));
                                 pending.extend(swallowed);
                                 continue;
                             }
