@@ -438,11 +438,7 @@ fn project_file(cfg: &Config, f: &mut Vec<Finding>) {
     for s in &cfg.sources {
         let tables = s.tables();
         for t in s.tests() {
-            let table = t
-                .table
-                .clone()
-                .or_else(|| tables.first().cloned())
-                .unwrap_or_default();
+            let table = t.table_in(&tables);
             let Some(cols) = declared.get(&table) else {
                 continue;
             };

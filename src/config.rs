@@ -358,6 +358,15 @@ impl Severity {
 }
 
 impl SourceTest {
+    /// The table it tests, given the tables its source lands: the declared
+    /// `table`, else the source's first (and usually only) one.
+    pub fn table_in(&self, tables: &[String]) -> String {
+        self.table
+            .clone()
+            .or_else(|| tables.first().cloned())
+            .unwrap_or_default()
+    }
+
     /// A short name for reports: `unique(case_id)`, `row_count_change`.
     pub fn label(&self) -> String {
         let cols = if !self.columns.is_empty() {

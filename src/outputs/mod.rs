@@ -930,38 +930,32 @@ impl<'a> PackData<'a> {
             .collect()
     }
 
-    /// The output's comparator areas' rows for the same period as `like`.
-    pub fn comparators_for(&self, like: &ResultRow) -> Vec<&'a ResultRow> {
-        self.def
-            .comparators
-            .iter()
-            .filter_map(|code| {
-                self.results
-                    .iter()
-                    .find(|r| {
-                        r.indicator_id == like.indicator_id
-                            && &r.area_code == code
-                            && r.period_type == like.period_type
-                            && r.period_start == like.period_start
-                            && r.period_end == like.period_end
-                    })
-                    .copied()
-            })
-            .collect()
-    }
-
-    /// The headline area's row for the same period as a district table.
-    pub fn total_for(&self, like: &ResultRow) -> Option<&'a ResultRow> {
+    /// The row of `area` for the same indicator and period as `like`.
+    fn same_period(&self, like: &ResultRow, area: &str) -> Option<&'a ResultRow> {
         self.results
             .iter()
             .find(|r| {
                 r.indicator_id == like.indicator_id
-                    && r.area_code == self.headline_area
+                    && r.area_code == area
                     && r.period_type == like.period_type
                     && r.period_start == like.period_start
                     && r.period_end == like.period_end
             })
             .copied()
+    }
+
+    /// The output's comparator areas' rows for the same period as `like`.
+    pub fn comparators_for(&self, like: &ResultRow) -> Vec<&'a ResultRow> {
+        self.def
+            .comparators
+            .iter()
+            .filter_map(|code| self.same_period(like, code))
+            .collect()
+    }
+
+    /// The headline area's row for the same period as a district table.
+    pub fn total_for(&self, like: &ResultRow) -> Option<&'a ResultRow> {
+        self.same_period(like, &self.headline_area)
     }
 
     /// District rows (of the headline area) of the latest complete rolling

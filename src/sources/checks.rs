@@ -86,11 +86,7 @@ impl Checks {
         for s in &cfg.sources {
             let tables = s.tables();
             for t in s.tests() {
-                let table = t
-                    .table
-                    .clone()
-                    .or_else(|| tables.first().cloned())
-                    .unwrap_or_default();
+                let table = t.table_in(&tables);
                 tests.entry(table).or_default().push(t.clone());
             }
         }
@@ -322,19 +318,13 @@ fn run_test(
                     keep(v.clone(), input);
                 }
             })?;
-            let shown: Vec<String> = found
-                .iter()
-                .take(5)
-                .map(|(v, c)| format!("'{v}' ({c})"))
-                .collect();
             Ok((
                 n,
                 match n {
                     0 => format!("every {column} is one of the accepted values"),
                     n => format!(
-                        "{n} row(s) have a {column} outside the accepted values: {}{}",
-                        shown.join(", "),
-                        if found.len() > 5 { ", ..." } else { "" }
+                        "{n} row(s) have a {column} outside the accepted values: {}",
+                        some_values(&found)
                     ),
                 },
             ))
@@ -363,19 +353,13 @@ fn run_test(
                     keep(v.clone(), input);
                 }
             })?;
-            let shown: Vec<String> = missing
-                .iter()
-                .take(5)
-                .map(|(v, c)| format!("'{v}' ({c})"))
-                .collect();
             Ok((
                 n,
                 match n {
                     0 => format!("every {column} is in {to}"),
                     n => format!(
-                        "{n} row(s) have a {column} that is not in {to}: {}{}",
-                        shown.join(", "),
-                        if missing.len() > 5 { ", ..." } else { "" }
+                        "{n} row(s) have a {column} that is not in {to}: {}",
+                        some_values(&missing)
                     ),
                 },
             ))
@@ -441,6 +425,20 @@ fn run_test(
             }
         }
     }
+}
+
+/// The first five offending values with their counts: `'extreme' (1), ...`.
+fn some_values(found: &BTreeMap<String, u64>) -> String {
+    let shown: Vec<String> = found
+        .iter()
+        .take(5)
+        .map(|(v, c)| format!("'{v}' ({c})"))
+        .collect();
+    format!(
+        "{}{}",
+        shown.join(", "),
+        if found.len() > 5 { ", ..." } else { "" }
+    )
 }
 
 fn results_columns() -> Vec<Column> {
