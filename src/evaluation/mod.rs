@@ -228,20 +228,24 @@ pub fn evaluate(ind: &Indicator, spec: &Spec, points: &[Point], ctx: &Context) -
             .filter(|a| covered.contains(&a.code))
             .collect()
     };
-    let mut first = points
-        .iter()
-        .map(|p| month_index(p.month))
-        .min()
-        .unwrap_or(0);
-    let mut last_data = points
-        .iter()
-        .map(|p| month_index(p.month))
-        .max()
-        .unwrap_or(0);
+    // The months the series spans: the points', widened to the sources'
+    // coverage (an indicator with no events at all spans just the coverage).
+    let from_points = points.iter().map(|p| month_index(p.month));
+    let (mut first, mut last_data) = (from_points.clone().min(), from_points.max());
     if let Some((from, to)) = ctx.coverage.get(&ind.id) {
-        first = first.min(month_index(*from));
-        // Coverage past the reporting month (an `--as-of` run) is not used.
-        last_data = last_data.max(month_index(*to).min(month_index(ctx.reporting_month)));
+        let (from, to) = (
+            month_index(*from),
+            // Coverage past the reporting month (an `--as-of` run) is not used.
+            month_index(*to).min(month_index(ctx.reporting_month)),
+        );
+        first = Some(first.map_or(from, |f| f.min(from)));
+        last_data = Some(last_data.map_or(to, |l| l.max(to)));
+    }
+    let (Some(first), Some(last_data)) = (first, last_data) else {
+        return Vec::new();
+    };
+    if last_data < first {
+        return Vec::new();
     }
     let reporting = month_index(ctx.reporting_month).max(last_data);
 

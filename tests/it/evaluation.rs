@@ -928,3 +928,26 @@ fn a_district_rate_is_an_outlier_only_outside_the_funnel_limits() {
     let names: Vec<&str> = out.iter().map(|r| r.area_code.as_str()).collect();
     assert_eq!(names, [PRESTON]);
 }
+
+/// No events at all, over a covered stretch: zeros for those months only.
+#[test]
+fn an_indicator_with_no_events_is_zeros_over_its_coverage() {
+    let ind = indicator(&[("polarity", "lower is better")]);
+    let spec = Spec::from_indicator(&ind).unwrap();
+    let mut ctx = context();
+    ctx.coverage.insert("test".into(), (d(2024, 4), d(2025, 3)));
+    let rows = evaluate(&ind, &spec, &[], &ctx);
+    let fy = find(&rows, "E10000017", "financial_year", "2024-25");
+    assert_eq!((fy.complete, fy.value), (true, Some(0.0)));
+    // Twelve months per area, none before the coverage.
+    assert!(
+        rows.iter()
+            .all(|r| r.period_start >= d(2024, 4) || !r.complete)
+    );
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.area_code == PRESTON && r.period_type.name() == "month")
+            .count(),
+        12
+    );
+}
