@@ -671,13 +671,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             complete,
             require_all,
         } => {
-            let default = PathBuf::from(CONFIG_FILE);
-            let path = cli.config.as_deref().unwrap_or(&default);
-            let cfg = if path.exists() {
-                Some(load_config(Some(path))?)
-            } else {
-                None
-            };
+            let cfg = optional_config(cli.config.as_deref())?;
             let queries = match &cfg {
                 Some(c) => c.resolve(&c.paths.queries),
                 None => PathBuf::from("queries"),
@@ -685,13 +679,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
             test(cfg.as_ref(), &queries, &ids, complete, require_all).await
         }
         Command::New { name } => {
-            let default = PathBuf::from(CONFIG_FILE);
-            let path = cli.config.as_deref().unwrap_or(&default);
-            let queries = if path.exists() {
-                let c = load_config(Some(path))?;
-                c.resolve(&c.paths.queries)
-            } else {
-                PathBuf::from("queries")
+            let queries = match optional_config(cli.config.as_deref())? {
+                Some(c) => c.resolve(&c.paths.queries),
+                None => PathBuf::from("queries"),
             };
             let (sql, test) = crate::testing::scaffold(&queries, &name).map_err(UsageError)?;
             println!(
@@ -707,13 +697,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Docs { out } => {
-            let default = PathBuf::from(CONFIG_FILE);
-            let path = cli.config.as_deref().unwrap_or(&default);
-            let cfg = if path.exists() {
-                Some(load_config(Some(path))?)
-            } else {
-                None
-            };
+            let cfg = optional_config(cli.config.as_deref())?;
             let (queries, outputs, lake, base) = match &cfg {
                 Some(c) => (
                     c.resolve(&c.paths.queries),
@@ -1121,6 +1105,19 @@ pub fn render_run(r: &RunRecord) -> String {
         line(format!("Warning: {w}"));
     }
     o
+}
+
+/// The project file if there is one (`--config`, else `./safer.toml`):
+/// officers' commands (`test`, `new`, `docs`) also work in a folder of
+/// queries with no project, against the demo's tables.
+fn optional_config(path: Option<&Path>) -> Result<Option<Config>> {
+    let default = PathBuf::from(CONFIG_FILE);
+    let path = path.unwrap_or(&default);
+    if path.exists() {
+        Ok(Some(load_config(Some(path))?))
+    } else {
+        Ok(None)
+    }
 }
 
 fn load_config(path: Option<&Path>) -> Result<Config> {

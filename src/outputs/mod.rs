@@ -908,15 +908,16 @@ impl<'a> PackData<'a> {
         })
     }
 
-    /// The latest month row of each district of the headline area.
-    pub fn district_months(&self, id: &str) -> Vec<&'a ResultRow> {
+    /// The latest complete rows of `kind` for each district of the headline
+    /// area.
+    fn latest_districts(&self, id: &str, kind: PeriodType) -> Vec<&'a ResultRow> {
         let rows: Vec<&ResultRow> = self
             .results
             .iter()
             .filter(|r| {
                 r.indicator_id == id
                     && r.area_level == "district"
-                    && r.period_type == PeriodType::Month
+                    && r.period_type == kind
                     && r.complete
                     && self.in_headline_area(&r.area_code)
             })
@@ -928,6 +929,11 @@ impl<'a> PackData<'a> {
         rows.into_iter()
             .filter(|r| r.period_end == latest)
             .collect()
+    }
+
+    /// The latest month row of each district of the headline area.
+    pub fn district_months(&self, id: &str) -> Vec<&'a ResultRow> {
+        self.latest_districts(id, PeriodType::Month)
     }
 
     /// The row of `area` for the same indicator and period as `like`.
@@ -959,27 +965,9 @@ impl<'a> PackData<'a> {
     }
 
     /// District rows (of the headline area) of the latest complete rolling
-    /// 12 months.
+    /// 12 months, by name.
     pub fn districts(&self, id: &str) -> Vec<&'a ResultRow> {
-        let rows: Vec<&ResultRow> = self
-            .results
-            .iter()
-            .filter(|r| {
-                r.indicator_id == id
-                    && r.area_level == "district"
-                    && r.period_type == PeriodType::Rolling12
-                    && r.complete
-                    && self.in_headline_area(&r.area_code)
-            })
-            .copied()
-            .collect();
-        let Some(latest) = rows.iter().map(|r| r.period_end).max() else {
-            return Vec::new();
-        };
-        let mut v: Vec<&ResultRow> = rows
-            .into_iter()
-            .filter(|r| r.period_end == latest)
-            .collect();
+        let mut v = self.latest_districts(id, PeriodType::Rolling12);
         v.sort_by(|a, b| a.area_name.cmp(&b.area_name));
         v
     }
