@@ -92,6 +92,104 @@ pub trait Format: Sync {
 /// by one on CRLF files (it ends a record at `\r` and reports the record
 /// after it as starting on the `\n`), so quarantine line numbers are
 /// counted here: 1 + newlines up to and including the record's first byte.
+/// What [`Records::next`] read.
+pub enum Next {
+    /// A record, now in the caller's buffer, starting on this line.
+    Record(u64),
+    /// A record that a stray quote ran over several lines: its first line
+    /// is to be quarantined (see [`stray_quote`]); the lines it swallowed
+    /// come back one by one from the following calls.
+    StrayQuote {
+        /// Line of the quote.
+        line: u64,
+        /// The first line's text.
+        first_line: String,
+        /// How many lines it swallowed.
+        swallowed: usize,
+    },
+    /// The rest of the file cannot be read as CSV.
+    Unreadable {
+        /// Where it went wrong.
+        line: u64,
+        /// Why.
+        message: String,
+    },
+    /// No more records.
+    End,
+}
+
+/// The records of a CSV body (header included, so positions match the
+/// file), each with its 1-based line, splitting a record a stray quote ran
+/// over several lines back into its lines. Shared by the published-format
+/// and declared-CSV readers so both report a typo the same way.
+pub struct Records<'a> {
+    body: &'a [u8],
+    rdr: csv::Reader<&'a [u8]>,
+    lines: LineCounter<'a>,
+    pending: std::collections::VecDeque<(u64, csv::ByteRecord)>,
+}
+
+impl<'a> Records<'a> {
+    /// Read `body` (BOM already stripped).
+    pub fn new(body: &'a [u8]) -> Self {
+        Records {
+            body,
+            rdr: csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(body),
+            lines: LineCounter::new(body),
+            pending: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Read the next record into `rec`. `suspect` says whether a record
+    /// that ran over several lines is a stray quote (police.uk: always, no
+    /// field holds a line break; declared CSV: when its width is wrong).
+    pub fn next(
+        &mut self,
+        rec: &mut csv::ByteRecord,
+        suspect: impl Fn(&csv::ByteRecord) -> bool,
+    ) -> Next {
+        if let Some((line, r)) = self.pending.pop_front() {
+            *rec = r;
+            return Next::Record(line);
+        }
+        match self.rdr.read_byte_record(rec) {
+            Ok(false) => Next::End,
+            Ok(true) => {
+                let start = rec.position().map(|p| p.byte()).unwrap_or(0);
+                let line = self.lines.line_at(start);
+                if suspect(rec) {
+                    let end = self.rdr.position().byte();
+                    let len = self.body.len();
+                    let span = &self.body[(start as usize).min(len)..(end as usize).min(len)];
+                    if spans_lines(span) {
+                        let swallowed = swallowed_lines(span, line);
+                        let n = swallowed.len();
+                        self.pending.extend(swallowed);
+                        return Next::StrayQuote {
+                            line,
+                            first_line: first_line(span),
+                            swallowed: n,
+                        };
+                    }
+                }
+                Next::Record(line)
+            }
+            // The csv crate only fails on I/O or invalid UTF-8 in string
+            // mode; with byte records this is a broken quote at end of file.
+            Err(e) => Next::Unreadable {
+                line: e
+                    .position()
+                    .map(|p| self.lines.line_at(p.byte()))
+                    .unwrap_or(0),
+                message: format!("unreadable CSV: {e}"),
+            },
+        }
+    }
+}
+
 /// The lines after the first of a record that ran over several lines,
 /// each read as a record of its own with its 1-based line number.
 ///
@@ -101,7 +199,7 @@ pub trait Format: Sync {
 /// is quarantined alone and the lines it swallowed are judged on their own,
 /// so one typo does not cost a page of good rows. `span` is the record's
 /// bytes as read; `first_line` is its line.
-pub fn swallowed_lines(span: &[u8], first_line: u64) -> Vec<(u64, csv::ByteRecord)> {
+fn swallowed_lines(span: &[u8], first_line: u64) -> Vec<(u64, csv::ByteRecord)> {
     let span = trim_start_newline(span);
     let mut out = Vec::new();
     for (i, raw) in span.split(|b| *b == b'\n').enumerate().skip(1) {
@@ -137,7 +235,7 @@ fn trim_start_newline(span: &[u8]) -> &[u8] {
 }
 
 /// The first line of a record's bytes, for the quarantine table.
-pub fn first_line(span: &[u8]) -> String {
+fn first_line(span: &[u8]) -> String {
     let s = trim_start_newline(span);
     let line = s.split(|b| *b == b'\n').next().unwrap_or_default();
     String::from_utf8_lossy(line).trim_end().to_string()
@@ -149,7 +247,7 @@ pub fn first_line(span: &[u8]) -> String {
 pub fn stray_quote(
     file: &InputFile,
     file_name: &str,
-    span: &[u8],
+    first_line: String,
     line: u64,
     swallowed: usize,
 ) -> crate::lake::QuarantineRow {
@@ -160,12 +258,12 @@ pub fn stray_quote(
         reason: format!(
             "unbalanced quote: a `\"` on this line is not closed, so the next {swallowed} line(s) were read into this record; those lines are read on their own"
         ),
-        record: first_line(span),
+        record: first_line,
     }
 }
 
 /// True if a record read from `span` ran over more than one line.
-pub fn spans_lines(span: &[u8]) -> bool {
+fn spans_lines(span: &[u8]) -> bool {
     trim_start_newline(span).contains(&b'\n')
 }
 

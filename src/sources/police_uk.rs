@@ -18,8 +18,8 @@ use datafusion::arrow::datatypes::SchemaRef;
 
 use super::Error;
 use super::files::{
-    Format, InputFile, LineCounter, Parsed, Sink, compare_header, header_fields, spans_lines,
-    strip_bom, swallowed_lines,
+    Format, InputFile, Next, Parsed, Records, Sink, compare_header, header_fields, stray_quote,
+    strip_bom,
 };
 use crate::lake::{QuarantineRow, input_column};
 use crate::schema::{Column, ColumnType, lake_schema};
@@ -333,68 +333,45 @@ impl Format for StreetFormat {
         // The header is read as a record (not `has_headers`) so that record
         // positions count it and line numbers match the file.
         let body = strip_bom(bytes);
-        let mut lines = LineCounter::new(body);
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(body);
+        let mut records = Records::new(body);
         let mut parsed = Parsed::default();
         let mut b = Builders::new();
         let mut rec = csv::ByteRecord::new();
-        if !matches!(rdr.read_byte_record(&mut rec), Ok(true)) {
+        if !matches!(records.next(&mut rec, |_| false), Next::Record(_)) {
             return Ok(parsed);
         }
         // Months seen, by partition: a file is one month, but keep it general.
         let mut cur_partition: Option<String> = None;
         let mut month_range: Option<(NaiveDate, NaiveDate)> = None;
         let mut cur_year: Option<i32> = None;
-        // Lines an unbalanced quote swallowed, to be read on their own.
-        let mut pending: std::collections::VecDeque<(u64, csv::ByteRecord)> =
-            std::collections::VecDeque::new();
         loop {
-            let line = if let Some((line, r)) = pending.pop_front() {
-                rec = r;
-                line
-            } else {
-                match rdr.read_byte_record(&mut rec) {
-                    Ok(false) => break,
-                    Ok(true) => {
-                        let start = rec.position().map(|p| p.byte()).unwrap_or(0);
-                        let line = lines.line_at(start);
-                        let end = rdr.position().byte();
-                        let span =
-                            &body[(start as usize).min(body.len())..(end as usize).min(body.len())];
-                        if spans_lines(span) {
-                            // No police.uk field holds a line break: this is
-                            // a stray quote.
-                            let swallowed = swallowed_lines(span, line);
-                            parsed.rows_read += 1;
-                            parsed.quarantine.push(super::files::stray_quote(
-                                file,
-                                &file_name,
-                                span,
-                                line,
-                                swallowed.len(),
-                            ));
-                            pending.extend(swallowed);
-                            continue;
-                        }
-                        line
-                    }
-                    Err(e) => {
-                        // The csv crate only fails on I/O or invalid UTF-8 in
-                        // string mode; with byte records this is a broken quote
-                        // at end of file. Quarantine the remainder as one row.
-                        parsed.rows_read += 1;
-                        parsed.quarantine.push(QuarantineRow {
-                            input: file.unit.clone(),
-                            file: file_name.clone(),
-                            line: e.position().map(|p| lines.line_at(p.byte())).unwrap_or(0),
-                            reason: format!("unreadable CSV: {e}"),
-                            record: String::new(),
-                        });
-                        break;
-                    }
+            // No police.uk field holds a line break: a record over several
+            // lines is a stray quote.
+            let line = match records.next(&mut rec, |_| true) {
+                Next::End => break,
+                Next::Record(line) => line,
+                Next::StrayQuote {
+                    line,
+                    first_line,
+                    swallowed,
+                } => {
+                    parsed.rows_read += 1;
+                    parsed
+                        .quarantine
+                        .push(stray_quote(file, &file_name, first_line, line, swallowed));
+                    continue;
+                }
+                Next::Unreadable { line, message } => {
+                    // Quarantine the remainder as one row.
+                    parsed.rows_read += 1;
+                    parsed.quarantine.push(QuarantineRow {
+                        input: file.unit.clone(),
+                        file: file_name.clone(),
+                        line,
+                        reason: message,
+                        record: String::new(),
+                    });
+                    break;
                 }
             };
             parsed.rows_read += 1;

@@ -19,8 +19,8 @@ use datafusion::arrow::datatypes::SchemaRef;
 
 use super::Error;
 use super::files::{
-    Format, InputFile, LineCounter, Parsed, Sink, compare_header, header_fields, spans_lines,
-    strip_bom, swallowed_lines,
+    Format, InputFile, Next, Parsed, Records, Sink, compare_header, header_fields, stray_quote,
+    strip_bom,
 };
 use super::police_uk::record_text;
 use crate::lake::{QuarantineRow, input_column};
@@ -317,14 +317,10 @@ impl Format for TypedCsv {
     fn parse(&self, file: &InputFile, bytes: &[u8], sink: &mut Sink) -> Result<Parsed, Error> {
         let file_name = file.path.display().to_string();
         let body = strip_bom(bytes);
-        let mut lines = LineCounter::new(body);
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(body);
+        let mut records = Records::new(body);
         let mut rec = csv::ByteRecord::new();
-        let header: Vec<String> = match rdr.read_byte_record(&mut rec) {
-            Ok(true) => rec
+        let header: Vec<String> = match records.next(&mut rec, |_| false) {
+            Next::Record(_) => rec
                 .iter()
                 .map(|f| String::from_utf8_lossy(f).trim().to_string())
                 .collect(),
@@ -358,53 +354,34 @@ impl Format for TypedCsv {
         let mut parsed = Parsed::default();
         let mut batches: HashMap<String, Batch> = HashMap::new();
         let mut values: Vec<Value> = Vec::with_capacity(self.columns.len());
-        // Lines an unbalanced quote swallowed, to be read on their own.
-        let mut pending: std::collections::VecDeque<(u64, csv::ByteRecord)> =
-            std::collections::VecDeque::new();
         loop {
-            let line = if let Some((line, r)) = pending.pop_front() {
-                rec = r;
-                line
-            } else {
-                match rdr.read_byte_record(&mut rec) {
-                    Ok(false) => break,
-                    Ok(true) => {
-                        let start = rec.position().map(|p| p.byte()).unwrap_or(0);
-                        let line = lines.line_at(start);
-                        // A record of the wrong width that ran over several
-                        // lines is a stray quote (a quoted field may hold a
-                        // line break, but then the width is right).
-                        if rec.len() != width {
-                            let end = rdr.position().byte();
-                            let span = &body
-                                [(start as usize).min(body.len())..(end as usize).min(body.len())];
-                            if spans_lines(span) {
-                                let swallowed = swallowed_lines(span, line);
-                                parsed.rows_read += 1;
-                                parsed.quarantine.push(super::files::stray_quote(
-                                    file,
-                                    &file_name,
-                                    span,
-                                    line,
-                                    swallowed.len(),
-                                ));
-                                pending.extend(swallowed);
-                                continue;
-                            }
-                        }
-                        line
-                    }
-                    Err(e) => {
-                        parsed.rows_read += 1;
-                        parsed.quarantine.push(QuarantineRow {
-                            input: file.unit.clone(),
-                            file: file_name.clone(),
-                            line: e.position().map(|p| lines.line_at(p.byte())).unwrap_or(0),
-                            reason: format!("unreadable CSV: {e}"),
-                            record: String::new(),
-                        });
-                        break;
-                    }
+            // A record of the wrong width that ran over several lines is a
+            // stray quote (a quoted field may hold a line break, but then
+            // the width is right).
+            let line = match records.next(&mut rec, |r| r.len() != width) {
+                Next::End => break,
+                Next::Record(line) => line,
+                Next::StrayQuote {
+                    line,
+                    first_line,
+                    swallowed,
+                } => {
+                    parsed.rows_read += 1;
+                    parsed
+                        .quarantine
+                        .push(stray_quote(file, &file_name, first_line, line, swallowed));
+                    continue;
+                }
+                Next::Unreadable { line, message } => {
+                    parsed.rows_read += 1;
+                    parsed.quarantine.push(QuarantineRow {
+                        input: file.unit.clone(),
+                        file: file_name.clone(),
+                        line,
+                        reason: message,
+                        record: String::new(),
+                    });
+                    break;
                 }
             };
             // A blank line at the end of a hand-edited file is not a row.
