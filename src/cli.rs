@@ -84,6 +84,12 @@ pub enum Command {
         /// Do not ingest: work from the lake as it is.
         #[arg(long)]
         no_ingest: bool,
+        /// Read the lake as it was instead of as it is: `run:<RUN_ID>` (the
+        /// exact table versions that run read, to rebuild its pack) or a
+        /// moment (`2026-11-05`, the end of that day in UTC, or
+        /// `2026-11-05T02:00:00Z`). Nothing is ingested.
+        #[arg(long, value_name = "run:ID|TIME")]
+        lake_as_of: Option<String>,
     },
     /// Land every source in safer.toml into the lake (`run --only ingest`).
     Ingest,
@@ -250,6 +256,9 @@ pub enum Command {
         /// Shared views folder.
         #[arg(long)]
         views: Option<PathBuf>,
+        /// Table versions to read (JSON object of table to version).
+        #[arg(long)]
+        versions: Option<String>,
     },
     /// Time police.uk CSV -> Parquet, ten queries and a workbook at county scale.
     Bench {
@@ -280,6 +289,51 @@ pub enum Command {
         #[arg(long)]
         failed: bool,
     },
+    /// The lake's Delta tables: their versions, vacuum and optimize.
+    Lake {
+        /// What to do.
+        #[command(subcommand)]
+        action: LakeAction,
+    },
+    /// The figures that changed between two runs, and why (new data,
+    /// revised data, changed SQL, new population estimates).
+    Diff {
+        /// The earlier run's id.
+        run_a: String,
+        /// The later run's id.
+        run_b: String,
+        /// Only this indicator.
+        #[arg(long)]
+        indicator: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+    },
+}
+
+/// `safer lake` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LakeAction {
+    /// Every table's newest version, or one table's versions.
+    History {
+        /// A table to list the versions of.
+        table: Option<String>,
+    },
+    /// Remove files no wanted version needs: superseded longer ago than
+    /// --keep-days, unless a run in the ledger read them (those runs'
+    /// versions stay readable), and orphans of crashed writers.
+    Vacuum {
+        /// Keep every version read by a run in the last this many days (and
+        /// the newest complete run of each schedule, however old).
+        #[arg(long, default_value_t = 35)]
+        keep_days: u32,
+        /// List what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Fold partitions holding several files into one and write a
+    /// checkpoint of every table's log.
+    Optimize,
 }
 
 /// `safer runs` subcommands.
@@ -375,9 +429,23 @@ pub async fn run(cli: Cli) -> Result<i32> {
             force,
             select,
             no_ingest,
+            lake_as_of,
         } => {
             let cfg = load_config(cli.config.as_deref())?;
             let mut spec = JobSpec::manual();
+            if let Some(text) = &lake_as_of {
+                let ledger = Ledger::open_for(&cfg).await?;
+                let pin = crate::pipeline::resolve_pin(&ledger, text)
+                    .await
+                    .map_err(UsageError)?;
+                if only.is_empty() || only.iter().any(|o| o.trim() == "ingest") {
+                    eprintln!(
+                        "note: --lake-as-of reads the lake as it was, so nothing is ingested"
+                    );
+                }
+                spec.steps.retain(|s| *s != Step::Ingest);
+                spec.lake_pin = Some(pin);
+            }
             if let Some(name) = &schedule {
                 let dir = cfg.resolve(&cfg.paths.schedules);
                 let all = load_schedules(&dir)?;
@@ -654,7 +722,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
             spill_dir,
             spill_bytes,
             views,
+            versions,
         } => {
+            let versions = match versions.as_deref().map(serde_json::from_str) {
+                Some(Ok(v)) => Some(v),
+                Some(Err(e)) => anyhow::bail!("--versions: {e}"),
+                None => None,
+            };
             let limits = crate::engine::EngineLimits {
                 memory_bytes,
                 timeout: std::time::Duration::from_secs(timeout_secs),
@@ -663,7 +737,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 worker: None,
                 views,
             };
-            crate::engine::worker::serve(&lake, limits).await?;
+            crate::engine::worker::serve(&lake, versions, limits).await?;
             Ok(0)
         }
         Command::Test {
@@ -754,6 +828,27 @@ pub async fn run(cli: Cli) -> Result<i32> {
             repeat,
             forces,
         } => bench(dir, years, repeat, forces).await,
+        Command::Lake { action } => {
+            let cfg = load_config(cli.config.as_deref())?;
+            lake_command(&cfg, action).await
+        }
+        Command::Diff {
+            run_a,
+            run_b,
+            indicator,
+            format,
+        } => {
+            let cfg = load_config(cli.config.as_deref())?;
+            let ledger = Ledger::open_for(&cfg).await?;
+            let d = crate::diff::between(&cfg, &ledger, &run_a, &run_b, indicator.as_deref())
+                .await
+                .map_err(UsageError)?;
+            match format {
+                CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&d)?),
+                CheckFormat::Text => print!("{}", crate::diff::render(&d)),
+            }
+            Ok(0)
+        }
         Command::Runs {
             action,
             last,
@@ -993,6 +1088,143 @@ fn schedules(dir: &Path, from: Option<&str>, until: Option<&str>) -> Result<i32>
         }
     }
     Ok(0)
+}
+
+/// `safer lake ...`.
+async fn lake_command(cfg: &Config, action: LakeAction) -> Result<i32> {
+    use crate::lake::{At, Lake, maintain};
+    let lake = Lake::open(cfg.lake_dir())?;
+    match action {
+        LakeAction::History { table: None } => {
+            let all = lake.datasets()?;
+            if all.is_empty() {
+                println!("The lake is empty: run `safer ingest` (or `safer demo`).");
+            }
+            for m in all {
+                println!(
+                    "{:<28} version {:>4}  {:>10} rows  {:>3} files  last landed {}",
+                    m.dataset,
+                    m.version.unwrap_or(0),
+                    m.rows(),
+                    m.files.len(),
+                    m.updated_at
+                );
+            }
+            Ok(0)
+        }
+        LakeAction::History { table: Some(t) } => {
+            let Some(latest) = lake.latest(&t)? else {
+                return Err(UsageError(format!(
+                    "no table `{t}` in the lake; `safer lake history` lists them"
+                ))
+                .into());
+            };
+            let newest = latest.version.unwrap_or(0);
+            println!("{t}: versions 0 to {newest}, newest first");
+            for v in (0..=newest).rev() {
+                match lake.manifest_at(&t, At::Version(v)) {
+                    Ok(Some(m)) => {
+                        let units: Vec<&String> = m
+                            .inputs
+                            .iter()
+                            .filter(|(_, i)| i.landed_at == m.updated_at)
+                            .map(|(k, _)| k)
+                            .collect();
+                        println!(
+                            "  version {v:>4}  landed {}  {:>10} rows  {}",
+                            m.updated_at,
+                            m.rows(),
+                            if units.is_empty() {
+                                "(no new input units)".to_string()
+                            } else {
+                                format!("inputs landed: {}", summarise_units(&units))
+                            }
+                        );
+                    }
+                    Ok(None) => {}
+                    Err(_) => println!(
+                        "  version {v:>4}  no longer readable (its files were vacuumed or its log entry expired)"
+                    ),
+                }
+            }
+            Ok(0)
+        }
+        LakeAction::Vacuum { keep_days, dry_run } => {
+            let ledger = Ledger::open_for(cfg).await?;
+            let since = chrono::Utc::now() - chrono::Duration::days(i64::from(keep_days));
+            let since_text = since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let keep = ledger.lake_versions_needed(&since_text).await?;
+            let _guard = lake.lock()?;
+            let retention = std::time::Duration::from_secs(u64::from(keep_days) * 86_400);
+            let done = maintain::vacuum(&lake, &keep, retention, dry_run)?;
+            let mut removed = 0;
+            for t in &done {
+                removed += t.files_removed.len();
+                println!(
+                    "{:<28} {} {} file(s){}",
+                    t.table,
+                    if dry_run { "would remove" } else { "removed" },
+                    t.files_removed.len(),
+                    if t.kept_versions.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; kept versions {} readable for runs in the ledger",
+                            summarise_versions(&t.kept_versions)
+                        )
+                    }
+                );
+            }
+            println!(
+                "{} {removed} file(s) superseded more than {keep_days} days ago and not needed by a run in the ledger.",
+                if dry_run { "Would remove" } else { "Removed" }
+            );
+            Ok(0)
+        }
+        LakeAction::Optimize => {
+            let _guard = lake.lock()?;
+            for t in maintain::optimize(&lake)? {
+                println!(
+                    "{:<28} {}{}",
+                    t.table,
+                    if t.compacted.is_empty() {
+                        "nothing to compact".to_string()
+                    } else {
+                        format!("compacted {}", t.compacted.join(", "))
+                    },
+                    if t.checkpoint {
+                        "; checkpoint written"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// `a, b, c and 9 more`.
+fn summarise_units(units: &[&String]) -> String {
+    let shown: Vec<&str> = units.iter().take(4).map(|s| s.as_str()).collect();
+    match units.len().saturating_sub(shown.len()) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
+}
+
+/// `3, 7, 12` or `3 to 40 (12 versions)`.
+fn summarise_versions(v: &[u64]) -> String {
+    if v.len() <= 5 {
+        v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+    } else {
+        format!(
+            "{} to {} ({} versions)",
+            v.first().copied().unwrap_or(0),
+            v.last().copied().unwrap_or(0),
+            v.len()
+        )
+    }
 }
 
 /// One run in full, for `safer runs show`.

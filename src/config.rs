@@ -523,6 +523,12 @@ pub struct SqlSource {
     /// Partition by the year of this column.
     #[serde(default)]
     pub partition_by: Option<String>,
+    /// Columns that identify a row at the source (`key = "case_id"` or
+    /// `key = ["force", "case_id"]`), incremental mode only: a pulled row
+    /// replaces the lake's row with the same key, so a row updated at the
+    /// source is held once, with its new values.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub key: Vec<String>,
     /// Months the newest data may lag the reporting date.
     #[serde(default)]
     pub max_lag_months: Option<u32>,
@@ -646,6 +652,18 @@ impl Config {
                             "source `{name}`: partition_by `{p}` is not a declared column"
                         ));
                     }
+                    for k in &c.key {
+                        if !c.columns.iter().any(|x| &x.name == k) {
+                            out.push(format!(
+                                "source `{name}`: key `{k}` is not a declared column"
+                            ));
+                        }
+                    }
+                    if !c.key.is_empty() && c.mode != SqlMode::Incremental {
+                        out.push(format!(
+                            "source `{name}`: `key` is for mode = \"incremental\" (a full refresh replaces every row anyway); remove it or make the source incremental"
+                        ));
+                    }
                 }
                 _ => {}
             }
@@ -695,6 +713,23 @@ pub fn url_has_password(url: &str) -> bool {
         .rsplit_once('@')
         .is_some_and(|(userinfo, _)| userinfo.contains(':'))
         || url.contains("password=")
+}
+
+/// A string or a list of strings, as a list.
+fn one_or_many<'de, D>(d: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 #[cfg(test)]

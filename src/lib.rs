@@ -24,6 +24,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod diff;
 pub mod docs;
 pub mod engine;
 pub mod evaluation;

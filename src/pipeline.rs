@@ -285,6 +285,8 @@ pub struct Evaluated {
     /// Notes for members about an indicator's figures, by indicator id
     /// (a series that starts late because its basis changed).
     pub notes: std::collections::BTreeMap<String, String>,
+    /// The Delta version of every lake table the indicators read.
+    pub table_versions: std::collections::BTreeMap<String, u64>,
 }
 
 /// The reporting month: the latest month of the monthly police feed (the
@@ -363,6 +365,7 @@ pub async fn evaluate(
         tables,
         problems,
         notes,
+        table_versions: engine.table_versions().clone(),
     })
 }
 
@@ -801,6 +804,9 @@ pub struct JobSpec {
     /// Today, for freshness when there is no `as_of` (the demo sets the
     /// day its synthetic data would have been published).
     pub today: NaiveDate,
+    /// Read the lake as it was (a past run's table versions, or a moment)
+    /// instead of as it is; the ingest does not run.
+    pub lake_pin: Option<crate::lake::Pin>,
 }
 
 impl JobSpec {
@@ -818,8 +824,47 @@ impl JobSpec {
             step_timeout: None,
             stop: None,
             today: chrono::Local::now().date_naive(),
+            lake_pin: None,
         }
     }
+}
+
+/// What `--lake-as-of` names: `run:<id>` (the table versions that run read,
+/// from the ledger) or a moment (an RFC 3339 time, or a date meaning the
+/// end of that day in UTC). The error is in words for the command line.
+pub async fn resolve_pin(ledger: &Ledger, text: &str) -> Result<crate::lake::Pin, String> {
+    use crate::lake::Pin;
+    let text = text.trim();
+    if let Some(id) = text.strip_prefix("run:") {
+        let Some(run) = ledger.get(id).await.map_err(|e| e.to_string())? else {
+            return Err(format!(
+                "--lake-as-of: no run `{id}` in the ledger; `safer runs` lists them"
+            ));
+        };
+        if run.lake_versions.is_empty() {
+            return Err(format!(
+                "--lake-as-of: run `{id}` recorded no table versions (it did not run the indicators, or it ran before safer kept them); give a time instead, such as {}",
+                run.started
+            ));
+        }
+        return Ok(Pin::Versions(run.lake_versions));
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(Pin::Time(t.with_timezone(&chrono::Utc)));
+    }
+    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S") {
+        return Ok(Pin::Time(t.and_utc()));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let end = d
+            .and_hms_opt(23, 59, 59)
+            .map(|t| t.and_utc())
+            .ok_or_else(|| format!("--lake-as-of `{text}` is not a date"))?;
+        return Ok(Pin::Time(end));
+    }
+    Err(format!(
+        "--lake-as-of `{text}`: give run:<RUN_ID>, a date (2026-11-05) or a time (2026-11-05T02:00:00Z)"
+    ))
 }
 
 /// Steps to run for a request: `outputs` needs the indicators evaluated, so
@@ -858,10 +903,13 @@ async fn run_job_inner(cfg: &Config, ledger: &Ledger, spec: &JobSpec) -> Result<
     // between the ingest and the indicators. Landing tasks hold a share of
     // it: a step abandoned on timeout keeps the lake locked until its last
     // write has finished.
-    let lake = Lake::open(cfg.lake_dir())?.with_checks(sources::checks::Checks::new(
+    let mut lake = Lake::open(cfg.lake_dir())?.with_checks(sources::checks::Checks::new(
         cfg,
         spec.as_of.unwrap_or(spec.today),
     ));
+    if let Some(pin) = &spec.lake_pin {
+        lake = lake.pinned(pin.clone());
+    }
     let lake_guard = Arc::new(lake.lock()?);
     let abandoned = ledger.abandon_unfinished(&spec.run_id).await?;
     if !abandoned.is_empty() {
@@ -886,6 +934,8 @@ async fn run_job_inner(cfg: &Config, ledger: &Ledger, spec: &JobSpec) -> Result<
         outputs: Vec::new(),
         problems: Vec::new(),
         warnings: Vec::new(),
+        lake_versions: Default::default(),
+        lake_as_of: lake.pin().map(ToString::to_string),
     };
     if let Some(h) = &run_lock.taken_over {
         record.warnings.push(format!(
@@ -1018,6 +1068,7 @@ async fn run_job_inner(cfg: &Config, ledger: &Ledger, spec: &JobSpec) -> Result<
         record.outputs.extend(outcome.files);
         if let Some(e) = outcome.evaluated {
             record.indicators = e.records.clone();
+            record.lake_versions = e.table_versions.clone();
             evaluated = Some(e);
         }
     }
@@ -1127,6 +1178,14 @@ async fn run_step(
     evaluated: Option<&Evaluated>,
 ) -> StepOutcome {
     match step {
+        Step::Ingest if lake.pin().is_some() => StepOutcome {
+            status: StepStatus::Skipped,
+            error: Some(format!(
+                "not run: this run reads {}, so nothing new is landed",
+                lake.pin().map(ToString::to_string).unwrap_or_default()
+            )),
+            ..Default::default()
+        },
         Step::Ingest => {
             let ingested = ingest(cfg, lake, guard, &spec.retry).await;
             let status = ingested.status();

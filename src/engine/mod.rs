@@ -322,6 +322,7 @@ pub struct Engine {
     spill: PathBuf,
     limits: EngineLimits,
     tables: Vec<String>,
+    versions: std::collections::BTreeMap<String, u64>,
     lake_root: PathBuf,
     worker: tokio::sync::Mutex<Option<worker::Worker>>,
 }
@@ -361,7 +362,11 @@ impl Engine {
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         guard::install(&ctx);
         let mut tables = Vec::new();
+        let mut versions = std::collections::BTreeMap::new();
         for m in lake.datasets()? {
+            if let Some(v) = m.version {
+                versions.insert(m.dataset.clone(), v);
+            }
             let provider = table_for(lake, &m, &ctx).await?;
             ctx.register_table(m.dataset.as_str(), provider)
                 .map_err(Error::from_df)?;
@@ -391,9 +396,16 @@ impl Engine {
             spill: spill_root.join(format!("pid-{}", std::process::id())),
             limits,
             tables,
+            versions,
             lake_root: lake.root().to_path_buf(),
             worker: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// The Delta version of every lake table this session reads, so a run
+    /// can record exactly what it measured and be rebuilt from it.
+    pub fn table_versions(&self) -> &std::collections::BTreeMap<String, u64> {
+        &self.versions
     }
 
     /// View files that could not be registered.
@@ -503,7 +515,7 @@ impl Engine {
         let mut slot = self.worker.lock().await;
         let w = match slot.take() {
             Some(w) => w,
-            None => worker::Worker::spawn(&exe, &self.lake_root, &self.limits)
+            None => worker::Worker::spawn(&exe, &self.lake_root, &self.versions, &self.limits)
                 .map_err(|e| Error::Worker(format!("could not start the query worker: {e}")))?,
         };
         let pid = w.pid();

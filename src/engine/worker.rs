@@ -107,13 +107,22 @@ impl std::fmt::Debug for Worker {
 }
 
 impl Worker {
-    /// Start `exe query-worker` over `lake`.
-    pub fn spawn(exe: &Path, lake: &Path, limits: &EngineLimits) -> std::io::Result<Worker> {
+    /// Start `exe query-worker` over `lake`, reading exactly the table
+    /// versions the parent's session registered (so both see one lake even
+    /// if a landing commits in between, and a pinned run stays pinned).
+    pub fn spawn(
+        exe: &Path,
+        lake: &Path,
+        versions: &std::collections::BTreeMap<String, u64>,
+        limits: &EngineLimits,
+    ) -> std::io::Result<Worker> {
         let lake = std::path::absolute(lake)?;
         let mut cmd = Command::new(exe);
         cmd.arg("query-worker")
             .arg("--lake")
             .arg(&lake)
+            .arg("--versions")
+            .arg(serde_json::to_string(versions).map_err(std::io::Error::other)?)
             .arg("--memory-bytes")
             .arg(limits.memory_bytes.to_string())
             .arg("--timeout-secs")
@@ -303,8 +312,15 @@ pub fn worker_exe() -> Option<PathBuf> {
 }
 
 /// The worker's side: answer requests on stdin until it closes.
-pub async fn serve(lake: &Path, limits: EngineLimits) -> std::io::Result<()> {
-    let lake = crate::lake::Lake::open(lake).map_err(std::io::Error::other)?;
+pub async fn serve(
+    lake: &Path,
+    versions: Option<std::collections::BTreeMap<String, u64>>,
+    limits: EngineLimits,
+) -> std::io::Result<()> {
+    let mut lake = crate::lake::Lake::open(lake).map_err(std::io::Error::other)?;
+    if let Some(v) = versions {
+        lake = lake.pinned(crate::lake::Pin::Versions(v));
+    }
     let engine = match super::Engine::open(&lake, limits.in_process()).await {
         Ok(e) => Some(e),
         Err(e) => {

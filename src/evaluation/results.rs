@@ -201,6 +201,7 @@ pub fn land(
             rows_read: rows.len() as u64,
             rows_landed: rows.len() as u64,
             rows_quarantined: 0,
+            rows_superseded: 0,
             min_month: months.iter().min().cloned(),
             max_month: months.iter().max().cloned(),
             landed_at: now_rfc3339(),

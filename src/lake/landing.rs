@@ -1,11 +1,18 @@
 //! One atomic change to one dataset: replace some input units, add new rows,
-//! quarantine bad ones, then swap the manifest.
+//! quarantine bad ones, then commit one Delta version.
 //!
-//! A `Landing` is begun against the dataset's current manifest. Readers say
+//! A `Landing` is begun against the dataset's newest version. Readers say
 //! which input units they are (re)landing; each partition they write starts
 //! with the old partition's rows minus those units, so a corrected month
 //! replaces exactly that month and everything else is carried over. Nothing
-//! the old manifest points at is touched until the new manifest is in place.
+//! the old version points at is touched: the commit adds the new files and
+//! removes the old ones from the log, and the old files stay on disk for
+//! time travel until vacuumed.
+//!
+//! Commits are optimistic. If another writer committed first and touched
+//! none of this landing's partitions, the landing is rebased on its version
+//! (their inputs kept, ours added) and committed again; if both rewrote a
+//! partition, this landing is refused whole with [`Error::Conflict`].
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::File;
@@ -20,6 +27,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use super::delta::{self, CommitError, LogFile, NewFile};
 use super::{
     Error, FileEntry, InputEntry, Lake, Manifest, QUARANTINE_DATASET, now_rfc3339, sync_dir,
     unique_suffix,
@@ -54,6 +62,8 @@ pub struct LandingSummary {
     pub total_rows: u64,
     /// Quarantine rows written for this landing.
     pub quarantined: u64,
+    /// Old rows replaced by new rows with the same key (upserts).
+    pub superseded: u64,
 }
 
 /// An in-progress change to one dataset.
@@ -71,6 +81,9 @@ pub struct Landing {
     inputs: BTreeMap<String, InputEntry>,
     quarantine: Vec<QuarantineRow>,
     watermark: Option<String>,
+    key: Vec<String>,
+    merge: Option<KeyMerge>,
+    superseded: u64,
 }
 
 impl Landing {
@@ -81,7 +94,7 @@ impl Landing {
     /// every input is treated as new.
     pub fn begin(lake: &Lake, dataset: &str, columns: Vec<Column>) -> Result<Landing, Error> {
         let dir = lake.dataset_dir(dataset);
-        let old = lake.manifest(dataset)?;
+        let old = lake.latest(dataset)?;
         let full_refresh = matches!(&old, Some(m) if m.columns != columns);
         if full_refresh {
             tracing::warn!(
@@ -101,6 +114,9 @@ impl Landing {
             schema: lake_schema(&columns),
             columns,
             watermark: old.watermark.clone(),
+            key: old.key.clone(),
+            merge: None,
+            superseded: 0,
             old,
             replaced: HashSet::new(),
             full_refresh,
@@ -141,6 +157,26 @@ impl Landing {
         self.replaced.insert(unit.to_string());
     }
 
+    /// Merge on `key`: an old row whose key a new row of this landing
+    /// carries is replaced by it, wherever it lies. Call before any write.
+    pub fn merge_on(&mut self, key: &[String]) -> Result<(), Error> {
+        if !self.writers.is_empty() {
+            return Err(Error::Internal("merge_on after a write".into()));
+        }
+        if let Some(c) = key
+            .iter()
+            .find(|k| !self.columns.iter().any(|c| &c.name == *k))
+        {
+            return Err(Error::Internal(format!("key column `{c}` is not declared")));
+        }
+        self.key = key.to_vec();
+        self.merge = Some(KeyMerge {
+            columns: key.to_vec(),
+            keys: HashSet::new(),
+        });
+        Ok(())
+    }
+
     /// Set the watermark to record on commit.
     pub fn set_watermark(&mut self, watermark: Option<String>) {
         self.watermark = watermark;
@@ -158,7 +194,8 @@ impl Landing {
         PartitionOpener {
             dir: self.dir.clone(),
             schema: self.schema.clone(),
-            old_files: if self.full_refresh {
+            // A merge copies old rows at commit, once every new key is known.
+            old_files: if self.full_refresh || self.merge.is_some() {
                 BTreeMap::new()
             } else {
                 self.old.files.clone()
@@ -184,6 +221,9 @@ impl Landing {
         if !self.writers.contains_key(partition) {
             let w = self.open_partition(partition)?;
             self.writers.insert(partition.to_string(), w);
+        }
+        if let Some(m) = self.merge.as_mut() {
+            m.add(batch)?;
         }
         match self.writers.get_mut(partition) {
             Some(w) => w.write(batch),
@@ -211,10 +251,35 @@ impl Landing {
                 affected.extend(i.partitions.iter().cloned());
             }
         }
-        for p in affected {
-            if !self.writers.contains_key(&p) && !self.full_refresh {
-                let w = self.open_partition(&p)?;
-                self.writers.insert(p, w);
+        if let Some(merge) = self.merge.take() {
+            // Old rows join the new ones now that every new key is known;
+            // partitions no new row went to are rewritten only when they
+            // hold a replaced unit or an old version of a new key.
+            let mut superseded = 0u64;
+            if !self.full_refresh {
+                for (p, old) in &self.old.files {
+                    let path = self.dir.join(&old.path);
+                    if !self.writers.contains_key(p)
+                        && (affected.contains(p) || merge.touches(&path)?)
+                    {
+                        let w = PartitionWriter::create(&self.dir, p, self.schema.clone())?;
+                        self.writers.insert(p.clone(), w);
+                    }
+                    if let Some(w) = self.writers.get_mut(p) {
+                        superseded += w.copy_from(&path, &self.replaced, Some(&merge))?;
+                    }
+                }
+            }
+            for entry in self.inputs.values_mut() {
+                entry.rows_superseded = superseded;
+            }
+            self.superseded = superseded;
+        } else {
+            for p in affected {
+                if !self.writers.contains_key(&p) && !self.full_refresh {
+                    let w = self.open_partition(&p)?;
+                    self.writers.insert(p, w);
+                }
             }
         }
 
@@ -224,10 +289,12 @@ impl Landing {
             self.old.files.clone()
         };
         let mut summary = LandingSummary::default();
+        let mut written: Vec<PathBuf> = Vec::new();
         for (partition, w) in std::mem::take(&mut self.writers) {
             summary.partitions_written.push(partition.clone());
             match w.finish()? {
                 Some(entry) => {
+                    written.push(self.dir.join(&entry.path));
                     files.insert(partition, entry);
                 }
                 None => {
@@ -247,16 +314,16 @@ impl Landing {
         inputs.append(&mut self.inputs);
 
         // Source tests see the table as it will be. A refusal removes the
-        // new files; the old manifest and everything it points at stay.
+        // new files; the old version and everything it points at stay.
         if let Some(checks) = self.lake.checks().cloned()
             && let Err(e) = checks.gate(&self.lake, &self.dataset, &self.old, &files, &inputs)
         {
-            remove_unreferenced(&self.dir, &self.old);
+            remove_files(&written);
             return Err(e);
         }
 
-        // Quarantine first: if we crash after it, the data manifest still
-        // describes the old state and a rerun repeats the landing.
+        // Quarantine first: if we crash after it, the data table still
+        // holds the old version and a rerun repeats the landing.
         summary.quarantined = self.quarantine.len() as u64;
         if self.dataset != QUARANTINE_DATASET
             && !crate::sources::checks::is_bookkeeping(&self.dataset)
@@ -271,24 +338,117 @@ impl Landing {
             inputs,
             watermark: self.watermark.clone(),
             updated_at: now_rfc3339(),
+            key: self.key.clone(),
+            version: self.old.version,
         };
         std::fs::create_dir_all(&self.dir).map_err(|source| Error::Io {
             path: self.dir.clone(),
             source,
         })?;
-        crate::faults::crash_point("lake:before-manifest");
-        manifest.store(&self.dir)?;
-        crate::faults::crash_point("lake:after-manifest");
-        summary.total_rows = manifest.rows();
-        remove_unreferenced(&self.dir, &manifest);
+        crate::faults::crash_point("lake:before-commit");
+        let committed = match self.commit_version(manifest) {
+            Ok(m) => m,
+            Err(e) => {
+                remove_files(&written);
+                return Err(e);
+            }
+        };
+        crate::faults::crash_point("lake:after-commit");
+        summary.total_rows = committed.rows();
+        summary.superseded = self.superseded;
+        remove_temp_files(&self.dir);
         Ok(summary)
+    }
+
+    /// Commit `manifest` as the next version, rebasing on other writers'
+    /// commits where they touched none of the same partitions.
+    fn commit_version(&self, mut manifest: Manifest) -> Result<Manifest, Error> {
+        let mut base = self.old.clone();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (adds, removes) = file_changes(&base, &manifest, self.full_refresh);
+            let operation = if self.full_refresh {
+                "rebuild"
+            } else {
+                "landing"
+            };
+            let result = delta::block_on(delta::commit(
+                &self.dir,
+                base.version,
+                &self.schema,
+                manifest.properties()?,
+                &adds,
+                &removes,
+                operation,
+                true,
+            ));
+            match result {
+                Ok(v) => {
+                    manifest.version = Some(v);
+                    return Ok(manifest);
+                }
+                Err(CommitError::Failed(e)) => return Err(e),
+                Err(CommitError::Conflict) => {
+                    let conflict = || Error::Conflict {
+                        dataset: self.dataset.clone(),
+                    };
+                    let Some(latest) = self.lake.latest(&self.dataset)? else {
+                        return Err(conflict());
+                    };
+                    if attempts >= 8 || self.full_refresh || latest.columns != manifest.columns {
+                        return Err(conflict());
+                    }
+                    // Rebase only when every partition this landing wrote
+                    // is as it was when the landing began.
+                    let touched: BTreeSet<String> = adds
+                        .iter()
+                        .map(|a| partition_of(&a.path))
+                        .chain(removes.iter().map(|r| partition_of(&r.path)))
+                        .collect();
+                    let unchanged = touched.iter().all(|p| {
+                        base.files.get(p).map(|f| &f.path) == latest.files.get(p).map(|f| &f.path)
+                    });
+                    if !unchanged {
+                        return Err(conflict());
+                    }
+                    tracing::info!(
+                        dataset = %self.dataset,
+                        version = ?latest.version,
+                        "Another writer committed first; rebasing this landing on its version."
+                    );
+                    let mut files = latest.files.clone();
+                    for p in &touched {
+                        match manifest.files.get(p) {
+                            Some(f) => files.insert(p.clone(), f.clone()),
+                            None => files.remove(p),
+                        };
+                    }
+                    let mut inputs = latest.inputs.clone();
+                    for unit in &self.replaced {
+                        inputs.remove(unit);
+                    }
+                    for (unit, entry) in &manifest.inputs {
+                        if !self.old.inputs.contains_key(unit) || self.replaced.contains(unit) {
+                            inputs.insert(unit.clone(), entry.clone());
+                        }
+                    }
+                    manifest.files = files;
+                    manifest.inputs = inputs;
+                    if manifest.watermark.is_none() {
+                        manifest.watermark = latest.watermark.clone();
+                    }
+                    base = latest;
+                }
+            }
+        }
     }
 
     fn commit_quarantine(&self) -> Result<(), Error> {
         let partition = format!("dataset={}", self.dataset);
         let existing = self
             .lake
-            .manifest(QUARANTINE_DATASET)?
+            .latest(QUARANTINE_DATASET)?
             .is_some_and(|m| m.files.contains_key(&partition));
         if self.quarantine.is_empty() && self.replaced.is_empty() && !existing {
             return Ok(());
@@ -297,7 +457,7 @@ impl Landing {
         let mut replaced = self.replaced.clone();
         if self.full_refresh {
             // Every old quarantine row of this dataset goes with the old data.
-            if let Some(m) = self.lake.manifest(QUARANTINE_DATASET)? {
+            if let Some(m) = self.lake.latest(QUARANTINE_DATASET)? {
                 replaced.extend(m.inputs.keys().filter_map(|k| {
                     k.strip_prefix(&format!("{}/", self.dataset))
                         .map(|_| k.clone())
@@ -327,6 +487,7 @@ impl Landing {
                     rows_read: n,
                     rows_landed: n,
                     rows_quarantined: 0,
+                    rows_superseded: 0,
                     min_month: None,
                     max_month: None,
                     landed_at: landed_at.clone(),
@@ -379,32 +540,136 @@ fn quarantine_batch(dataset: &str, rows: &[QuarantineRow], at: &str) -> Result<R
     RecordBatch::try_new(schema, cols).map_err(|e| Error::Internal(e.to_string()))
 }
 
-/// Remove Parquet and temp files the manifest no longer references. Best
-/// effort: a file left behind wastes space but is never read.
-fn remove_unreferenced(dir: &Path, manifest: &Manifest) {
-    let keep: HashSet<PathBuf> = manifest.files.values().map(|f| dir.join(&f.path)).collect();
+/// Fold each crowded partition's files into one, in one commit that
+/// changes no data. Returns the partitions compacted.
+pub(super) fn compact(
+    lake: &Lake,
+    table: &str,
+    snapshot: &delta::Snapshot,
+    crowded: Vec<(String, Vec<LogFile>)>,
+) -> Result<Vec<String>, Error> {
+    let dir = lake.dataset_dir(table);
+    let columns: Vec<Column> = snapshot
+        .property(delta::PROP_COLUMNS)
+        .and_then(|c| serde_json::from_str(c).ok())
+        .ok_or_else(|| Error::Manifest {
+            path: dir.clone(),
+            message: "table property safer.columns is missing or unreadable".into(),
+        })?;
+    let schema = lake_schema(&columns);
+    let mut adds = Vec::new();
+    let mut removes = Vec::new();
+    let mut written = Vec::new();
+    let mut done = Vec::new();
+    for (partition, files) in crowded {
+        let mut w = PartitionWriter::create(&dir, &partition, schema.clone())?;
+        for f in &files {
+            w.copy_from(&dir.join(&f.path), &HashSet::new(), None)?;
+        }
+        if let Some(entry) = w.finish()? {
+            written.push(dir.join(&entry.path));
+            adds.push(NewFile {
+                path: entry.path,
+                size: entry.bytes,
+                rows: entry.rows,
+            });
+        }
+        removes.extend(files);
+        done.push(partition);
+    }
+    let result = delta::block_on(delta::commit(
+        &dir,
+        Some(snapshot.version),
+        &schema,
+        Vec::new(),
+        &adds,
+        &removes,
+        "optimize",
+        false,
+    ));
+    match result {
+        Ok(_) => Ok(done),
+        Err(e) => {
+            remove_files(&written);
+            Err(match e {
+                CommitError::Conflict => Error::Conflict {
+                    dataset: table.to_string(),
+                },
+                CommitError::Failed(e) => e,
+            })
+        }
+    }
+}
+
+/// The partition folder of a file path relative to the table root.
+fn partition_of(path: &str) -> String {
+    match path.rsplit_once('/') {
+        Some((dir, _)) => dir.to_string(),
+        None => "all".to_string(),
+    }
+}
+
+/// The log actions that turn `base` into `next`: files to add and files to
+/// remove, compared by path.
+fn file_changes(
+    base: &Manifest,
+    next: &Manifest,
+    full_refresh: bool,
+) -> (Vec<NewFile>, Vec<LogFile>) {
+    let next_paths: HashSet<&str> = next.files.values().map(|f| f.path.as_str()).collect();
+    let base_paths: HashSet<&str> = base.files.values().map(|f| f.path.as_str()).collect();
+    let removes = base
+        .files
+        .values()
+        .filter(|f| full_refresh || !next_paths.contains(f.path.as_str()))
+        .map(|f| LogFile {
+            path: f.path.clone(),
+            size: f.bytes,
+            rows: f.rows,
+        })
+        .collect();
+    let adds = next
+        .files
+        .values()
+        .filter(|f| !base_paths.contains(f.path.as_str()))
+        .map(|f| NewFile {
+            path: f.path.clone(),
+            size: f.bytes,
+            rows: f.rows,
+        })
+        .collect();
+    (adds, removes)
+}
+
+/// Remove files this landing wrote and did not commit. Best effort: a file
+/// left behind wastes space but is never read (vacuum removes it later).
+fn remove_files(paths: &[PathBuf]) {
+    for p in paths {
+        if let Err(e) = std::fs::remove_file(p) {
+            tracing::warn!(path = %p.display(), error = %e, "Could not remove an uncommitted lake file.");
+        }
+    }
+}
+
+/// Remove temp files left in the table's partition folders by a writer that
+/// died. Committed files, current or superseded, are vacuum's business.
+fn remove_temp_files(dir: &Path) {
     let Ok(parts) = std::fs::read_dir(dir) else {
         return;
     };
     for part in parts.flatten() {
         let p = part.path();
-        if !p.is_dir() {
+        if !p.is_dir() || part.file_name() == delta::LOG_DIR {
             continue;
         }
         let Ok(files) = std::fs::read_dir(&p) else {
             continue;
         };
         for f in files.flatten() {
-            let path = f.path();
-            let name = f.file_name().to_string_lossy().into_owned();
-            let stale =
-                (name.ends_with(".parquet") && !keep.contains(&path)) || name.ends_with(".tmp");
-            if stale && let Err(e) = std::fs::remove_file(&path) {
-                tracing::warn!(path = %path.display(), error = %e, "Could not remove a superseded lake file.");
+            if f.file_name().to_string_lossy().ends_with(".tmp") {
+                let _ = std::fs::remove_file(f.path());
             }
         }
-        // An emptied partition directory is removed; a non-empty one stays.
-        let _ = std::fs::remove_dir(&p);
     }
 }
 
@@ -422,7 +687,7 @@ impl PartitionOpener {
     pub fn open(&self, partition: &str) -> Result<PartitionWriter, Error> {
         let mut w = PartitionWriter::create(&self.dir, partition, self.schema.clone())?;
         if let Some(old) = self.old_files.get(partition) {
-            w.copy_from(&self.dir.join(&old.path), &self.replaced)?;
+            w.copy_from(&self.dir.join(&old.path), &self.replaced, None)?;
         }
         Ok(w)
     }
@@ -506,8 +771,15 @@ impl PartitionWriter {
         Ok(())
     }
 
-    /// Copy an old file's rows, skipping those whose `_input` is in `drop`.
-    fn copy_from(&mut self, old: &Path, drop: &HashSet<String>) -> Result<(), Error> {
+    /// Copy an old file's rows, skipping those whose `_input` is in `drop`
+    /// and, when merging on a key, those whose key a new row carries.
+    /// Returns how many rows the key replaced.
+    fn copy_from(
+        &mut self,
+        old: &Path,
+        drop: &HashSet<String>,
+        merge: Option<&KeyMerge>,
+    ) -> Result<u64, Error> {
         let perr = |e: &dyn std::fmt::Display| Error::Parquet {
             path: old.to_path_buf(),
             message: e.to_string(),
@@ -521,9 +793,14 @@ impl PartitionWriter {
             .with_batch_size(64 * 1024)
             .build()
             .map_err(|e| perr(&e))?;
+        let mut superseded = 0u64;
         for batch in reader {
             let batch = batch.map_err(|e| perr(&e))?;
-            let batch = if drop.is_empty() {
+            let by_key = match merge {
+                Some(m) if !m.keys.is_empty() => Some(m.matches(&batch)?),
+                _ => None,
+            };
+            let batch = if drop.is_empty() && by_key.is_none() {
                 batch
             } else {
                 let input = batch
@@ -532,13 +809,21 @@ impl PartitionWriter {
                     .ok_or_else(|| perr(&"no _input column"))?;
                 let keep: BooleanArray = input
                     .iter()
-                    .map(|v| Some(!v.is_some_and(|v| drop.contains(v))))
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let unit_dropped = v.is_some_and(|v| drop.contains(v));
+                        let key_dropped = by_key.as_ref().is_some_and(|k| k[i]);
+                        if key_dropped && !unit_dropped {
+                            superseded += 1;
+                        }
+                        Some(!(unit_dropped || key_dropped))
+                    })
                     .collect();
                 filter_record_batch(&batch, &keep).map_err(|e| perr(&e))?
             };
             self.write(&batch)?;
         }
-        Ok(())
+        Ok(superseded)
     }
 
     /// Close, fsync and rename into place. Returns `None` (and removes the
@@ -582,6 +867,106 @@ impl Drop for PartitionWriter {
         if self.writer.is_some() {
             let _ = std::fs::remove_file(&self.tmp);
         }
+    }
+}
+
+/// An upsert in progress: the key columns and every key the new rows carry.
+/// Old rows with one of those keys are left out when their partition is
+/// rewritten, so an updated source row replaces its old version (a MERGE,
+/// done copy-on-write: one commit removes the old file and adds the new).
+#[derive(Debug, Default)]
+struct KeyMerge {
+    columns: Vec<String>,
+    keys: HashSet<String>,
+}
+
+impl KeyMerge {
+    /// The key of every row of a batch, as text (columns joined by a unit
+    /// separator; a null is a NUL so it never equals an empty string).
+    fn row_keys(&self, batch: &RecordBatch) -> Result<Vec<String>, Error> {
+        use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+        let options = FormatOptions::default();
+        let mut arrays = Vec::with_capacity(self.columns.len());
+        for c in &self.columns {
+            let a = batch
+                .column_by_name(c)
+                .ok_or_else(|| Error::Internal(format!("key column `{c}` is not in the table")))?;
+            arrays.push(a.clone());
+        }
+        let mut formatters = Vec::with_capacity(self.columns.len());
+        for a in &arrays {
+            formatters.push(
+                ArrayFormatter::try_new(a.as_ref(), &options)
+                    .map_err(|e| Error::Internal(format!("key column: {e}")))?,
+            );
+        }
+        let mut out = Vec::with_capacity(batch.num_rows());
+        for i in 0..batch.num_rows() {
+            let mut k = String::new();
+            for (j, (a, f)) in arrays.iter().zip(&formatters).enumerate() {
+                if j > 0 {
+                    k.push('\u{1f}');
+                }
+                if a.is_null(i) {
+                    k.push('\0');
+                } else {
+                    k.push_str(&f.value(i).to_string());
+                }
+            }
+            out.push(k);
+        }
+        Ok(out)
+    }
+
+    fn add(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+        let keys = self.row_keys(batch)?;
+        self.keys.extend(keys);
+        Ok(())
+    }
+
+    /// For each row of an old batch: does a new row carry its key?
+    fn matches(&self, batch: &RecordBatch) -> Result<Vec<bool>, Error> {
+        Ok(self
+            .row_keys(batch)?
+            .iter()
+            .map(|k| self.keys.contains(k))
+            .collect())
+    }
+
+    /// Whether any row of an old file carries a new key (reads only the
+    /// key columns).
+    fn touches(&self, path: &Path) -> Result<bool, Error> {
+        use parquet::arrow::ProjectionMask;
+        let perr = |e: &dyn std::fmt::Display| Error::Parquet {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        if self.keys.is_empty() {
+            return Ok(false);
+        }
+        let file = File::open(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| perr(&e))?;
+        let roots: Vec<usize> = self
+            .columns
+            .iter()
+            .filter_map(|c| builder.schema().index_of(c).ok())
+            .collect();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(64 * 1024)
+            .build()
+            .map_err(|e| perr(&e))?;
+        for batch in reader {
+            let batch = batch.map_err(|e| perr(&e))?;
+            if self.matches(&batch)?.into_iter().any(|m| m) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }
 

@@ -1,19 +1,22 @@
-//! The per-dataset manifest: the single source of truth for what a table holds.
+//! The per-dataset manifest: what one version of a table holds.
 //!
-//! Readers register exactly the files a manifest lists, never a directory
-//! listing, so a crash between writing a new Parquet file and swapping the
-//! manifest leaves an orphan file that nobody reads, not duplicated rows.
+//! A `Manifest` is read from the table's Delta log (see [`super::delta`]):
+//! its files are the version's add actions, and its columns, input units and
+//! watermark are the `safer.*` table properties committed with them. Readers
+//! register exactly the files a version lists, never a directory listing, so
+//! a crash between writing a new Parquet file and committing leaves an orphan
+//! file that nobody reads, not duplicated rows.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Error, atomic_write};
+use super::Error;
+use super::delta::{
+    self, At, PROP_COLUMNS, PROP_INPUTS, PROP_KEY, PROP_UPDATED_AT, PROP_WATERMARK,
+};
 use crate::schema::Column;
-
-/// File name of a dataset's manifest inside its directory.
-pub const MANIFEST_FILE: &str = "_manifest.json";
 
 /// Everything the lake knows about one dataset.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -29,8 +32,15 @@ pub struct Manifest {
     /// Highest watermark value landed, for incremental SQL sources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watermark: Option<String>,
-    /// When the manifest was last written (RFC 3339, UTC).
+    /// When safer last landed into the table (RFC 3339, UTC).
     pub updated_at: String,
+    /// Columns an incremental source merges on, when it declares a key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key: Vec<String>,
+    /// The Delta table version this was read from (`None` before the first
+    /// commit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
 /// One Parquet file of the dataset.
@@ -59,6 +69,10 @@ pub struct InputEntry {
     pub rows_landed: u64,
     /// Rows sent to quarantine with a reason.
     pub rows_quarantined: u64,
+    /// Earlier rows this unit replaced by carrying their key (upserts), so
+    /// the table holds the sum of rows landed less the sum superseded.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rows_superseded: u64,
     /// Earliest month (`YYYY-MM`) in the landed rows, where the data has months.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_month: Option<String>,
@@ -70,29 +84,109 @@ pub struct InputEntry {
 }
 
 impl Manifest {
-    /// Read a dataset's manifest, or `None` if the dataset has never landed.
+    /// Read a dataset's newest version, or `None` if it has never landed.
     pub fn load(dataset_dir: &Path) -> Result<Option<Manifest>, Error> {
-        let path = dataset_dir.join(MANIFEST_FILE);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(Error::Io { path, source }),
-        };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| Error::Manifest {
-                path,
-                message: e.to_string(),
-            })
+        Manifest::load_at(dataset_dir, At::Latest)
     }
 
-    /// Write the manifest atomically (temp file, fsync, rename, fsync dir).
-    pub fn store(&self, dataset_dir: &Path) -> Result<(), Error> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::Manifest {
-            path: dataset_dir.join(MANIFEST_FILE),
-            message: e.to_string(),
-        })?;
-        atomic_write(&dataset_dir.join(MANIFEST_FILE), &bytes)
+    /// Read a dataset as of a version or a moment, or `None` if it had not
+    /// landed by then.
+    pub fn load_at(dataset_dir: &Path, at: At) -> Result<Option<Manifest>, Error> {
+        let Some(snapshot) = delta::block_on(delta::load(dataset_dir, at))? else {
+            return Ok(None);
+        };
+        Manifest::from_snapshot(dataset_dir, &snapshot).map(Some)
+    }
+
+    /// The manifest a Delta snapshot describes.
+    pub fn from_snapshot(dataset_dir: &Path, s: &delta::Snapshot) -> Result<Manifest, Error> {
+        let bad = |what: &str, e: &dyn std::fmt::Display| Error::Manifest {
+            path: dataset_dir.to_path_buf(),
+            message: format!("table property {what}: {e}"),
+        };
+        let dataset = dataset_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let json = |key: &str| -> Result<Option<serde_json::Value>, Error> {
+            s.property(key)
+                .map(|v| serde_json::from_str(v).map_err(|e| bad(key, &e)))
+                .transpose()
+        };
+        let columns: Vec<Column> = match json(PROP_COLUMNS)? {
+            Some(v) => serde_json::from_value(v).map_err(|e| bad(PROP_COLUMNS, &e))?,
+            None => {
+                return Err(bad(
+                    PROP_COLUMNS,
+                    &"missing: this Delta table was not written by safer",
+                ));
+            }
+        };
+        let inputs: BTreeMap<String, InputEntry> = match json(PROP_INPUTS)? {
+            Some(v) => serde_json::from_value(v).map_err(|e| bad(PROP_INPUTS, &e))?,
+            None => BTreeMap::new(),
+        };
+        let key: Vec<String> = match json(PROP_KEY)? {
+            Some(v) => serde_json::from_value(v).map_err(|e| bad(PROP_KEY, &e))?,
+            None => Vec::new(),
+        };
+        let mut files = BTreeMap::new();
+        for f in &s.files {
+            let partition = match f.path.rsplit_once('/') {
+                Some((dir, _)) => dir.to_string(),
+                None => "all".to_string(),
+            };
+            let entry = FileEntry {
+                path: f.path.clone(),
+                rows: f.rows,
+                bytes: f.size,
+            };
+            if let Some(other) = files.insert(partition.clone(), entry) {
+                return Err(Error::Manifest {
+                    path: dataset_dir.to_path_buf(),
+                    message: format!(
+                        "partition {partition} has more than one file ({} and {}); \
+                         run `safer lake optimize` to compact it",
+                        other.path, f.path
+                    ),
+                });
+            }
+        }
+        Ok(Manifest {
+            dataset,
+            columns,
+            files,
+            inputs,
+            watermark: s.property(PROP_WATERMARK).map(str::to_string),
+            updated_at: s.property(PROP_UPDATED_AT).unwrap_or_default().to_string(),
+            key,
+            version: Some(s.version),
+        })
+    }
+
+    /// The `safer.*` table properties that record this manifest.
+    pub fn properties(&self) -> Result<Vec<(String, Option<String>)>, Error> {
+        let enc = |v: serde_json::Result<String>| {
+            v.map_err(|e| Error::Internal(format!("encoding table properties: {e}")))
+        };
+        Ok(vec![
+            (
+                PROP_COLUMNS.to_string(),
+                Some(enc(serde_json::to_string(&self.columns))?),
+            ),
+            (
+                PROP_INPUTS.to_string(),
+                Some(enc(serde_json::to_string(&self.inputs))?),
+            ),
+            (PROP_WATERMARK.to_string(), self.watermark.clone()),
+            (PROP_UPDATED_AT.to_string(), Some(self.updated_at.clone())),
+            (
+                PROP_KEY.to_string(),
+                (!self.key.is_empty())
+                    .then(|| enc(serde_json::to_string(&self.key)))
+                    .transpose()?,
+            ),
+        ])
     }
 
     /// Total rows across all files.
@@ -114,4 +208,8 @@ impl Manifest {
             .max()?;
         Some((min, max))
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -1,16 +1,20 @@
-//! The Parquet lake: partitioned, zstd-compressed datasets with a manifest each.
+//! The lake: one Delta Lake table per dataset, of zstd-compressed Parquet.
 //!
-//! Layout: `lake/<dataset>/<partition>/part-<id>.parquet` with Hive-style
-//! partitions (`year=2024`) and `lake/<dataset>/_manifest.json`. Each partition
-//! holds one file, rewritten whole when any input in it changes, so a county's
-//! ten years of police.uk data is ten files, not a hundred and twenty.
+//! Layout: `lake/<dataset>/_delta_log/` (the transaction log) and
+//! `lake/<dataset>/<partition>/part-<id>.parquet`, grouped in Hive-style
+//! folders (`year=2024`). Each partition holds one file per version,
+//! rewritten whole when any input in it changes, so a county's ten years of
+//! police.uk data is ten files, not a hundred and twenty.
 //!
-//! Every write is atomic: new files are written under a temporary name,
-//! fsynced and renamed, then the manifest is swapped the same way, and only
-//! then are superseded files removed. Readers follow the manifest, so an
-//! interrupted ingest leaves the previous good state readable.
+//! Every landing is one Delta commit: new files are written and fsynced, then
+//! one log entry adds them, removes the files they supersede and records the
+//! bookkeeping. Readers follow the log, so an interrupted ingest leaves the
+//! previous version readable; superseded files stay for time travel
+//! (`safer run --as-of`) until `safer lake vacuum` removes them.
 
+pub mod delta;
 mod landing;
+pub mod maintain;
 mod manifest;
 
 use std::fs::File;
@@ -18,11 +22,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use delta::At;
 pub use landing::{
     Landing, LandingSummary, PartitionOpener, PartitionWriter, QuarantineRow, input_column,
     quarantine_columns,
 };
-pub use manifest::{FileEntry, InputEntry, MANIFEST_FILE, Manifest};
+pub use manifest::{FileEntry, InputEntry, Manifest};
 
 /// Dataset that holds quarantined rows of every other dataset.
 pub const QUARANTINE_DATASET: &str = "quarantine";
@@ -54,6 +59,24 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// The Delta log could not be read or written.
+    #[error("{path}: Delta log: {message}")]
+    Delta {
+        /// Table directory.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// Another writer committed to the table while this landing was being
+    /// written, and the two changes touch the same partitions.
+    #[error(
+        "`{dataset}` was changed by another writer while this landing was being written, \
+         and both changed the same partitions; nothing from this landing was committed, so run it again"
+    )]
+    Conflict {
+        /// The table.
+        dataset: String,
+    },
     /// Another safer process holds the lake.
     #[error("{path}: the lake is in use by another safer process")]
     Locked {
@@ -83,6 +106,32 @@ pub enum Error {
 pub struct Lake {
     root: PathBuf,
     checks: Option<Arc<crate::sources::checks::Checks>>,
+    pin: Option<Arc<Pin>>,
+}
+
+/// The lake as it was: what a pinned lake's readers see. Writers always
+/// land on the newest version, whatever the pin.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pin {
+    /// Exactly these table versions (a past run's record); a table not
+    /// named did not exist for that run.
+    Versions(std::collections::BTreeMap<String, u64>),
+    /// Every table as it was at this moment.
+    Time(chrono::DateTime<chrono::Utc>),
+}
+
+impl std::fmt::Display for Pin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pin::Versions(v) => write!(f, "the table versions of a past run ({} tables)", v.len()),
+            Pin::Time(t) => write!(
+                f,
+                "the lake as it was at {}",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        }
+    }
 }
 
 /// Held while a process writes to the lake; released on drop.
@@ -99,7 +148,22 @@ impl Lake {
             path: root.clone(),
             source,
         })?;
-        Ok(Lake { root, checks: None })
+        Ok(Lake {
+            root,
+            checks: None,
+            pin: None,
+        })
+    }
+
+    /// The same lake, read as it was (see [`Pin`]).
+    pub fn pinned(mut self, pin: Pin) -> Lake {
+        self.pin = Some(Arc::new(pin));
+        self
+    }
+
+    /// What the lake's readers are pinned to, if anything.
+    pub fn pin(&self) -> Option<&Pin> {
+        self.pin.as_deref()
     }
 
     /// The same lake, with source tests run on every landing.
@@ -142,32 +206,101 @@ impl Lake {
         }
     }
 
-    /// The manifest of a dataset, if it has landed.
+    /// The manifest of a dataset as its readers see it: the newest version,
+    /// or the pinned one when the lake is pinned.
     pub fn manifest(&self, dataset: &str) -> Result<Option<Manifest>, Error> {
+        match self.pin.as_deref() {
+            None => self.latest(dataset),
+            Some(Pin::Versions(v)) => match v.get(dataset) {
+                Some(v) => self.manifest_at(dataset, At::Version(*v)),
+                None => Ok(None),
+            },
+            Some(Pin::Time(t)) => self.manifest_at(dataset, At::Timestamp(*t)),
+        }
+    }
+
+    /// The manifest of a dataset's newest version, whatever the pin: what a
+    /// landing builds on.
+    pub fn latest(&self, dataset: &str) -> Result<Option<Manifest>, Error> {
         Manifest::load(&self.dataset_dir(dataset))
     }
 
-    /// Every dataset with a manifest, sorted by name.
-    pub fn datasets(&self) -> Result<Vec<Manifest>, Error> {
+    /// The manifest of a dataset as of a version or moment.
+    pub fn manifest_at(&self, dataset: &str, at: At) -> Result<Option<Manifest>, Error> {
+        Manifest::load_at(&self.dataset_dir(dataset), at)
+    }
+
+    /// Every dataset, sorted by name, as of the given versions: a dataset
+    /// named in `versions` is read at that version, one that is not is left
+    /// out (it did not exist when they were recorded).
+    pub fn datasets_at_versions(
+        &self,
+        versions: &std::collections::BTreeMap<String, u64>,
+    ) -> Result<Vec<Manifest>, Error> {
+        let mut out = Vec::new();
+        for (dataset, v) in versions {
+            if let Some(m) = self.manifest_at(dataset, At::Version(*v))? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every dataset as it was at a moment, sorted by name.
+    pub fn datasets_at_time(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Manifest>, Error> {
+        let mut out = Vec::new();
+        for name in self.table_names()? {
+            if let Some(m) = self.manifest_at(&name, At::Timestamp(at))? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Names of the folders that hold a Delta table, sorted.
+    pub fn table_names(&self) -> Result<Vec<String>, Error> {
         let mut out = Vec::new();
         let entries = std::fs::read_dir(&self.root).map_err(|source| Error::Io {
             path: self.root.clone(),
             source,
         })?;
-        for entry in entries {
-            let entry = entry.map_err(|source| Error::Io {
-                path: self.root.clone(),
-                source,
-            })?;
-            if !entry.path().is_dir() {
-                continue;
+        for entry in entries.flatten() {
+            if delta::is_table(&entry.path()) {
+                out.push(entry.file_name().to_string_lossy().into_owned());
             }
-            if let Some(m) = Manifest::load(&entry.path())? {
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Every dataset as its readers see it (newest, or as pinned), sorted
+    /// by name.
+    pub fn datasets(&self) -> Result<Vec<Manifest>, Error> {
+        match self.pin.as_deref() {
+            Some(Pin::Versions(v)) => return self.datasets_at_versions(v),
+            Some(Pin::Time(t)) => return self.datasets_at_time(*t),
+            None => {}
+        }
+        let mut out = Vec::new();
+        for name in self.table_names()? {
+            if let Some(m) = self.manifest(&name)? {
                 out.push(m);
             }
         }
-        out.sort_by(|a, b| a.dataset.cmp(&b.dataset));
         Ok(out)
+    }
+
+    /// The version of every table as its readers see it, for a run's record
+    /// of what it read.
+    pub fn versions(&self) -> Result<std::collections::BTreeMap<String, u64>, Error> {
+        Ok(self
+            .datasets()?
+            .into_iter()
+            .filter_map(|m| Some((m.dataset, m.version?)))
+            .collect())
     }
 }
 

@@ -613,6 +613,42 @@ impl Ledger {
         Ok(v)
     }
 
+    /// The lake table versions the ledger still needs kept readable: those
+    /// read by any run started at or after `since` (RFC 3339), and by the
+    /// newest complete run of each schedule however old, so its pack can
+    /// always be rebuilt. Table -> versions.
+    pub async fn lake_versions_needed(
+        &self,
+        since: &str,
+    ) -> Result<std::collections::BTreeMap<String, std::collections::BTreeSet<u64>>, Error> {
+        let rows: Vec<(String, String, String, String)> = on_pool!(self, |pool, _q| {
+            sqlx::query_as(
+                "SELECT schedule, started, status, detail FROM safer_runs ORDER BY started DESC, run_id DESC",
+            )
+            .fetch_all(pool)
+            .await
+            .map_err(|e| self.err(e))?
+        });
+        let mut out: std::collections::BTreeMap<String, std::collections::BTreeSet<u64>> =
+            Default::default();
+        let mut newest_complete: std::collections::HashSet<String> = Default::default();
+        for (schedule, started, status, detail) in rows {
+            let complete = RunStatus::parse(&status).is_some_and(RunStatus::is_complete);
+            let wanted =
+                started.as_str() >= since || (complete && newest_complete.insert(schedule.clone()));
+            if !wanted {
+                continue;
+            }
+            let Ok(record) = serde_json::from_str::<RunRecord>(&detail) else {
+                continue;
+            };
+            for (table, v) in record.lake_versions {
+                out.entry(table).or_default().insert(v);
+            }
+        }
+        Ok(out)
+    }
+
     /// The newest run of each schedule.
     pub async fn latest_per_schedule(&self) -> Result<Vec<RunSummary>, Error> {
         let all = self

@@ -313,6 +313,14 @@ pub struct RunRecord {
     /// not installed, say).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The Delta version of every lake table the indicators read: the run
+    /// can be rebuilt from exactly this lake (`safer run --lake-as-of
+    /// run:<id>`) and compared with another (`safer diff`).
+    #[serde(default)]
+    pub lake_versions: std::collections::BTreeMap<String, u64>,
+    /// What the lake was pinned to, when the run read it as it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lake_as_of: Option<String>,
 }
 
 impl RunRecord {

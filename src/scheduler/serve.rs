@@ -79,6 +79,7 @@ impl Runner for PipelineRunner {
             step_timeout: Some(fire.schedule.timeout),
             stop: Some(stop_flag),
             today: fire.logical_date,
+            lake_pin: None,
         };
         Box::pin(async move {
             // A run that cannot start (the ledger database is restarting,

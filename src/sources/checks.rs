@@ -332,7 +332,7 @@ fn run_test(
         TestKind::Relationships => {
             let to = t.to.as_deref().unwrap_or_default();
             let (table, col) = to.split_once('.').unwrap_or((to, ""));
-            let Some(m) = lake.manifest(table).map_err(|e| e.to_string())? else {
+            let Some(m) = lake.latest(table).map_err(|e| e.to_string())? else {
                 return Err(format!("the lookup table `{table}` has not landed"));
             };
             let mut known: HashSet<String> = HashSet::new();
@@ -550,6 +550,7 @@ fn entry(dataset: &str, rows: u64, partition: &str, at: &str) -> InputEntry {
         rows_read: rows,
         rows_landed: rows,
         rows_quarantined: 0,
+        rows_superseded: 0,
         min_month: None,
         max_month: None,
         landed_at: at.to_string(),

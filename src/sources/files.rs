@@ -491,6 +491,7 @@ pub fn land(
                 rows_read: parsed.rows_read,
                 rows_landed: parsed.rows_landed,
                 rows_quarantined: parsed.quarantine.len() as u64,
+                rows_superseded: 0,
                 min_month: parsed.min_month.clone(),
                 max_month: parsed.max_month.clone(),
                 landed_at: landed_at.clone(),

@@ -128,6 +128,9 @@ async fn land_inner(
             unique_suffix()
         ),
     };
+    if src.mode == SqlMode::Incremental && !src.key.is_empty() {
+        landing.merge_on(&src.key)?;
+    }
     let mut pull = Pull::new(&landing, src, &unit, watermark_col.as_ref());
     let connect_err = |e: sqlx::Error| Error::Connect {
         source_name: src.name.clone(),
@@ -501,6 +504,7 @@ impl<'a> Pull<'a> {
                 rows_read: self.rows_read,
                 rows_landed: self.rows_landed,
                 rows_quarantined: self.quarantine.len() as u64,
+                rows_superseded: 0,
                 min_month: self.min_month.clone(),
                 max_month: self.max_month.clone(),
                 landed_at: now_rfc3339(),

@@ -56,23 +56,12 @@ pub async fn scalar(lake: &Lake, sql: &str) -> String {
     r[0][0].clone()
 }
 
-/// Every Parquet file under a dataset directory, read with the parquet crate
-/// directly (not through the engine), as rows of strings.
+/// Every row of a table's current version, read with the parquet crate
+/// directly (not through the engine): the files come from replaying the
+/// table's Delta log here, independently of safer's own log reader.
 pub fn read_parquet_dir(dir: &Path) -> Vec<Vec<String>> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                files.push(p);
-            }
-        }
-    }
     let mut out = Vec::new();
-    for f in files {
+    for f in delta_log_files(dir) {
         let file = std::fs::File::open(&f).unwrap();
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .unwrap()
@@ -81,6 +70,72 @@ pub fn read_parquet_dir(dir: &Path) -> Vec<Vec<String>> {
         let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
         out.extend(to_strings(&batches));
     }
+    out.sort();
+    out
+}
+
+/// The data files of a Delta table's newest version, by replaying the JSON
+/// commits in `_delta_log` (add minus remove, in version order). A second,
+/// deliberately simple reader of the log for the tests to check against.
+pub fn delta_log_files(dir: &Path) -> Vec<PathBuf> {
+    let mut commits: Vec<PathBuf> = std::fs::read_dir(dir.join("_delta_log"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "json")
+                && p.file_stem()
+                    .is_some_and(|s| s.to_string_lossy().chars().all(|c| c.is_ascii_digit()))
+        })
+        .collect();
+    commits.sort();
+    let mut live = std::collections::BTreeSet::new();
+    for c in commits {
+        for line in std::fs::read_to_string(&c).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if let Some(p) = v["add"]["path"].as_str() {
+                live.insert(percent_decode(p));
+            }
+            if let Some(p) = v["remove"]["path"].as_str() {
+                live.remove(&percent_decode(p));
+            }
+        }
+    }
+    live.into_iter().map(|p| dir.join(p)).collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(n) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(n);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// A table's whole transaction log (file names and contents), to show a
+/// refused landing committed nothing.
+pub fn delta_log_state(dir: &Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = std::fs::read_dir(dir.join("_delta_log"))
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read_to_string(e.path()).unwrap_or_default(),
+            )
+        })
+        .collect();
     out.sort();
     out
 }

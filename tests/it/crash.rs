@@ -298,7 +298,7 @@ fn kill_9_at_any_moment_leaves_the_lake_and_the_packs_sound() {
 
     // Named points: a crash exactly between the steps of a landing and of
     // a publish.
-    for point in ["lake:before-manifest", "lake:after-manifest"] {
+    for point in ["lake:before-commit", "lake:after-commit"] {
         restore(&s.root, &s.old);
         let (code, out) = run(
             &s.root,

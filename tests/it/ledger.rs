@@ -29,6 +29,8 @@ fn record(run_id: &str, schedule: &str, night: (i32, u32, u32)) -> RunRecord {
         outputs: Vec::new(),
         problems: Vec::new(),
         warnings: Vec::new(),
+        lake_versions: Default::default(),
+        lake_as_of: None,
     }
 }
 

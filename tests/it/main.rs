@@ -9,6 +9,7 @@ mod check;
 mod cli;
 mod common;
 mod crash;
+mod delta;
 mod evaluation;
 mod explore;
 mod hostile;

@@ -175,7 +175,7 @@ async fn refuses_a_file_with_wrong_columns_and_keeps_the_table() {
     let lake = Lake::open(tmp.path().join("lake")).unwrap();
     let mut problems = Vec::new();
     land_police_uk(&lake, &fixture("police_uk"), None, &mut problems).unwrap();
-    let before = std::fs::read(tmp.path().join("lake/police_uk_street/_manifest.json")).unwrap();
+    let before = crate::common::delta_log_state(&tmp.path().join("lake/police_uk_street"));
 
     let r = land_police_uk(&lake, &fixture("police_uk_bad"), None, &mut problems).unwrap();
     assert_eq!(r.inputs_refused, 1);
@@ -184,7 +184,7 @@ async fn refuses_a_file_with_wrong_columns_and_keeps_the_table() {
     assert!(msg.contains("2024-02-lancashire-street.csv"), "{msg}");
     assert!(msg.contains("missing columns: `Context`"), "{msg}");
     assert!(msg.contains("unexpected columns: `Notes`"), "{msg}");
-    let after = std::fs::read(tmp.path().join("lake/police_uk_street/_manifest.json")).unwrap();
+    let after = crate::common::delta_log_state(&tmp.path().join("lake/police_uk_street"));
     assert_eq!(before, after, "a refused file must not change the dataset");
 }
 
@@ -256,18 +256,64 @@ async fn reimport_is_idempotent_and_a_corrected_month_replaces_that_month() {
         .await,
         "4"
     );
-    // Superseded Parquet files are gone: exactly one file per partition.
-    let n = std::fs::read_dir(tmp.path().join("lake/police_uk_street/year=2024"))
+    // The log lists exactly one file per partition; the superseded 2024
+    // file stays on disk so the earlier version can still be read.
+    let dir = tmp.path().join("lake/police_uk_street");
+    let live = crate::common::delta_log_files(&dir);
+    assert_eq!(live.len(), 2, "{live:?}");
+    let on_disk = |d: &std::path::Path| {
+        std::fs::read_dir(d)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "parquet")
+            })
+            .count()
+    };
+    assert_eq!(on_disk(&dir.join("year=2024")), 2);
+
+    // Time travel: the first version still holds the Shoplifting row and
+    // not the Drugs one (9 rows), the newest holds the corrected month.
+    let v1 = m1.version.unwrap();
+    let v3 = m3.version.unwrap();
+    assert!(v3 > v1, "{v1} then {v3}");
+    let first = Lake::open(tmp.path().join("lake"))
         .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "parquet")
-        })
-        .count();
-    assert_eq!(n, 1);
+        .pinned(safer::lake::Pin::Versions(
+            [("police_uk_street".to_string(), v1)].into(),
+        ));
+    assert_eq!(
+        scalar(
+            &first,
+            "SELECT COUNT(*) FROM police_uk_street WHERE crime_type = 'Shoplifting'"
+        )
+        .await,
+        "1"
+    );
+    assert_eq!(
+        scalar(&first, "SELECT COUNT(*) FROM police_uk_street").await,
+        "9"
+    );
+
+    // Vacuum with no retention and no run needing the old version removes
+    // the superseded file; the newest version reads the same.
+    let done =
+        safer::lake::maintain::vacuum(&lake, &Default::default(), std::time::Duration::ZERO, false)
+            .unwrap();
+    let street = done.iter().find(|t| t.table == "police_uk_street").unwrap();
+    assert_eq!(street.files_removed.len(), 1, "{street:?}");
+    assert!(
+        street.files_removed[0].starts_with("year=2024/"),
+        "{street:?}"
+    );
+    assert_eq!(on_disk(&dir.join("year=2024")), 1);
+    assert_eq!(
+        scalar(&lake, "SELECT COUNT(*) FROM police_uk_street").await,
+        "9"
+    );
 }
 
 pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {

@@ -247,7 +247,7 @@ severity = "warn"
         .unwrap()
         .flatten()
     {
-        if p.path().is_dir() {
+        if p.path().is_dir() && p.file_name() != "_delta_log" {
             for f in std::fs::read_dir(p.path()).unwrap().flatten() {
                 on_disk.push(f.path());
             }

@@ -1,0 +1,386 @@
+//! The Delta Lake transaction log behind every lake table (delta-rs).
+//!
+//! Each dataset directory is a Delta table: `_delta_log/` is the only record
+//! of which Parquet files make up each version, so any Delta reader (DuckDB's
+//! delta extension, the Python `deltalake` package, Spark, Synapse, Fabric)
+//! sees exactly what safer's engine sees, and any past version stays readable
+//! until it is vacuumed.
+//!
+//! safer writes the Parquet files itself (one file a partition, streamed,
+//! faster than a general writer for this shape of data) and commits them as
+//! add and remove actions. The bookkeeping the old `_manifest.json` held
+//! (declared columns, every input unit with its fingerprint and accounting,
+//! the watermark) rides in the table's configuration as `safer.*` properties,
+//! so it changes in the same atomic commit as the files it describes. Other
+//! engines ignore properties they do not know.
+//!
+//! delta-rs is asynchronous and most of the lake's callers are not, so
+//! [`block_on`] runs a future to completion on a small runtime of its own,
+//! on a scoped thread: safe to call from plain code and from inside tokio.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::Path;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::{CommitBuilder, TransactionError};
+use deltalake::kernel::{Action, Add, Metadata, MetadataExt, Protocol, Remove, StructType};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::{DeltaTableBuilder, DeltaTableError};
+
+use super::Error;
+
+/// Table property holding the declared columns (JSON).
+pub const PROP_COLUMNS: &str = "safer.columns";
+/// Table property holding every landed input unit (JSON).
+pub const PROP_INPUTS: &str = "safer.inputs";
+/// Table property holding the incremental watermark, when there is one.
+pub const PROP_WATERMARK: &str = "safer.watermark";
+/// Table property holding when safer last landed (RFC 3339).
+pub const PROP_UPDATED_AT: &str = "safer.updatedAt";
+/// Table property holding the key an incremental source merges on (JSON list).
+pub const PROP_KEY: &str = "safer.key";
+
+/// Folder of the transaction log inside a table.
+pub const LOG_DIR: &str = "_delta_log";
+
+/// Which version of a table to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum At {
+    /// The newest committed version.
+    Latest,
+    /// Exactly this version.
+    Version(u64),
+    /// The newest version committed at or before this moment.
+    Timestamp(chrono::DateTime<chrono::Utc>),
+}
+
+/// One data file of a table version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogFile {
+    /// Path relative to the table root, as the log records it.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Rows, from the file's statistics.
+    pub rows: u64,
+}
+
+/// A table as of one version.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The version read.
+    pub version: u64,
+    /// When that version was committed (milliseconds since the epoch).
+    pub committed_at_ms: Option<i64>,
+    /// Its data files.
+    pub files: Vec<LogFile>,
+    /// Its table properties.
+    pub configuration: HashMap<String, String>,
+    metadata: Metadata,
+}
+
+/// A file written for a commit, to be added.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    /// Path relative to the table root.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Rows in the file.
+    pub rows: u64,
+}
+
+/// Run a future to completion from synchronous code, inside or outside a
+/// tokio runtime, on a scoped thread with a runtime of its own.
+pub fn block_on<F>(fut: F) -> F::Output
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a current-thread runtime builds")
+                .block_on(fut)
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+/// The URL delta-rs knows a local table directory by.
+fn table_url(dir: &Path) -> Result<url::Url, Error> {
+    let abs = std::path::absolute(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    url::Url::from_directory_path(&abs).map_err(|()| Error::Delta {
+        path: dir.to_path_buf(),
+        message: "not an absolute path".into(),
+    })
+}
+
+fn delta_err(dir: &Path) -> impl Fn(DeltaTableError) -> Error + '_ {
+    move |e| Error::Delta {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// Whether a directory holds a Delta table (has a transaction log).
+pub fn is_table(dir: &Path) -> bool {
+    dir.join(LOG_DIR).is_dir()
+}
+
+/// Read a table's files and properties at a version. `None` when the table
+/// has never been committed, or did not exist yet at the moment asked for.
+pub async fn load(dir: &Path, at: At) -> Result<Option<Snapshot>, Error> {
+    if !is_table(dir) {
+        return Ok(None);
+    }
+    let log_has_commit = std::fs::read_dir(dir.join(LOG_DIR))
+        .map(|entries| {
+            entries.flatten().any(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                n.ends_with(".json") && n.chars().take(20).all(|c| c.is_ascii_digit())
+            })
+        })
+        .unwrap_or(false);
+    if !log_has_commit {
+        // A log folder with no commit in it: a first landing that died
+        // before committing. Nothing was ever readable there.
+        return Ok(None);
+    }
+    let url = table_url(dir)?;
+    let builder = DeltaTableBuilder::from_url(url).map_err(delta_err(dir))?;
+    let builder = match at {
+        At::Latest => builder,
+        At::Version(v) => builder.with_version(v),
+        At::Timestamp(t) => builder.with_timestamp(t),
+    };
+    let table = match builder.load().await {
+        Ok(t) => t,
+        Err(DeltaTableError::InvalidVersion(_)) if !matches!(at, At::Latest) => return Ok(None),
+        Err(e) => return Err(delta_err(dir)(e)),
+    };
+    let state = table.snapshot().map_err(delta_err(dir))?;
+    let version = state.version();
+    let committed_at_ms = state.version_timestamp(state.version());
+    if let (At::Timestamp(t), Some(ms)) = (at, committed_at_ms)
+        && ms > t.timestamp_millis()
+    {
+        // Even the oldest version is newer than the moment asked for.
+        return Ok(None);
+    }
+    let log = state.snapshot().try_log_data().map_err(delta_err(dir))?;
+    let mut files = Vec::new();
+    for f in log.iter() {
+        files.push(LogFile {
+            path: f.path().into_owned(),
+            size: f.size().max(0) as u64,
+            rows: f.num_records().unwrap_or(0) as u64,
+        });
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let metadata = state.metadata().clone();
+    Ok(Some(Snapshot {
+        version,
+        committed_at_ms,
+        files,
+        configuration: metadata.configuration().clone(),
+        metadata,
+    }))
+}
+
+fn dfail(dir: &Path, e: impl Into<DeltaTableError>) -> CommitError {
+    CommitError::Failed(delta_err(dir)(e.into()))
+}
+
+/// Why a commit did not happen.
+#[derive(Debug)]
+pub enum CommitError {
+    /// Another writer committed a newer version first; nothing was written.
+    Conflict,
+    /// Anything else.
+    Failed(Error),
+}
+
+/// The protocol safer's tables need: plain (1, 2), or (3, 7) with the
+/// `timestampNtz` feature when a column is a timestamp without zone.
+fn protocol_for(schema: &StructType) -> Result<Protocol, Error> {
+    let ntz = deltalake::kernel::contains_timestampntz(schema.fields());
+    let value = if ntz {
+        serde_json::json!({
+            "minReaderVersion": 3,
+            "minWriterVersion": 7,
+            "readerFeatures": ["timestampNtz"],
+            "writerFeatures": ["timestampNtz"],
+        })
+    } else {
+        serde_json::json!({ "minReaderVersion": 1, "minWriterVersion": 2 })
+    };
+    serde_json::from_value(value).map_err(|e| Error::Internal(format!("protocol: {e}")))
+}
+
+fn kernel_schema(schema: &SchemaRef) -> Result<StructType, Error> {
+    schema
+        .as_ref()
+        .try_into_kernel()
+        .map_err(|e| Error::Internal(format!("schema for the Delta log: {e}")))
+}
+
+/// Commit one version: remove `removes`, add `adds`, and set the table's
+/// schema and `safer.*` properties (no properties: the metadata is left as
+/// it is). `base` is the version the change was computed from; if another
+/// writer has committed since, nothing is written and
+/// [`CommitError::Conflict`] says so (the caller decides whether the change
+/// can be rebased). `data_change` is false for a rewrite that changes no
+/// rows (compaction). Returns the new version.
+#[allow(clippy::too_many_arguments)]
+pub async fn commit(
+    dir: &Path,
+    base: Option<u64>,
+    schema: &SchemaRef,
+    properties: Vec<(String, Option<String>)>,
+    adds: &[NewFile],
+    removes: &[LogFile],
+    operation: &str,
+    data_change: bool,
+) -> Result<u64, CommitError> {
+    let failed = |e: Error| CommitError::Failed(e);
+    let kernel = kernel_schema(schema).map_err(failed)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let url = table_url(dir).map_err(failed)?;
+    let mut actions: Vec<Action> = Vec::with_capacity(adds.len() + removes.len() + 2);
+
+    let (table, delta_op) = match base {
+        None => {
+            std::fs::create_dir_all(dir.join(LOG_DIR)).map_err(|source| {
+                failed(Error::Io {
+                    path: dir.join(LOG_DIR),
+                    source,
+                })
+            })?;
+            let config: Vec<(String, String)> = properties
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v?)))
+                .collect();
+            let metadata = deltalake::kernel::new_metadata(&kernel, Vec::<String>::new(), config)
+                .map_err(|e| dfail(dir, e))?;
+            let protocol = protocol_for(&kernel).map_err(failed)?;
+            actions.push(Action::Protocol(protocol.clone()));
+            actions.push(Action::Metadata(metadata.clone()));
+            let table = DeltaTableBuilder::from_url(url)
+                .and_then(|b| b.build())
+                .map_err(|e| dfail(dir, e))?;
+            (
+                table,
+                DeltaOperation::Create {
+                    mode: SaveMode::ErrorIfExists,
+                    location: table_url(dir).map_err(failed)?,
+                    protocol,
+                    metadata,
+                },
+            )
+        }
+        Some(v) => {
+            let table = DeltaTableBuilder::from_url(url)
+                .map_err(|e| dfail(dir, e))?
+                .with_version(v)
+                .load()
+                .await
+                .map_err(|e| dfail(dir, e))?;
+            if !properties.is_empty() {
+                let old = table
+                    .snapshot()
+                    .map_err(|e| dfail(dir, e))?
+                    .metadata()
+                    .clone();
+                let mut metadata = old.with_schema(&kernel).map_err(|e| dfail(dir, e))?;
+                for (k, v) in properties {
+                    metadata = match v {
+                        Some(v) => metadata.add_config_key(k, v),
+                        None => metadata.remove_config_key(&k),
+                    }
+                    .map_err(|e| dfail(dir, e))?;
+                }
+                actions.push(Action::Metadata(metadata));
+            }
+            (
+                table,
+                DeltaOperation::Write {
+                    mode: SaveMode::Append,
+                    partition_by: None,
+                    predicate: Some(operation.to_string()),
+                },
+            )
+        }
+    };
+    for r in removes {
+        actions.push(Action::Remove(Remove {
+            path: r.path.clone(),
+            data_change,
+            deletion_timestamp: Some(now),
+            extended_file_metadata: Some(true),
+            partition_values: Some(HashMap::new()),
+            size: Some(r.size as i64),
+            ..Default::default()
+        }));
+    }
+    for a in adds {
+        actions.push(Action::Add(Add {
+            path: a.path.clone(),
+            partition_values: HashMap::new(),
+            size: a.size as i64,
+            modification_time: now,
+            data_change,
+            stats: Some(format!("{{\"numRecords\":{}}}", a.rows)),
+            ..Default::default()
+        }));
+    }
+    let snapshot = match base {
+        Some(_) => Some(table.snapshot().map_err(|e| dfail(dir, e))?),
+        None => None,
+    };
+    let result = CommitBuilder::default()
+        .with_actions(actions)
+        .with_max_retries(0)
+        .with_app_metadata(HashMap::from([(
+            "safer".to_string(),
+            serde_json::Value::String(operation.to_string()),
+        )]))
+        .build(
+            snapshot.map(|s| s as &dyn deltalake::kernel::transaction::TableReference),
+            table.log_store(),
+            delta_op,
+        )
+        .await;
+    match result {
+        Ok(done) => Ok(done.version()),
+        Err(DeltaTableError::Transaction {
+            source:
+                TransactionError::VersionAlreadyExists(_)
+                | TransactionError::MaxCommitAttempts(_)
+                | TransactionError::CommitConflict(_),
+        })
+        | Err(DeltaTableError::VersionAlreadyExists(_)) => Err(CommitError::Conflict),
+        Err(e) => Err(failed(delta_err(dir)(e))),
+    }
+}
+
+impl Snapshot {
+    /// A property's value.
+    pub fn property(&self, key: &str) -> Option<&str> {
+        self.configuration.get(key).map(String::as_str)
+    }
+
+    /// The table's unique id in the log.
+    pub fn table_id(&self) -> &str {
+        self.metadata.id()
+    }
+}

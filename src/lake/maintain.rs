@@ -1,0 +1,171 @@
+//! Keeping the lake tidy: `safer lake vacuum` and `safer lake optimize`.
+//!
+//! Every landing leaves the files it superseded on disk, so any version a
+//! run read can be read again (`safer run --lake-as-of run:<id>`, `safer
+//! diff`). Vacuum removes what no wanted version needs: files superseded
+//! longer ago than the retention, except those of the versions the ledger
+//! still names, and orphans a crashed writer left (never committed). Optimize
+//! folds a partition that holds several files (another Delta writer's
+//! appends) into one and writes a checkpoint, so readers replay fewer log
+//! entries.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use deltalake::DeltaTableBuilder;
+use deltalake::operations::vacuum::VacuumMode;
+
+use super::delta::{self, At};
+use super::{Error, Lake};
+
+/// What vacuum did to one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vacuumed {
+    /// The table.
+    pub table: String,
+    /// Versions kept readable because a run in the ledger read them.
+    pub kept_versions: Vec<u64>,
+    /// Files removed (paths relative to the table).
+    pub files_removed: Vec<String>,
+}
+
+/// Vacuum every table: remove data files that neither the newest version
+/// nor any version in `keep` (table -> versions a run read) needs, once
+/// they have been superseded for longer than `retention`. A dry run lists
+/// the files and removes nothing.
+pub fn vacuum(
+    lake: &Lake,
+    keep: &BTreeMap<String, BTreeSet<u64>>,
+    retention: Duration,
+    dry_run: bool,
+) -> Result<Vec<Vacuumed>, Error> {
+    let mut out = Vec::new();
+    for table in lake.table_names()? {
+        let dir = lake.dataset_dir(&table);
+        let kept: Vec<u64> = keep
+            .get(&table)
+            .map(|v| v.iter().copied().collect())
+            .unwrap_or_default();
+        let files = delta::block_on(async {
+            let url =
+                url::Url::from_directory_path(std::path::absolute(&dir).map_err(|source| {
+                    Error::Io {
+                        path: dir.clone(),
+                        source,
+                    }
+                })?)
+                .map_err(|()| Error::Internal("table path is not absolute".into()))?;
+            let derr = |e: deltalake::DeltaTableError| Error::Delta {
+                path: dir.clone(),
+                message: e.to_string(),
+            };
+            let table = DeltaTableBuilder::from_url(url)
+                .map_err(derr)?
+                .load()
+                .await
+                .map_err(derr)?;
+            let versions: Vec<deltalake::kernel::Version> = kept
+                .iter()
+                .map(|v| *v as deltalake::kernel::Version)
+                .collect();
+            let (_, metrics) = table
+                .vacuum()
+                .with_retention_period(
+                    chrono::Duration::from_std(retention)
+                        .unwrap_or_else(|_| chrono::Duration::days(36500)),
+                )
+                .with_enforce_retention_duration(false)
+                .with_keep_versions(&versions)
+                .with_mode(VacuumMode::Full)
+                .with_dry_run(dry_run)
+                .await
+                .map_err(derr)?;
+            Ok::<_, Error>(metrics.files_deleted)
+        })?;
+        let root = std::path::absolute(&dir).unwrap_or(dir.clone());
+        let files_removed = files
+            .into_iter()
+            .map(|f| {
+                // Report paths relative to the table, never the machine's.
+                let p = f.trim_start_matches("file://");
+                std::path::Path::new(p)
+                    .strip_prefix(&root)
+                    .map(|r| r.to_string_lossy().into_owned())
+                    .unwrap_or(f.clone())
+            })
+            .collect();
+        out.push(Vacuumed {
+            table,
+            kept_versions: kept,
+            files_removed,
+        });
+    }
+    Ok(out)
+}
+
+/// What optimize did to one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Optimized {
+    /// The table.
+    pub table: String,
+    /// Partitions whose files were folded into one.
+    pub compacted: Vec<String>,
+    /// Whether a checkpoint was written.
+    pub checkpoint: bool,
+}
+
+/// Optimize every table: fold partitions holding several files into one
+/// (a version that changes no data) and write a checkpoint.
+pub fn optimize(lake: &Lake) -> Result<Vec<Optimized>, Error> {
+    let mut out = Vec::new();
+    for table in lake.table_names()? {
+        let dir = lake.dataset_dir(&table);
+        let Some(snapshot) = delta::block_on(delta::load(&dir, At::Latest))? else {
+            continue;
+        };
+        let mut by_partition: BTreeMap<String, Vec<delta::LogFile>> = BTreeMap::new();
+        for f in &snapshot.files {
+            let p = match f.path.rsplit_once('/') {
+                Some((d, _)) => d.to_string(),
+                None => "all".to_string(),
+            };
+            by_partition.entry(p).or_default().push(f.clone());
+        }
+        let crowded: Vec<(String, Vec<delta::LogFile>)> = by_partition
+            .into_iter()
+            .filter(|(_, files)| files.len() > 1)
+            .collect();
+        let mut compacted = Vec::new();
+        if !crowded.is_empty() {
+            compacted = super::landing::compact(lake, &table, &snapshot, crowded)?;
+        }
+        delta::block_on(async {
+            let url =
+                url::Url::from_directory_path(std::path::absolute(&dir).map_err(|source| {
+                    Error::Io {
+                        path: dir.clone(),
+                        source,
+                    }
+                })?)
+                .map_err(|()| Error::Internal("table path is not absolute".into()))?;
+            let derr = |e: deltalake::DeltaTableError| Error::Delta {
+                path: dir.clone(),
+                message: e.to_string(),
+            };
+            let t = DeltaTableBuilder::from_url(url)
+                .map_err(derr)?
+                .load()
+                .await
+                .map_err(derr)?;
+            deltalake::checkpoints::create_checkpoint(&t, None)
+                .await
+                .map_err(derr)
+        })?;
+        out.push(Optimized {
+            table,
+            compacted,
+            checkpoint: true,
+        });
+    }
+    Ok(out)
+}
