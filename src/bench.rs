@@ -193,6 +193,7 @@ pub async fn run(data: &Path, work: &Path, repeats: u32) -> anyhow::Result<Repor
             notes: Default::default(),
             series: measured.series,
             results,
+            restatements: Vec::new(),
         };
         let def = crate::outputs::OutputDef::default_returns();
         crate::outputs::write_output(&work.join("outputs"), &work.join("commentary"), &def, &view)?;

@@ -17,7 +17,8 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::evaluation::results;
+use crate::evaluation::periods::PeriodType;
+use crate::evaluation::{ResultRow, results};
 use crate::lake::{At, Lake, Manifest, Pin};
 use crate::ledger::{Ledger, RunRecord};
 
@@ -78,8 +79,8 @@ pub struct Change {
     pub area_code: String,
     /// Area name.
     pub area_name: String,
-    /// Period type (`month`, `quarter`, ...).
-    pub period_type: String,
+    /// Period type.
+    pub period_type: PeriodType,
     /// Period label.
     pub period_label: String,
     /// The earlier run's value (`None`: not there, or suppressed).
@@ -119,9 +120,11 @@ struct Figure {
     sql_hash: String,
     population_year: Option<i64>,
     suppressed: bool,
+    /// A complete period, not provisional: a figure given as final.
+    settled: bool,
 }
 
-type FigureKey = (String, String, String, String);
+type FigureKey = (String, String, PeriodType, String);
 
 /// Compare two runs from the ledger.
 pub async fn between(
@@ -207,7 +210,7 @@ fn compare(
             indicator_id: k.0.clone(),
             area_code: k.1.clone(),
             area_name: after.area_name.clone(),
-            period_type: k.2.clone(),
+            period_type: k.2,
             period_label: k.3.clone(),
             before: before.value,
             after: after.value,
@@ -260,6 +263,17 @@ async fn figures(
             results::KEEP_RUNS
         ));
     };
+    figures_at(cfg, lake, &run.run_id, version, only).await
+}
+
+/// A run's figures from one version of the results table.
+async fn figures_at(
+    cfg: &Config,
+    lake: &Lake,
+    run_id: &str,
+    version: u64,
+    only: Option<&str>,
+) -> Result<BTreeMap<FigureKey, Figure>, String> {
     let pinned = lake.clone().pinned(Pin::Versions(BTreeMap::from([(
         results::TABLE.to_string(),
         version,
@@ -270,10 +284,11 @@ async fn figures(
         .map_err(|e| e.to_string())?;
     let quote = |s: &str| s.replace('\'', "''");
     let mut sql = format!(
-        "SELECT indicator_id, area_code, area_name, period_type, period_label, value, sql_hash, population_year, suppressed \
+        "SELECT indicator_id, area_code, area_name, period_type, period_label, value, sql_hash, population_year, suppressed, \
+         complete AND NOT provisional AS settled \
          FROM {} WHERE run_id = '{}'",
         results::TABLE,
-        quote(&run.run_id)
+        quote(run_id)
     );
     if let Some(id) = only {
         sql.push_str(&format!(" AND indicator_id = '{}'", quote(id)));
@@ -290,12 +305,16 @@ async fn figures(
         let value = b.column(5).as_any().downcast_ref::<Float64Array>();
         let year = b.column(7).as_any().downcast_ref::<Int64Array>();
         let supp = b.column(8).as_any().downcast_ref::<BooleanArray>();
+        let settled = b.column(9).as_any().downcast_ref::<BooleanArray>();
         for i in 0..b.num_rows() {
+            let Some(period_type) = PeriodType::from_name(pt.value(i)) else {
+                continue;
+            };
             out.insert(
                 (
                     ind.value(i).to_string(),
                     code.value(i).to_string(),
-                    pt.value(i).to_string(),
+                    period_type,
                     pl.value(i).to_string(),
                 ),
                 Figure {
@@ -304,11 +323,97 @@ async fn figures(
                     sql_hash: hash.value(i).to_string(),
                     population_year: year.filter(|y| !y.is_null(i)).map(|y| y.value(i)),
                     suppressed: supp.is_some_and(|s| !s.is_null(i) && s.value(i)),
+                    settled: settled.is_some_and(|s| !s.is_null(i) && s.value(i)),
                 },
             );
         }
     }
     Ok(out)
+}
+
+/// Figures this run is about to publish that an earlier run already
+/// published for a complete period, and that have since moved: what the
+/// pack's restatement note lists. The earlier run is the newest whose
+/// figures the results table holds; the reasons come from each table as it
+/// was when that run landed its figures against the versions this run read.
+/// Suppressed and provisional figures are never compared (a note must not
+/// reveal a hidden number).
+pub async fn restatements(
+    cfg: &Config,
+    lake: &Lake,
+    current: &[ResultRow],
+    run_id: &str,
+    versions: &BTreeMap<String, u64>,
+) -> Result<Vec<Change>, String> {
+    let Some(m) = lake.latest(results::TABLE).map_err(|e| e.to_string())? else {
+        return Ok(Vec::new());
+    };
+    let own = format!("run-{run_id}");
+    let landed = |e: &crate::lake::InputEntry| {
+        chrono::DateTime::parse_from_rfc3339(&e.landed_at)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    let Some((prev_unit, prev)) = m
+        .inputs
+        .iter()
+        .filter(|(u, _)| u.starts_with("run-") && **u != own)
+        .max_by(|a, b| landed(a.1).cmp(&landed(b.1)).then(a.0.cmp(b.0)))
+    else {
+        return Ok(Vec::new());
+    };
+    let prev_run = prev_unit.trim_start_matches("run-").to_string();
+    let Some(version) = m.version else {
+        return Ok(Vec::new());
+    };
+    let mut before = figures_at(cfg, lake, &prev_run, version, None).await?;
+    before.retain(|_, f| f.settled);
+    let mut after = BTreeMap::new();
+    for r in current.iter().filter(|r| r.complete && !r.provisional) {
+        after.insert(
+            (
+                r.indicator_id.clone(),
+                r.area_code.clone(),
+                r.period_type,
+                r.period_label.clone(),
+            ),
+            Figure {
+                area_name: r.area_name.clone(),
+                value: r.value,
+                sql_hash: r.sql_hash.clone(),
+                population_year: r.population_year.map(i64::from),
+                suppressed: r.suppressed,
+                settled: true,
+            },
+        );
+    }
+    let when = chrono::DateTime::parse_from_rfc3339(&prev.landed_at)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("results unit {prev_unit}: landed_at: {e}"))?;
+    let mut tables = BTreeMap::new();
+    for (table, v) in versions {
+        if table == results::TABLE {
+            continue;
+        }
+        let then = lake
+            .manifest_at(table, At::Timestamp(when))
+            .map_err(|e| e.to_string())?;
+        if then.as_ref().and_then(|m| m.version) == Some(*v) {
+            continue;
+        }
+        let now = lake
+            .manifest_at(table, At::Version(*v))
+            .map_err(|e| e.to_string())?;
+        if let Some(reason) = unit_changes(table, then.as_ref(), now.as_ref()) {
+            tables.insert(table.clone(), reason);
+        }
+    }
+    let reads = tables_read(cfg);
+    let d = compare(&prev_run, run_id, &before, &after, &tables, &reads);
+    Ok(d.changed
+        .into_iter()
+        .filter(|c| !c.suppressed && c.before.is_some() && c.after.is_some())
+        .collect())
 }
 
 /// How each table both runs could read changed between them.
@@ -465,7 +570,7 @@ pub fn render(d: &Diff) -> String {
             "  {} | {} | {} {}: {} -> {}{}  ({})",
             c.indicator_id,
             c.area_name,
-            c.period_type,
+            c.period_type.name(),
             c.period_label,
             fmt(c.before),
             fmt(c.after),
@@ -535,7 +640,7 @@ mod tests {
         let key = (
             "asb".to_string(),
             "E10000017".to_string(),
-            "month".to_string(),
+            PeriodType::Month,
             "Sep 2026".to_string(),
         );
         let fig = |v: f64, hash: &str| Figure {
@@ -544,6 +649,7 @@ mod tests {
             sql_hash: hash.into(),
             population_year: Some(2024),
             suppressed: false,
+            settled: true,
         };
         let fa = BTreeMap::from([(key.clone(), fig(10.0, "h1"))]);
         let fb = BTreeMap::from([(key.clone(), fig(12.0, "h2"))]);

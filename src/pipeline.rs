@@ -287,6 +287,9 @@ pub struct Evaluated {
     pub notes: std::collections::BTreeMap<String, String>,
     /// The Delta version of every lake table the indicators read.
     pub table_versions: std::collections::BTreeMap<String, u64>,
+    /// Figures published before for a complete period that have moved
+    /// since (a source revised its data), for the pack's restatement note.
+    pub restatements: Vec<crate::diff::Change>,
 }
 
 /// The reporting month: the latest month of the monthly police feed (the
@@ -351,6 +354,19 @@ pub async fn evaluate(
     let notes = apply_basis_breaks(cfg, engine, &mut measured, &mut ctx.coverage).await;
     flag_unknown_areas(&mut measured, &ctx.crosswalk);
     let results = evaluate_series(&measured, &ctx);
+    // Figures already published that have moved since: the pack says so.
+    let restatements = if land_results {
+        match crate::diff::restatements(cfg, lake, &results, run_id, engine.table_versions()).await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "Could not compare with the previous run's figures.");
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
     if land_results && !results.is_empty() {
         match evaluation::results::land(lake, run_id, &results, evaluation::results::KEEP_RUNS) {
             Ok(total) => tracing::info!(rows = results.len(), total, "Results landed."),
@@ -366,6 +382,7 @@ pub async fn evaluate(
         problems,
         notes,
         table_versions: engine.table_versions().clone(),
+        restatements,
     })
 }
 
@@ -1253,6 +1270,7 @@ async fn run_step(
                     .collect(),
                 series: e.series.clone(),
                 results: e.results.clone(),
+                restatements: e.restatements.clone(),
             };
             let (p, timed_out) = publish(cfg, view, &spec.outputs, spec.step_timeout).await;
             let status = if timed_out {

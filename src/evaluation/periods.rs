@@ -59,6 +59,11 @@ impl PeriodType {
             PeriodType::YearToDate => "year_to_date",
         }
     }
+
+    /// The type a stored name names.
+    pub fn from_name(name: &str) -> Option<PeriodType> {
+        PeriodType::ALL.into_iter().find(|p| p.name() == name)
+    }
 }
 
 /// A month as an index: `year * 12 + (month - 1)`.

@@ -11,7 +11,7 @@ use datafusion::arrow::array::{
 };
 
 use super::ResultRow;
-use crate::lake::{self, InputEntry, Lake, Landing, now_rfc3339};
+use crate::lake::{self, InputEntry, Lake, Landing};
 use crate::schema::{Column, ColumnType, date32};
 
 /// Lake table name.
@@ -204,7 +204,10 @@ pub fn land(
             rows_superseded: 0,
             min_month: months.iter().min().cloned(),
             max_month: months.iter().max().cloned(),
-            landed_at: now_rfc3339(),
+            // To the millisecond: a later run's restatement check reads
+            // each table as it was at this moment, and a landing in the
+            // same second must not count as already seen.
+            landed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         },
     );
     Ok(landing.commit()?.total_rows)

@@ -108,6 +108,9 @@ pub struct RunView {
     pub series: Vec<Series>,
     /// Evaluated results (indicator × area × period).
     pub results: Vec<crate::evaluation::ResultRow>,
+    /// Figures published before for a complete period that have moved
+    /// since (a source revised its data).
+    pub restatements: Vec<crate::diff::Change>,
 }
 
 impl RunView {
@@ -517,6 +520,9 @@ pub struct Item<'a> {
     pub rated: Option<crate::evaluation::rag::Status>,
     /// Why the figures start late or are not comparable, if they are not.
     pub basis_note: Option<String>,
+    /// The headline area's figures published before for a complete period
+    /// that have moved since, newest period first.
+    pub restated: Vec<&'a crate::diff::Change>,
     /// The indicator's evaluation settings, when its header reads.
     pub spec: Option<crate::evaluation::spec::Spec>,
     /// How the status was reached, in words: the rated period, value,
@@ -608,6 +614,8 @@ pub struct PackData<'a> {
     pub view_tables: &'a BTreeMap<String, Vec<String>>,
     /// Notes about an indicator's figures, by id.
     pub notes: &'a BTreeMap<String, String>,
+    /// Published figures that have moved since.
+    pub restatements: &'a [crate::diff::Change],
     /// Indicators in this output.
     pub series: Vec<&'a Series>,
     /// Results for those indicators.
@@ -709,6 +717,7 @@ impl<'a> PackData<'a> {
             sources: &view.sources,
             view_tables: &view.view_tables,
             notes: &view.notes,
+            restatements: &view.restatements,
             data_checks: &view.data_checks,
             series,
             results,
@@ -867,6 +876,23 @@ impl<'a> PackData<'a> {
                     status,
                     rated,
                     basis_note: self.notes.get(id).cloned(),
+                    restated: {
+                        let mut r: Vec<&crate::diff::Change> = self
+                            .restatements
+                            .iter()
+                            .filter(|c| {
+                                &c.indicator_id == id
+                                    && c.area_code == self.headline_area
+                                    && !(self.public && c.suppressed)
+                            })
+                            .collect();
+                        r.sort_by(|a, b| {
+                            a.period_type
+                                .cmp(&b.period_type)
+                                .then(b.period_label.cmp(&a.period_label))
+                        });
+                        r
+                    },
                     spec,
                     status_detail,
                     variation,

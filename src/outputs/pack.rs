@@ -576,6 +576,9 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
     if let Some(note) = &i.basis_note {
         fig("Comparability", esc(note));
     }
+    if !i.restated.is_empty() {
+        fig("Revised figures", esc(&restatement_words(i)));
+    }
     if let Some(m) = i.month.filter(|m| !hide(m.suppressed))
         && m.spc_assurance == Some(crate::evaluation::spc::Assurance::AlwaysMissed)
     {
@@ -817,6 +820,67 @@ fn indicator_section(h: &mut String, d: &PackData<'_>, i: &super::Item<'_>) {
         esc(i.meta("source").unwrap_or("not stated")),
         esc(i.meta("owner").unwrap_or("not stated"))
     );
+}
+
+/// The restatement note: which published figures moved, from what to
+/// what, and why, in words a member can repeat.
+fn restatement_words(i: &super::Item<'_>) -> String {
+    use crate::diff::Reason;
+    let unit = i
+        .year
+        .or(i.rolling)
+        .or(i.month)
+        .map(|r| r.unit)
+        .unwrap_or(crate::evaluation::spec::Unit::Count);
+    const SHOWN: usize = 4;
+    let figures: Vec<String> = i
+        .restated
+        .iter()
+        .take(SHOWN)
+        .map(|c| {
+            format!(
+                "{} was {}, now {}",
+                c.period_label,
+                super::fmt_value(c.before, false, unit),
+                super::fmt_value(c.after, false, unit)
+            )
+        })
+        .collect();
+    let more = i.restated.len().saturating_sub(SHOWN);
+    let mut why: Vec<String> = Vec::new();
+    for c in &i.restated {
+        for r in &c.reasons {
+            let w = match r {
+                Reason::RevisedData { .. } => {
+                    "the source re-sent or corrected its data for these periods".to_string()
+                }
+                Reason::NewData { .. } => "late data for these periods arrived".to_string(),
+                Reason::ChangedSql => "the way the figure is counted changed".to_string(),
+                Reason::NewPopulation { to: Some(y), .. } => {
+                    format!("rates now use the mid-{y} population estimates")
+                }
+                Reason::NewPopulation { .. } => "the population estimates changed".to_string(),
+                Reason::Other => "the evaluation settings changed".to_string(),
+            };
+            if !why.contains(&w) {
+                why.push(w);
+            }
+        }
+    }
+    format!(
+        "These figures have changed since they were last produced: {}{}; {}.",
+        figures.join("; "),
+        if more > 0 {
+            format!(" (and {more} more)")
+        } else {
+            String::new()
+        },
+        if why.is_empty() {
+            "the reason is not recorded".to_string()
+        } else {
+            format!("because {}", why.join(", and "))
+        }
+    )
 }
 
 fn glossary(h: &mut String) {

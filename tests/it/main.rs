@@ -23,3 +23,4 @@ mod service;
 mod source_tests;
 mod sql_sources;
 mod stats19;
+mod time_travel;

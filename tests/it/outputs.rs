@@ -535,6 +535,7 @@ fn no_suppressed_value_appears_anywhere_in_a_public_output() {
             error: None,
         }],
         results,
+        restatements: Vec::new(),
     };
     let tmp = tempfile::tempdir().unwrap();
     let mut formats = vec![safer::outputs::Format::Html, safer::outputs::Format::Xlsx];
