@@ -11,9 +11,14 @@ fn main() {
     let cli = safer::cli::Cli::parse();
     let default = match (cli.verbose, &cli.command) {
         // A service's log is its record: info by default.
-        (0, safer::cli::Command::Serve { .. }) => "info,datafusion=warn,tokio_cron_scheduler=warn",
-        (0, _) => "warn",
-        (1, _) => "info,datafusion=warn,tokio_cron_scheduler=warn",
+        // delta-rs's own warnings (a commit it leaves to us to retry, an
+        // API it calls experimental) are safer's business, reported in
+        // safer's words: only its errors pass.
+        (0, safer::cli::Command::Serve { .. }) => {
+            "info,datafusion=warn,tokio_cron_scheduler=warn,deltalake_core=error"
+        }
+        (0, _) => "warn,deltalake_core=error",
+        (1, _) => "info,datafusion=warn,tokio_cron_scheduler=warn,deltalake_core=error",
         _ => "debug",
     };
     let filter = EnvFilter::try_from_env("SAFER_LOG").unwrap_or_else(|_| EnvFilter::new(default));

@@ -651,12 +651,18 @@ fn remove_files(paths: &[PathBuf]) {
     }
 }
 
-/// Remove temp files left in the table's partition folders by a writer that
+/// How old a temp file must be before a landing takes it for a dead
+/// writer's leftover. Younger ones may belong to a writer still at work
+/// (another process landing other partitions of the same table).
+const STALE_TEMP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Remove temp files left in the table's partition folders by writers that
 /// died. Committed files, current or superseded, are vacuum's business.
 fn remove_temp_files(dir: &Path) {
     let Ok(parts) = std::fs::read_dir(dir) else {
         return;
     };
+    let now = std::time::SystemTime::now();
     for part in parts.flatten() {
         let p = part.path();
         if !p.is_dir() || part.file_name() == delta::LOG_DIR {
@@ -666,7 +672,13 @@ fn remove_temp_files(dir: &Path) {
             continue;
         };
         for f in files.flatten() {
-            if f.file_name().to_string_lossy().ends_with(".tmp") {
+            let stale = f
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|age| age > STALE_TEMP);
+            if stale && f.file_name().to_string_lossy().ends_with(".tmp") {
                 let _ = std::fs::remove_file(f.path());
             }
         }

@@ -175,3 +175,100 @@ async fn a_table_is_read_as_it_was_at_a_moment() {
             .all(|m| m.dataset != "police_uk_street")
     );
 }
+
+/// A batch of `n` rows of a one-column table, all of one input unit.
+fn batch(
+    landing: &safer::lake::Landing,
+    unit: &str,
+    values: &[i64],
+) -> datafusion::arrow::array::RecordBatch {
+    use datafusion::arrow::array::{ArrayRef, Int64Array};
+    use std::sync::Arc;
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(values.to_vec())),
+        safer::lake::input_column(unit, values.len()),
+    ];
+    datafusion::arrow::array::RecordBatch::try_new(landing.schema(), cols).unwrap()
+}
+
+fn entry(partition: &str, rows: u64) -> safer::lake::InputEntry {
+    safer::lake::InputEntry {
+        origin: "test".into(),
+        fingerprint: format!("fp-{partition}-{rows}"),
+        partitions: vec![partition.into()],
+        rows_read: rows,
+        rows_landed: rows,
+        rows_quarantined: 0,
+        rows_superseded: 0,
+        min_month: None,
+        max_month: None,
+        landed_at: "2026-12-06T00:00:00Z".into(),
+    }
+}
+
+/// Two writers start from the same version. Optimistic commits: when they
+/// wrote different partitions the later one is rebased and both land; when
+/// they rewrote the same partition the later one is refused whole, its
+/// files removed, and the earlier one's rows are all there.
+#[tokio::test]
+async fn concurrent_writers_rebase_or_refuse_and_lose_nothing() {
+    use safer::lake::Landing;
+    use safer::schema::{Column, ColumnType};
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = Lake::open(tmp.path().join("lake")).unwrap();
+    let cols = vec![Column::new("n", ColumnType::Int)];
+
+    let mut first = Landing::begin(&lake, "t", cols.clone()).unwrap();
+    first
+        .write("year=2024", &batch(&first, "u0", &[1, 2, 3]))
+        .unwrap();
+    first.record_input("u0", entry("year=2024", 3));
+    first.commit().unwrap();
+
+    // Different partitions: both land.
+    let mut a = Landing::begin(&lake, "t", cols.clone()).unwrap();
+    let mut b = Landing::begin(&lake, "t", cols.clone()).unwrap();
+    a.write("year=2025", &batch(&a, "ua", &[10, 20])).unwrap();
+    a.record_input("ua", entry("year=2025", 2));
+    b.write("year=2026", &batch(&b, "ub", &[100, 200, 300]))
+        .unwrap();
+    b.record_input("ub", entry("year=2026", 3));
+    b.commit().unwrap();
+    let summary = a.commit().unwrap();
+    assert_eq!(summary.total_rows, 8);
+    // 1+2+3 + 10+20 + 100+200+300 = 636, worked by hand.
+    assert_eq!(scalar(&lake, "SELECT SUM(n) FROM t").await, "636");
+    let m = lake.manifest("t").unwrap().unwrap();
+    assert_eq!(
+        m.inputs.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["u0", "ua", "ub"]
+    );
+    assert_eq!(
+        m.version,
+        Some(2),
+        "created at 0, b at 1, a rebased on b at 2"
+    );
+
+    // The same partition: the later writer is refused, nothing of it stays.
+    let mut c = Landing::begin(&lake, "t", cols.clone()).unwrap();
+    let mut d = Landing::begin(&lake, "t", cols.clone()).unwrap();
+    c.write("year=2024", &batch(&c, "uc", &[1000])).unwrap();
+    c.record_input("uc", entry("year=2024", 1));
+    d.write("year=2024", &batch(&d, "ud", &[5000])).unwrap();
+    d.record_input("ud", entry("year=2024", 1));
+    d.commit().unwrap();
+    let e = c.commit().unwrap_err();
+    assert!(matches!(e, safer::lake::Error::Conflict { .. }), "{e}");
+    assert!(e.to_string().contains("run it again"), "{e}");
+    // d's row is in, c's is not: 636 + 5000.
+    assert_eq!(scalar(&lake, "SELECT SUM(n) FROM t").await, "5636");
+    // c's uncommitted file was removed: only committed files (live or
+    // superseded by d) remain in 2024's folder.
+    let dir = tmp.path().join("lake/t/year=2024");
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 2, "the first 2024 file and d's: {files:?}");
+}
