@@ -169,3 +169,73 @@ pub fn optimize(lake: &Lake) -> Result<Vec<Optimized>, Error> {
     }
     Ok(out)
 }
+
+/// The file an earlier safer kept each table's bookkeeping in.
+pub const LEGACY_MANIFEST: &str = "_manifest.json";
+
+/// Tables an earlier safer wrote (Parquet plus `_manifest.json`, no Delta
+/// log), by name.
+pub fn legacy_tables(lake: &Lake) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(lake.root()) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.path().join(LEGACY_MANIFEST).is_file() && !delta::is_table(&e.path()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Bring tables an earlier safer wrote into the Delta log: one commit each
+/// that adds exactly the files the old manifest listed, with its input
+/// units and watermark as properties. The old manifest is kept beside it,
+/// renamed `_manifest.json.converted`. Call with the lake's write lock held.
+pub fn convert_legacy(lake: &Lake) -> Result<Vec<String>, Error> {
+    let mut done = Vec::new();
+    for table in legacy_tables(lake) {
+        let dir = lake.dataset_dir(&table);
+        let path = dir.join(LEGACY_MANIFEST);
+        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let m: super::Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::Manifest {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let adds: Vec<delta::NewFile> = m
+            .files
+            .values()
+            .map(|f| delta::NewFile {
+                path: f.path.clone(),
+                size: f.bytes,
+                rows: f.rows,
+            })
+            .collect();
+        let schema = crate::schema::lake_schema(&m.columns);
+        let result = delta::block_on(delta::commit(
+            &dir,
+            None,
+            &schema,
+            m.properties()?,
+            &adds,
+            &[],
+            "convert",
+            true,
+        ));
+        match result {
+            Ok(_) => {}
+            Err(delta::CommitError::Conflict) => {
+                return Err(Error::Conflict { dataset: table });
+            }
+            Err(delta::CommitError::Failed(e)) => return Err(e),
+        }
+        let kept = dir.join(format!("{LEGACY_MANIFEST}.converted"));
+        std::fs::rename(&path, &kept).map_err(|source| Error::Io { path, source })?;
+        tracing::info!(table = %table, files = adds.len(), "Converted a table from the earlier lake layout to a Delta table.");
+        done.push(table);
+    }
+    Ok(done)
+}

@@ -200,7 +200,12 @@ impl Lake {
                 source,
             })?;
         match file.try_lock() {
-            Ok(()) => Ok(LakeLock { _file: file }),
+            Ok(()) => {
+                // Whoever first writes to a lake an earlier safer wrote
+                // brings its tables into the Delta log.
+                maintain::convert_legacy(self)?;
+                Ok(LakeLock { _file: file })
+            }
             Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked { path }),
             Err(std::fs::TryLockError::Error(source)) => Err(Error::Io { path, source }),
         }
@@ -279,6 +284,13 @@ impl Lake {
     /// Every dataset as its readers see it (newest, or as pinned), sorted
     /// by name.
     pub fn datasets(&self) -> Result<Vec<Manifest>, Error> {
+        let legacy = maintain::legacy_tables(self);
+        if !legacy.is_empty() {
+            tracing::warn!(
+                tables = ?legacy,
+                "These tables were written by an earlier safer and are not read until they are converted to Delta tables: the next `safer run`, `safer ingest` or `safer import` converts them."
+            );
+        }
         match self.pin.as_deref() {
             Some(Pin::Versions(v)) => return self.datasets_at_versions(v),
             Some(Pin::Time(t)) => return self.datasets_at_time(*t),

@@ -272,3 +272,45 @@ async fn concurrent_writers_rebase_or_refuse_and_lose_nothing() {
         .collect();
     assert_eq!(files.len(), 2, "the first 2024 file and d's: {files:?}");
 }
+
+/// A lake an earlier safer wrote (Parquet plus `_manifest.json`) is brought
+/// into the Delta log by the first writer, keeping its files, inputs and
+/// accounting: re-importing the same files then changes nothing.
+#[tokio::test]
+async fn a_lake_from_the_earlier_layout_is_converted_in_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let new = Lake::open(tmp.path().join("new")).unwrap();
+    land_police_uk(&new, &fixture("police_uk"), None, &mut Vec::new()).unwrap();
+    let mut m = new.manifest("police_uk_street").unwrap().unwrap();
+
+    // The old layout: the same Parquet files and a manifest, no log.
+    let old_dir = tmp.path().join("old/police_uk_street");
+    for f in m.files.values() {
+        let dest = old_dir.join(&f.path);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(tmp.path().join("new/police_uk_street").join(&f.path), &dest).unwrap();
+    }
+    m.version = None;
+    std::fs::write(
+        old_dir.join("_manifest.json"),
+        serde_json::to_vec_pretty(&m).unwrap(),
+    )
+    .unwrap();
+
+    let old = Lake::open(tmp.path().join("old")).unwrap();
+    assert!(
+        old.datasets().unwrap().is_empty(),
+        "not read before converting"
+    );
+    drop(old.lock().unwrap());
+    assert!(old_dir.join("_manifest.json.converted").is_file());
+    assert_eq!(
+        scalar(&old, "SELECT COUNT(*) FROM police_uk_street").await,
+        "9"
+    );
+    let converted = old.manifest("police_uk_street").unwrap().unwrap();
+    assert_eq!(converted.inputs, m.inputs);
+    assert_eq!(converted.version, Some(0));
+    let r = land_police_uk(&old, &fixture("police_uk"), None, &mut Vec::new()).unwrap();
+    assert_eq!((r.inputs_landed, r.inputs_unchanged), (0, 2));
+}
