@@ -1248,6 +1248,21 @@ pub fn render_run(r: &RunRecord) -> String {
     ));
     line(format!("  host, pid      {}, {}", r.host, r.pid));
     line(format!("  safer version  {}", r.software_version));
+    if let Some(p) = &r.lake_as_of {
+        line(format!("  lake read      {p}"));
+    }
+    if !r.lake_versions.is_empty() {
+        let shown: Vec<String> = r
+            .lake_versions
+            .iter()
+            .map(|(t, v)| format!("{t} v{v}"))
+            .collect();
+        line(format!(
+            "  lake versions  {} (rebuild from them: safer run --lake-as-of run:{})",
+            shown.join(", "),
+            r.run_id
+        ));
+    }
     line(format!(
         "  steps asked    {}",
         r.requested

@@ -24,7 +24,7 @@ use std::path::Path;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
-use deltalake::kernel::transaction::{CommitBuilder, TransactionError};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
 use deltalake::kernel::{Action, Add, Metadata, MetadataExt, Protocol, Remove, StructType};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTableBuilder, DeltaTableError};
@@ -347,9 +347,16 @@ pub async fn commit(
         Some(_) => Some(table.snapshot().map_err(|e| dfail(dir, e))?),
         None => None,
     };
-    let result = CommitBuilder::default()
-        .with_actions(actions)
+    // Checkpoints every `delta.checkpointInterval` (100) commits keep
+    // opening a table quick however long its history; the log itself is
+    // never trimmed here, so every version a run recorded stays loadable
+    // (vacuum decides which data files go).
+    let properties = CommitProperties::default()
         .with_max_retries(0)
+        .with_create_checkpoint(true)
+        .with_cleanup_expired_logs(Some(false));
+    let result = CommitBuilder::from(properties)
+        .with_actions(actions)
         .with_app_metadata(HashMap::from([(
             "safer".to_string(),
             serde_json::Value::String(operation.to_string()),
