@@ -574,6 +574,10 @@ impl Config {
 
     /// The lake directory.
     pub fn lake_dir(&self) -> PathBuf {
+        // An object-store URL is a location, not a path under the project.
+        if crate::lake::store::is_url(&self.paths.lake.to_string_lossy()) {
+            return self.paths.lake.clone();
+        }
         self.resolve(&self.paths.lake)
     }
 

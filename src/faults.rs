@@ -18,3 +18,30 @@ pub fn crash_point(name: &str) {
         std::process::abort();
     }
 }
+
+/// The environment variable that names a point to pause at.
+pub const PAUSE_AT_ENV: &str = "SAFER_FAULT_PAUSE_AT";
+
+/// The file whose appearance ends a pause (`SAFER_FAULT_PAUSE_FILE`).
+pub const PAUSE_FILE_ENV: &str = "SAFER_FAULT_PAUSE_FILE";
+
+/// Wait here, if the pause point is `name`, until the pause file exists
+/// (at most ten minutes): the concurrency tests hold one writer just
+/// before its commit while another commits, so the race they test happens
+/// every time rather than by chance. The pausing process creates
+/// `<pause file>.reached` so the test knows it has got there.
+pub fn pause_point(name: &str) {
+    if std::env::var_os(PAUSE_AT_ENV).is_none_or(|v| v != name) {
+        return;
+    }
+    let Some(file) = std::env::var_os(PAUSE_FILE_ENV).map(std::path::PathBuf::from) else {
+        return;
+    };
+    let mut reached = file.clone().into_os_string();
+    reached.push(".reached");
+    let _ = std::fs::write(&reached, b"");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while !file.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -323,7 +323,7 @@ pub struct Engine {
     limits: EngineLimits,
     tables: Vec<String>,
     versions: std::collections::BTreeMap<String, u64>,
-    lake_root: PathBuf,
+    lake_location: String,
     worker: tokio::sync::Mutex<Option<worker::Worker>>,
 }
 
@@ -361,6 +361,10 @@ impl Engine {
         config.options_mut().sql_parser.collect_spans = true;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         guard::install(&ctx);
+        if let Some(r) = lake.remote() {
+            // Tables on object storage are read where they are.
+            ctx.register_object_store(&r.url, r.store());
+        }
         let mut tables = Vec::new();
         let mut versions = std::collections::BTreeMap::new();
         for m in lake.datasets()? {
@@ -397,7 +401,7 @@ impl Engine {
             limits,
             tables,
             versions,
-            lake_root: lake.root().to_path_buf(),
+            lake_location: lake.location(),
             worker: tokio::sync::Mutex::new(None),
         })
     }
@@ -515,7 +519,7 @@ impl Engine {
         let mut slot = self.worker.lock().await;
         let w = match slot.take() {
             Some(w) => w,
-            None => worker::Worker::spawn(&exe, &self.lake_root, &self.versions, &self.limits)
+            None => worker::Worker::spawn(&exe, &self.lake_location, &self.versions, &self.limits)
                 .map_err(|e| Error::Worker(format!("could not start the query worker: {e}")))?,
         };
         let pid = w.pid();
@@ -767,10 +771,17 @@ async fn table_for(
     let raw: Arc<dyn TableProvider> = if m.files.is_empty() {
         Arc::new(MemTable::try_new(schema.clone(), vec![vec![]]).map_err(Error::from_df)?)
     } else {
+        let table_url = lake.table_url(&m.dataset)?;
         let urls = m
             .files
             .values()
             .map(|f| {
+                if lake.remote().is_some() {
+                    let u = table_url.join(&f.path).map_err(|e| {
+                        crate::lake::Error::Internal(format!("file URL {}: {e}", f.path))
+                    })?;
+                    return ListingTableUrl::parse(u.as_str()).map_err(Error::from_df);
+                }
                 let p: PathBuf = std::path::absolute(dir.join(&f.path)).map_err(|source| {
                     crate::lake::Error::Io {
                         path: dir.join(&f.path),

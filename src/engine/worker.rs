@@ -112,11 +112,17 @@ impl Worker {
     /// if a landing commits in between, and a pinned run stays pinned).
     pub fn spawn(
         exe: &Path,
-        lake: &Path,
+        lake: &str,
         versions: &std::collections::BTreeMap<String, u64>,
         limits: &EngineLimits,
     ) -> std::io::Result<Worker> {
-        let lake = std::path::absolute(lake)?;
+        // A folder is made absolute (the worker may start elsewhere); a
+        // URL is passed as it is, its credentials through the environment.
+        let lake: std::ffi::OsString = if crate::lake::store::is_url(lake) {
+            lake.into()
+        } else {
+            std::path::absolute(lake)?.into_os_string()
+        };
         let mut cmd = Command::new(exe);
         cmd.arg("query-worker")
             .arg("--lake")

@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use datafusion::arrow::datatypes::SchemaRef;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
@@ -29,7 +29,7 @@ use deltalake::kernel::{Action, Add, Metadata, MetadataExt, Protocol, Remove, St
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTableBuilder, DeltaTableError};
 
-use super::Error;
+use super::{Error, Lake};
 
 /// Table property holding the declared columns (JSON).
 pub const PROP_COLUMNS: &str = "safer.columns";
@@ -112,16 +112,35 @@ where
     })
 }
 
-/// The URL delta-rs knows a local table directory by.
-fn table_url(dir: &Path) -> Result<url::Url, Error> {
-    let abs = std::path::absolute(dir).map_err(|source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    url::Url::from_directory_path(&abs).map_err(|()| Error::Delta {
-        path: dir.to_path_buf(),
-        message: "not an absolute path".into(),
-    })
+/// Register delta-rs's S3 and Azure handlers, once.
+fn handlers() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        deltalake::aws::register_handlers(None);
+        deltalake::azure::register_handlers(None);
+    });
+}
+
+/// What error messages call a table: its folder, or its URL on object
+/// storage (never credentials).
+fn place(lake: &Lake, dataset: &str) -> PathBuf {
+    match lake.remote() {
+        Some(_) => lake
+            .table_url(dataset)
+            .map(|u| PathBuf::from(u.to_string()))
+            .unwrap_or_else(|_| PathBuf::from(dataset)),
+        None => lake.dataset_dir(dataset),
+    }
+}
+
+/// A delta-rs builder for a table, with the lake's storage options.
+fn builder(lake: &Lake, dataset: &str) -> Result<DeltaTableBuilder, Error> {
+    handlers();
+    let dir = place(lake, dataset);
+    let url = lake.table_url(dataset)?;
+    Ok(DeltaTableBuilder::from_url(url)
+        .map_err(delta_err(&dir))?
+        .with_storage_options(lake.storage_options()))
 }
 
 fn delta_err(dir: &Path) -> impl Fn(DeltaTableError) -> Error + '_ {
@@ -131,6 +150,16 @@ fn delta_err(dir: &Path) -> impl Fn(DeltaTableError) -> Error + '_ {
     }
 }
 
+/// The newest version of a table as delta-rs opens it (for vacuum and
+/// checkpoints).
+pub async fn open_table(lake: &Lake, dataset: &str) -> Result<deltalake::DeltaTable, Error> {
+    let place = place(lake, dataset);
+    builder(lake, dataset)?
+        .load()
+        .await
+        .map_err(delta_err(&place))
+}
+
 /// Whether a directory holds a Delta table (has a transaction log).
 pub fn is_table(dir: &Path) -> bool {
     dir.join(LOG_DIR).is_dir()
@@ -138,26 +167,28 @@ pub fn is_table(dir: &Path) -> bool {
 
 /// Read a table's files and properties at a version. `None` when the table
 /// has never been committed, or did not exist yet at the moment asked for.
-pub async fn load(dir: &Path, at: At) -> Result<Option<Snapshot>, Error> {
-    if !is_table(dir) {
+pub async fn load(lake: &Lake, dataset: &str, at: At) -> Result<Option<Snapshot>, Error> {
+    let place = place(lake, dataset);
+    let dir = place.as_path();
+    if !lake.is_table(dataset)? {
         return Ok(None);
     }
-    let log_has_commit = std::fs::read_dir(dir.join(LOG_DIR))
-        .map(|entries| {
-            entries.flatten().any(|e| {
-                let n = e.file_name();
-                let n = n.to_string_lossy();
-                n.ends_with(".json") && n.chars().take(20).all(|c| c.is_ascii_digit())
+    let log_has_commit = lake.remote().is_some()
+        || std::fs::read_dir(dir.join(LOG_DIR))
+            .map(|entries| {
+                entries.flatten().any(|e| {
+                    let n = e.file_name();
+                    let n = n.to_string_lossy();
+                    n.ends_with(".json") && n.chars().take(20).all(|c| c.is_ascii_digit())
+                })
             })
-        })
-        .unwrap_or(false);
+            .unwrap_or(false);
     if !log_has_commit {
         // A log folder with no commit in it: a first landing that died
         // before committing. Nothing was ever readable there.
         return Ok(None);
     }
-    let url = table_url(dir)?;
-    let builder = DeltaTableBuilder::from_url(url).map_err(delta_err(dir))?;
+    let builder = builder(lake, dataset)?;
     let builder = match at {
         At::Latest => builder,
         At::Version(v) => builder.with_version(v),
@@ -166,6 +197,9 @@ pub async fn load(dir: &Path, at: At) -> Result<Option<Snapshot>, Error> {
     let table = match builder.load().await {
         Ok(t) => t,
         Err(DeltaTableError::InvalidVersion(_)) if !matches!(at, At::Latest) => return Ok(None),
+        // On object storage a log folder can hold only an abandoned
+        // first commit's temp file: nothing was ever readable there.
+        Err(DeltaTableError::NotATable(_)) if lake.remote().is_some() => return Ok(None),
         Err(e) => return Err(delta_err(dir)(e)),
     };
     let state = table.snapshot().map_err(delta_err(dir))?;
@@ -243,7 +277,8 @@ fn kernel_schema(schema: &SchemaRef) -> Result<StructType, Error> {
 /// rows (compaction). Returns the new version.
 #[allow(clippy::too_many_arguments)]
 pub async fn commit(
-    dir: &Path,
+    lake: &Lake,
+    dataset: &str,
     base: Option<u64>,
     schema: &SchemaRef,
     properties: Vec<(String, Option<String>)>,
@@ -253,19 +288,22 @@ pub async fn commit(
     data_change: bool,
 ) -> Result<u64, CommitError> {
     let failed = |e: Error| CommitError::Failed(e);
+    let place = place(lake, dataset);
+    let dir = place.as_path();
     let kernel = kernel_schema(schema).map_err(failed)?;
     let now = chrono::Utc::now().timestamp_millis();
-    let url = table_url(dir).map_err(failed)?;
     let mut actions: Vec<Action> = Vec::with_capacity(adds.len() + removes.len() + 2);
 
     let (table, delta_op) = match base {
         None => {
-            std::fs::create_dir_all(dir.join(LOG_DIR)).map_err(|source| {
-                failed(Error::Io {
-                    path: dir.join(LOG_DIR),
-                    source,
-                })
-            })?;
+            if lake.remote().is_none() {
+                std::fs::create_dir_all(dir.join(LOG_DIR)).map_err(|source| {
+                    failed(Error::Io {
+                        path: dir.join(LOG_DIR),
+                        source,
+                    })
+                })?;
+            }
             let config: Vec<(String, String)> = properties
                 .into_iter()
                 .filter_map(|(k, v)| Some((k, v?)))
@@ -275,22 +313,23 @@ pub async fn commit(
             let protocol = protocol_for(&kernel).map_err(failed)?;
             actions.push(Action::Protocol(protocol.clone()));
             actions.push(Action::Metadata(metadata.clone()));
-            let table = DeltaTableBuilder::from_url(url)
-                .and_then(|b| b.build())
+            let table = builder(lake, dataset)
+                .map_err(failed)?
+                .build()
                 .map_err(|e| dfail(dir, e))?;
             (
                 table,
                 DeltaOperation::Create {
                     mode: SaveMode::ErrorIfExists,
-                    location: table_url(dir).map_err(failed)?,
+                    location: lake.table_url(dataset).map_err(failed)?,
                     protocol,
                     metadata,
                 },
             )
         }
         Some(v) => {
-            let table = DeltaTableBuilder::from_url(url)
-                .map_err(|e| dfail(dir, e))?
+            let table = builder(lake, dataset)
+                .map_err(failed)?
                 .with_version(v)
                 .load()
                 .await

@@ -192,6 +192,8 @@ impl Landing {
     /// Take it after every [`Landing::replace_unit`] call.
     pub fn opener(&self) -> PartitionOpener {
         PartitionOpener {
+            lake: self.lake.clone(),
+            dataset: self.dataset.clone(),
             dir: self.dir.clone(),
             schema: self.schema.clone(),
             // A merge copies old rows at commit, once every new key is known.
@@ -258,7 +260,7 @@ impl Landing {
             let mut superseded = 0u64;
             if !self.full_refresh {
                 for (p, old) in &self.old.files {
-                    let path = self.dir.join(&old.path);
+                    let path = self.lake.local_file(&self.dataset, &old.path)?;
                     if !self.writers.contains_key(p)
                         && (affected.contains(p) || merge.touches(&path)?)
                     {
@@ -289,12 +291,12 @@ impl Landing {
             self.old.files.clone()
         };
         let mut summary = LandingSummary::default();
-        let mut written: Vec<PathBuf> = Vec::new();
+        let mut written: Vec<String> = Vec::new();
         for (partition, w) in std::mem::take(&mut self.writers) {
             summary.partitions_written.push(partition.clone());
             match w.finish()? {
                 Some(entry) => {
-                    written.push(self.dir.join(&entry.path));
+                    written.push(entry.path.clone());
                     files.insert(partition, entry);
                 }
                 None => {
@@ -318,7 +320,7 @@ impl Landing {
         if let Some(checks) = self.lake.checks().cloned()
             && let Err(e) = checks.gate(&self.lake, &self.dataset, &self.old, &files, &inputs)
         {
-            remove_files(&written);
+            self.discard(&written);
             return Err(e);
         }
 
@@ -345,11 +347,20 @@ impl Landing {
             path: self.dir.clone(),
             source,
         })?;
+        // On object storage the new files go up before the commit that
+        // names them; a failed upload leaves nothing committed.
+        for rel in &written {
+            if let Err(e) = self.lake.publish_file(&self.dataset, rel) {
+                self.discard(&written);
+                return Err(e);
+            }
+        }
         crate::faults::crash_point("lake:before-commit");
+        crate::faults::pause_point("lake:before-commit");
         let committed = match self.commit_version(manifest) {
             Ok(m) => m,
             Err(e) => {
-                remove_files(&written);
+                self.discard(&written);
                 return Err(e);
             }
         };
@@ -358,6 +369,14 @@ impl Landing {
         summary.superseded = self.superseded;
         remove_temp_files(&self.dir);
         Ok(summary)
+    }
+
+    /// Remove files this landing wrote and did not commit (best effort: a
+    /// file left behind wastes space but is never read; vacuum removes it).
+    fn discard(&self, written: &[String]) {
+        for rel in written {
+            self.lake.discard_file(&self.dataset, rel);
+        }
     }
 
     /// Commit `manifest` as the next version, rebasing on other writers'
@@ -374,7 +393,8 @@ impl Landing {
                 "landing"
             };
             let result = delta::block_on(delta::commit(
-                &self.dir,
+                &self.lake,
+                &self.dataset,
                 base.version,
                 &self.schema,
                 manifest.properties()?,
@@ -446,24 +466,35 @@ impl Landing {
 
     fn commit_quarantine(&self) -> Result<(), Error> {
         let partition = format!("dataset={}", self.dataset);
-        let existing = self
+        // Only units that have quarantine rows now, or had before, touch
+        // the quarantine table: a landing with nothing to quarantine and no
+        // old rows to withdraw leaves it alone (and cannot clash there with
+        // another writer).
+        let prefix = format!("{}/", self.dataset);
+        let old_units: HashSet<String> = self
             .lake
             .latest(QUARANTINE_DATASET)?
-            .is_some_and(|m| m.files.contains_key(&partition));
-        if self.quarantine.is_empty() && self.replaced.is_empty() && !existing {
+            .map(|m| {
+                m.inputs
+                    .keys()
+                    .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let replaced: HashSet<String> = if self.full_refresh {
+            // Every old quarantine row of this dataset goes with the old data.
+            old_units
+        } else {
+            self.replaced
+                .iter()
+                .filter(|u| old_units.contains(*u))
+                .cloned()
+                .collect()
+        };
+        if self.quarantine.is_empty() && replaced.is_empty() {
             return Ok(());
         }
         let mut q = Landing::begin(&self.lake, QUARANTINE_DATASET, quarantine_columns())?;
-        let mut replaced = self.replaced.clone();
-        if self.full_refresh {
-            // Every old quarantine row of this dataset goes with the old data.
-            if let Some(m) = self.lake.latest(QUARANTINE_DATASET)? {
-                replaced.extend(m.inputs.keys().filter_map(|k| {
-                    k.strip_prefix(&format!("{}/", self.dataset))
-                        .map(|_| k.clone())
-                }));
-            }
-        }
         for unit in &replaced {
             q.replace_unit(&quarantine_unit(&self.dataset, unit));
         }
@@ -564,10 +595,11 @@ pub(super) fn compact(
     for (partition, files) in crowded {
         let mut w = PartitionWriter::create(&dir, &partition, schema.clone())?;
         for f in &files {
-            w.copy_from(&dir.join(&f.path), &HashSet::new(), None)?;
+            w.copy_from(&lake.local_file(table, &f.path)?, &HashSet::new(), None)?;
         }
         if let Some(entry) = w.finish()? {
-            written.push(dir.join(&entry.path));
+            lake.publish_file(table, &entry.path)?;
+            written.push(entry.path.clone());
             adds.push(NewFile {
                 path: entry.path,
                 size: entry.bytes,
@@ -578,7 +610,8 @@ pub(super) fn compact(
         done.push(partition);
     }
     let result = delta::block_on(delta::commit(
-        &dir,
+        lake,
+        table,
         Some(snapshot.version),
         &schema,
         Vec::new(),
@@ -590,7 +623,9 @@ pub(super) fn compact(
     match result {
         Ok(_) => Ok(done),
         Err(e) => {
-            remove_files(&written);
+            for rel in &written {
+                lake.discard_file(table, rel);
+            }
             Err(match e {
                 CommitError::Conflict => Error::Conflict {
                     dataset: table.to_string(),
@@ -641,16 +676,6 @@ fn file_changes(
     (adds, removes)
 }
 
-/// Remove files this landing wrote and did not commit. Best effort: a file
-/// left behind wastes space but is never read (vacuum removes it later).
-fn remove_files(paths: &[PathBuf]) {
-    for p in paths {
-        if let Err(e) = std::fs::remove_file(p) {
-            tracing::warn!(path = %p.display(), error = %e, "Could not remove an uncommitted lake file.");
-        }
-    }
-}
-
 /// How old a temp file must be before a landing takes it for a dead
 /// writer's leftover. Younger ones may belong to a writer still at work
 /// (another process landing other partitions of the same table).
@@ -688,6 +713,8 @@ fn remove_temp_files(dir: &Path) {
 /// Opens partition writers; shareable across parser threads.
 #[derive(Debug, Clone)]
 pub struct PartitionOpener {
+    lake: Lake,
+    dataset: String,
     dir: PathBuf,
     schema: SchemaRef,
     old_files: BTreeMap<String, FileEntry>,
@@ -699,7 +726,8 @@ impl PartitionOpener {
     pub fn open(&self, partition: &str) -> Result<PartitionWriter, Error> {
         let mut w = PartitionWriter::create(&self.dir, partition, self.schema.clone())?;
         if let Some(old) = self.old_files.get(partition) {
-            w.copy_from(&self.dir.join(&old.path), &self.replaced, None)?;
+            let path = self.lake.local_file(&self.dataset, &old.path)?;
+            w.copy_from(&path, &self.replaced, None)?;
         }
         Ok(w)
     }

@@ -12,7 +12,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use deltalake::DeltaTableBuilder;
 use deltalake::operations::vacuum::VacuumMode;
 
 use super::delta::{self, At};
@@ -47,23 +46,11 @@ pub fn vacuum(
             .map(|v| v.iter().copied().collect())
             .unwrap_or_default();
         let files = delta::block_on(async {
-            let url =
-                url::Url::from_directory_path(std::path::absolute(&dir).map_err(|source| {
-                    Error::Io {
-                        path: dir.clone(),
-                        source,
-                    }
-                })?)
-                .map_err(|()| Error::Internal("table path is not absolute".into()))?;
             let derr = |e: deltalake::DeltaTableError| Error::Delta {
                 path: dir.clone(),
                 message: e.to_string(),
             };
-            let table = DeltaTableBuilder::from_url(url)
-                .map_err(derr)?
-                .load()
-                .await
-                .map_err(derr)?;
+            let table = delta::open_table(lake, &table).await?;
             let versions: Vec<deltalake::kernel::Version> = kept
                 .iter()
                 .map(|v| *v as deltalake::kernel::Version)
@@ -82,14 +69,18 @@ pub fn vacuum(
                 .map_err(derr)?;
             Ok::<_, Error>(metrics.files_deleted)
         })?;
-        let root = std::path::absolute(&dir).unwrap_or(dir.clone());
+        // Report paths relative to the table, never the machine's.
+        let root = lake.table_url(&table)?.to_string();
+        let abs = std::path::absolute(&dir).unwrap_or(dir.clone());
         let files_removed = files
             .into_iter()
             .map(|f| {
-                // Report paths relative to the table, never the machine's.
+                if let Some(rel) = f.strip_prefix(&root) {
+                    return rel.to_string();
+                }
                 let p = f.trim_start_matches("file://");
                 std::path::Path::new(p)
-                    .strip_prefix(&root)
+                    .strip_prefix(&abs)
                     .map(|r| r.to_string_lossy().into_owned())
                     .unwrap_or(f.clone())
             })
@@ -120,7 +111,7 @@ pub fn optimize(lake: &Lake) -> Result<Vec<Optimized>, Error> {
     let mut out = Vec::new();
     for table in lake.table_names()? {
         let dir = lake.dataset_dir(&table);
-        let Some(snapshot) = delta::block_on(delta::load(&dir, At::Latest))? else {
+        let Some(snapshot) = delta::block_on(delta::load(lake, &table, At::Latest))? else {
             continue;
         };
         let mut by_partition: BTreeMap<String, Vec<delta::LogFile>> = BTreeMap::new();
@@ -140,23 +131,11 @@ pub fn optimize(lake: &Lake) -> Result<Vec<Optimized>, Error> {
             compacted = super::landing::compact(lake, &table, &snapshot, crowded)?;
         }
         delta::block_on(async {
-            let url =
-                url::Url::from_directory_path(std::path::absolute(&dir).map_err(|source| {
-                    Error::Io {
-                        path: dir.clone(),
-                        source,
-                    }
-                })?)
-                .map_err(|()| Error::Internal("table path is not absolute".into()))?;
             let derr = |e: deltalake::DeltaTableError| Error::Delta {
                 path: dir.clone(),
                 message: e.to_string(),
             };
-            let t = DeltaTableBuilder::from_url(url)
-                .map_err(derr)?
-                .load()
-                .await
-                .map_err(derr)?;
+            let t = delta::open_table(lake, &table).await?;
             deltalake::checkpoints::create_checkpoint(&t, None)
                 .await
                 .map_err(derr)
@@ -216,7 +195,8 @@ pub fn convert_legacy(lake: &Lake) -> Result<Vec<String>, Error> {
             .collect();
         let schema = crate::schema::lake_schema(&m.columns);
         let result = delta::block_on(delta::commit(
-            &dir,
+            lake,
+            &table,
             None,
             &schema,
             m.properties()?,

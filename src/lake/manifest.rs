@@ -84,18 +84,13 @@ pub struct InputEntry {
 }
 
 impl Manifest {
-    /// Read a dataset's newest version, or `None` if it has never landed.
-    pub fn load(dataset_dir: &Path) -> Result<Option<Manifest>, Error> {
-        Manifest::load_at(dataset_dir, At::Latest)
-    }
-
     /// Read a dataset as of a version or a moment, or `None` if it had not
     /// landed by then.
-    pub fn load_at(dataset_dir: &Path, at: At) -> Result<Option<Manifest>, Error> {
-        let Some(snapshot) = delta::block_on(delta::load(dataset_dir, at))? else {
+    pub fn load_at(lake: &super::Lake, dataset: &str, at: At) -> Result<Option<Manifest>, Error> {
+        let Some(snapshot) = delta::block_on(delta::load(lake, dataset, at))? else {
             return Ok(None);
         };
-        Manifest::from_snapshot(dataset_dir, &snapshot).map(Some)
+        Manifest::from_snapshot(&lake.dataset_dir(dataset), &snapshot).map(Some)
     }
 
     /// The manifest a Delta snapshot describes.

@@ -16,6 +16,7 @@ pub mod delta;
 mod landing;
 pub mod maintain;
 mod manifest;
+pub mod store;
 
 use std::fs::File;
 use std::io::Write;
@@ -96,6 +97,14 @@ pub enum Error {
         /// Each failing test and what it found.
         failures: Vec<String>,
     },
+    /// Object storage could not be reached or refused a request.
+    #[error("{url}: object storage: {message}")]
+    Store {
+        /// The lake's URL (never credentials).
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A batch did not match the dataset's schema. This is a bug in a reader.
     #[error("internal error (this is a bug): {0}")]
     Internal(String),
@@ -104,7 +113,9 @@ pub enum Error {
 /// A lake rooted at a directory.
 #[derive(Debug, Clone)]
 pub struct Lake {
+    /// The lake folder; for a lake on object storage, the local cache.
     root: PathBuf,
+    remote: Option<Arc<store::Remote>>,
     checks: Option<Arc<crate::sources::checks::Checks>>,
     pin: Option<Arc<Pin>>,
 }
@@ -141,18 +152,111 @@ pub struct LakeLock {
 }
 
 impl Lake {
-    /// Open (and create if needed) a lake directory.
+    /// Open (and create if needed) a lake: a directory, or an object-store
+    /// URL (`s3://bucket/path`, `az://container/path`; see [`store`]).
     pub fn open(root: impl Into<PathBuf>) -> Result<Lake, Error> {
         let root = root.into();
+        let text = root.to_string_lossy().into_owned();
+        let (root, remote) = if store::is_url(&text) {
+            (
+                store::cache_dir(&text),
+                Some(Arc::new(store::Remote::open(&text)?)),
+            )
+        } else {
+            (root, None)
+        };
         std::fs::create_dir_all(&root).map_err(|source| Error::Io {
             path: root.clone(),
             source,
         })?;
         Ok(Lake {
             root,
+            remote,
             checks: None,
             pin: None,
         })
+    }
+
+    /// Where the lake is, as configured: its folder or its URL.
+    pub fn location(&self) -> String {
+        match &self.remote {
+            Some(r) => r.url.to_string(),
+            None => self.root.to_string_lossy().into_owned(),
+        }
+    }
+
+    /// The object store behind a lake on object storage.
+    pub fn remote(&self) -> Option<&store::Remote> {
+        self.remote.as_deref()
+    }
+
+    /// The URL delta-rs and DataFusion know a table by, ending in `/`.
+    pub fn table_url(&self, dataset: &str) -> Result<url::Url, Error> {
+        match &self.remote {
+            Some(r) => r.table_url(dataset),
+            None => {
+                let dir = self.dataset_dir(dataset);
+                let abs = std::path::absolute(&dir).map_err(|source| Error::Io {
+                    path: dir.clone(),
+                    source,
+                })?;
+                url::Url::from_directory_path(&abs)
+                    .map_err(|()| Error::Internal(format!("{} is not absolute", abs.display())))
+            }
+        }
+    }
+
+    /// Options for delta-rs (credentials for a lake on object storage).
+    pub fn storage_options(&self) -> std::collections::HashMap<String, String> {
+        self.remote
+            .as_ref()
+            .map(|r| r.options().clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether a table has a Delta log.
+    pub fn is_table(&self, dataset: &str) -> Result<bool, Error> {
+        match &self.remote {
+            Some(r) => r.is_table(dataset),
+            None => Ok(delta::is_table(&self.dataset_dir(dataset))),
+        }
+    }
+
+    /// A data file of a table on local disk: the file itself, or for a lake
+    /// on object storage its cached copy, fetched if not yet cached (data
+    /// files never change once written).
+    pub fn local_file(&self, dataset: &str, rel: &str) -> Result<PathBuf, Error> {
+        let local = self.dataset_dir(dataset).join(rel);
+        if let Some(r) = &self.remote
+            && !local.is_file()
+        {
+            r.download(dataset, rel, &local)?;
+        }
+        Ok(local)
+    }
+
+    /// Publish a file written under the table's local folder: on object
+    /// storage, upload it; on disk it is already in place.
+    pub fn publish_file(&self, dataset: &str, rel: &str) -> Result<(), Error> {
+        match &self.remote {
+            Some(r) => r.upload(&self.dataset_dir(dataset).join(rel), dataset, rel),
+            None => Ok(()),
+        }
+    }
+
+    /// Remove a file that was written but never committed.
+    pub fn discard_file(&self, dataset: &str, rel: &str) {
+        let local = self.dataset_dir(dataset).join(rel);
+        if let Err(e) = std::fs::remove_file(&local)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %local.display(), error = %e, "Could not remove an uncommitted lake file.");
+        }
+        if let Some(r) = &self.remote
+            && let Err(e) = r.delete(dataset, rel)
+        {
+            tracing::warn!(table = dataset, file = rel, error = %e, "Could not remove an uncommitted file from object storage.");
+        }
     }
 
     /// The same lake, read as it was (see [`Pin`]).
@@ -227,12 +331,12 @@ impl Lake {
     /// The manifest of a dataset's newest version, whatever the pin: what a
     /// landing builds on.
     pub fn latest(&self, dataset: &str) -> Result<Option<Manifest>, Error> {
-        Manifest::load(&self.dataset_dir(dataset))
+        Manifest::load_at(self, dataset, At::Latest)
     }
 
     /// The manifest of a dataset as of a version or moment.
     pub fn manifest_at(&self, dataset: &str, at: At) -> Result<Option<Manifest>, Error> {
-        Manifest::load_at(&self.dataset_dir(dataset), at)
+        Manifest::load_at(self, dataset, at)
     }
 
     /// Every dataset, sorted by name, as of the given versions: a dataset
@@ -267,6 +371,9 @@ impl Lake {
 
     /// Names of the folders that hold a Delta table, sorted.
     pub fn table_names(&self) -> Result<Vec<String>, Error> {
+        if let Some(r) = &self.remote {
+            return r.table_names();
+        }
         let mut out = Vec::new();
         let entries = std::fs::read_dir(&self.root).map_err(|source| Error::Io {
             path: self.root.clone(),

@@ -14,7 +14,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use chrono::{Datelike, NaiveDate};
@@ -116,14 +115,14 @@ impl Checks {
         let Some(tests) = self.tests.get(dataset) else {
             return Ok(());
         };
-        let dir = lake.dataset_dir(dataset);
+        let dir = (lake, dataset);
         let checked_at = lake::now_rfc3339();
         let mut outcomes = Vec::new();
         let mut examples: Vec<(String, Vec<(String, String)>)> = Vec::new();
         for t in tests {
             let mut ex = Vec::new();
             let (failing, detail) =
-                match run_test(t, lake, &dir, old, files, inputs, self.reference, &mut ex) {
+                match run_test(t, lake, dir, old, files, inputs, self.reference, &mut ex) {
                     Ok(r) => r,
                     Err(message) => (1, message),
                 };
@@ -165,14 +164,16 @@ impl Checks {
 /// Read `columns` of every file as text (`None` for a missing value),
 /// calling `each(row_values, input)` per row.
 fn scan(
-    dir: &Path,
+    (lake, dataset): (&Lake, &str),
     files: &BTreeMap<String, FileEntry>,
     columns: &[&str],
     mut each: impl FnMut(&[Option<String>], &str),
 ) -> Result<(), String> {
     let opts = FormatOptions::default();
     for f in files.values() {
-        let path = dir.join(&f.path);
+        let path = lake
+            .local_file(dataset, &f.path)
+            .map_err(|e| format!("cannot read the landed data: {e}"))?;
         let file = File::open(&path).map_err(|e| format!("cannot read the landed data: {e}"))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file)
             .map_err(|e| format!("cannot read the landed data: {e}"))?;
@@ -240,7 +241,7 @@ fn scan(
 fn run_test(
     t: &SourceTest,
     lake: &Lake,
-    dir: &Path,
+    dir: (&Lake, &str),
     old: &Manifest,
     files: &BTreeMap<String, FileEntry>,
     inputs: &BTreeMap<String, InputEntry>,
@@ -336,7 +337,7 @@ fn run_test(
                 return Err(format!("the lookup table `{table}` has not landed"));
             };
             let mut known: HashSet<String> = HashSet::new();
-            scan(&lake.dataset_dir(table), &m.files, &[col], |row, _| {
+            scan((lake, table), &m.files, &[col], |row, _| {
                 if let Some(v) = &row[0] {
                     known.insert(v.clone());
                 }
@@ -573,27 +574,22 @@ pub fn latest(lake: &Lake) -> Vec<Outcome> {
         "detail",
         "checked_at",
     ];
-    let r = scan(
-        &lake.dataset_dir(RESULTS_DATASET),
-        &m.files,
-        &cols,
-        |row, _| {
-            let v = |i: usize| row[i].clone().unwrap_or_default();
-            out.push(Outcome {
-                dataset: v(0),
-                test: v(1),
-                severity: if v(2) == "warn" {
-                    Severity::Warn
-                } else {
-                    Severity::Error
-                },
-                passed: v(3) == "pass",
-                failing: v(4).parse().unwrap_or(0),
-                detail: v(5),
-                checked_at: v(6),
-            });
-        },
-    );
+    let r = scan((lake, RESULTS_DATASET), &m.files, &cols, |row, _| {
+        let v = |i: usize| row[i].clone().unwrap_or_default();
+        out.push(Outcome {
+            dataset: v(0),
+            test: v(1),
+            severity: if v(2) == "warn" {
+                Severity::Warn
+            } else {
+                Severity::Error
+            },
+            passed: v(3) == "pass",
+            failing: v(4).parse().unwrap_or(0),
+            detail: v(5),
+            checked_at: v(6),
+        });
+    });
     if let Err(e) = r {
         tracing::warn!(error = %e, "Could not read the source test results.");
     }

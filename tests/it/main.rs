@@ -15,6 +15,7 @@ mod explore;
 mod hostile;
 mod lake;
 mod ledger;
+mod object_store;
 mod officers;
 mod outputs;
 mod police_uk;
