@@ -1142,14 +1142,20 @@ async fn lake_command(cfg: &Config, action: LakeAction) -> Result<i32> {
                         );
                     }
                     Ok(None) => {}
-                    Err(_) => println!(
-                        "  version {v:>4}  no longer readable (its files were vacuumed or its log entry expired)"
-                    ),
+                    Err(e) => println!("  version {v:>4}  cannot be read: {e}"),
                 }
             }
             Ok(0)
         }
         LakeAction::Vacuum { keep_days, dry_run } => {
+            if keep_days == 0 {
+                // Files another machine has uploaded but not yet committed
+                // look like orphans; a day's grace keeps them.
+                return Err(UsageError(
+                    "--keep-days must be at least 1: a younger uncommitted file may belong to a landing still at work".into(),
+                )
+                .into());
+            }
             let ledger = Ledger::open_for(cfg).await?;
             let since = chrono::Utc::now() - chrono::Duration::days(i64::from(keep_days));
             let since_text = since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);

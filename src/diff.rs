@@ -357,7 +357,9 @@ pub async fn restatements(
     let Some((prev_unit, prev)) = m
         .inputs
         .iter()
-        .filter(|(u, _)| u.starts_with("run-") && **u != own)
+        .filter(|(u, e)| {
+            u.starts_with("run-") && **u != own && !e.origin.ends_with(results::PINNED)
+        })
         .max_by(|a, b| landed(a.1).cmp(&landed(b.1)).then(a.0.cmp(b.0)))
     else {
         return Ok(Vec::new());
@@ -387,6 +389,9 @@ pub async fn restatements(
             },
         );
     }
+    // What each table was for the previous run: the versions it recorded,
+    // else (results landed before they were recorded) as it was when it
+    // landed its figures.
     let when = chrono::DateTime::parse_from_rfc3339(&prev.landed_at)
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|e| format!("results unit {prev_unit}: landed_at: {e}"))?;
@@ -395,9 +400,12 @@ pub async fn restatements(
         if table == results::TABLE {
             continue;
         }
-        let then = lake
-            .manifest_at(table, At::Timestamp(when))
-            .map_err(|e| e.to_string())?;
+        let then = match prev.table_versions.get(table) {
+            Some(pv) => lake.manifest_at(table, At::Version(*pv)),
+            None if !prev.table_versions.is_empty() => Ok(None),
+            None => lake.manifest_at(table, At::Timestamp(when)),
+        }
+        .map_err(|e| e.to_string())?;
         if then.as_ref().and_then(|m| m.version) == Some(*v) {
             continue;
         }
@@ -599,6 +607,7 @@ mod tests {
             rows_landed: 1,
             rows_quarantined: 0,
             rows_superseded: 0,
+            table_versions: Default::default(),
             min_month: None,
             max_month: None,
             landed_at: at.into(),

@@ -284,6 +284,7 @@ pub fn land_crosswalk(lake: &crate::lake::Lake) -> Result<(), crate::lake::Error
             rows_landed: n as u64,
             rows_quarantined: 0,
             rows_superseded: 0,
+            table_versions: Default::default(),
             min_month: None,
             max_month: None,
             landed_at: crate::lake::now_rfc3339(),

@@ -355,7 +355,7 @@ pub async fn evaluate(
     flag_unknown_areas(&mut measured, &ctx.crosswalk);
     let results = evaluate_series(&measured, &ctx);
     // Figures already published that have moved since: the pack says so.
-    let restatements = if land_results {
+    let restatements = if land_results && lake.pin().is_none() {
         match crate::diff::restatements(cfg, lake, &results, run_id, engine.table_versions()).await
         {
             Ok(r) => r,
@@ -368,7 +368,13 @@ pub async fn evaluate(
         Vec::new()
     };
     if land_results && !results.is_empty() {
-        match evaluation::results::land(lake, run_id, &results, evaluation::results::KEEP_RUNS) {
+        match evaluation::results::land(
+            lake,
+            run_id,
+            &results,
+            evaluation::results::KEEP_RUNS,
+            engine.table_versions(),
+        ) {
             Ok(total) => tracing::info!(rows = results.len(), total, "Results landed."),
             Err(e) => problems.push(format!("results table: {e}")),
         }

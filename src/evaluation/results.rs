@@ -17,6 +17,9 @@ use crate::schema::{Column, ColumnType, date32};
 /// Lake table name.
 pub const TABLE: &str = "indicator_results";
 
+/// Marks the results unit of a run that read the lake as it was.
+pub const PINNED: &str = "(lake as it was)";
+
 /// Declared columns of the results table.
 pub fn columns() -> Vec<Column> {
     use ColumnType::*;
@@ -167,6 +170,7 @@ pub fn land(
     run_id: &str,
     rows: &[ResultRow],
     keep: usize,
+    table_versions: &std::collections::BTreeMap<String, u64>,
 ) -> Result<u64, lake::Error> {
     let unit = format!("run-{run_id}");
     let mut landing = Landing::begin(lake, TABLE, columns())?;
@@ -195,13 +199,20 @@ pub fn land(
     landing.record_input(
         &unit,
         InputEntry {
-            origin: format!("run:{run_id}"),
+            // A run that read the lake as it was says so: its figures are a
+            // rebuild, not news, and restatement notes skip it.
+            origin: if lake.pin().is_some() {
+                format!("run:{run_id} {PINNED}")
+            } else {
+                format!("run:{run_id}")
+            },
             fingerprint: String::new(),
             partitions: vec![partition],
             rows_read: rows.len() as u64,
             rows_landed: rows.len() as u64,
             rows_quarantined: 0,
             rows_superseded: 0,
+            table_versions: table_versions.clone(),
             min_month: months.iter().min().cloned(),
             max_month: months.iter().max().cloned(),
             // To the millisecond: a later run's restatement check reads

@@ -93,22 +93,29 @@ pub struct NewFile {
 }
 
 /// Run a future to completion from synchronous code, inside or outside a
-/// tokio runtime, on a scoped thread with a runtime of its own.
+/// tokio runtime: on a scoped thread, driven by one long-lived background
+/// runtime. One runtime for the whole process matters on object storage:
+/// the store's pooled HTTP connections belong to the runtime that opened
+/// them, and a runtime dropped after each call would strand them.
 pub fn block_on<F>(fut: F) -> F::Output
 where
     F: Future + Send,
     F::Output: Send,
 {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    let rt = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("safer-lake-io")
+            .enable_all()
+            .build()
+            .expect("the lake's I/O runtime starts")
+    });
+    let handle = rt.handle().clone();
     std::thread::scope(|s| {
-        s.spawn(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a current-thread runtime builds")
-                .block_on(fut)
-        })
-        .join()
-        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        s.spawn(move || handle.block_on(fut))
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
 }
 
@@ -160,9 +167,20 @@ pub async fn open_table(lake: &Lake, dataset: &str) -> Result<deltalake::DeltaTa
         .map_err(delta_err(&place))
 }
 
-/// Whether a directory holds a Delta table (has a transaction log).
+/// Whether a directory holds a Delta table: a transaction log with at least
+/// one commit or checkpoint in it. (A log folder with nothing in it is a
+/// first landing that died before committing; nothing was ever readable.)
 pub fn is_table(dir: &Path) -> bool {
-    dir.join(LOG_DIR).is_dir()
+    std::fs::read_dir(dir.join(LOG_DIR))
+        .map(|entries| {
+            entries.flatten().any(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                let digits = n.chars().take_while(char::is_ascii_digit).count();
+                digits == 20 && (n.ends_with(".json") || n.ends_with(".parquet"))
+            })
+        })
+        .unwrap_or(false)
 }
 
 /// Read a table's files and properties at a version. `None` when the table
@@ -171,21 +189,6 @@ pub async fn load(lake: &Lake, dataset: &str, at: At) -> Result<Option<Snapshot>
     let place = place(lake, dataset);
     let dir = place.as_path();
     if !lake.is_table(dataset)? {
-        return Ok(None);
-    }
-    let log_has_commit = lake.remote().is_some()
-        || std::fs::read_dir(dir.join(LOG_DIR))
-            .map(|entries| {
-                entries.flatten().any(|e| {
-                    let n = e.file_name();
-                    let n = n.to_string_lossy();
-                    n.ends_with(".json") && n.chars().take(20).all(|c| c.is_ascii_digit())
-                })
-            })
-            .unwrap_or(false);
-    if !log_has_commit {
-        // A log folder with no commit in it: a first landing that died
-        // before committing. Nothing was ever readable there.
         return Ok(None);
     }
     let builder = builder(lake, dataset)?;
@@ -335,11 +338,17 @@ pub async fn commit(
                 .await
                 .map_err(|e| dfail(dir, e))?;
             if !properties.is_empty() {
-                let old = table
-                    .snapshot()
-                    .map_err(|e| dfail(dir, e))?
-                    .metadata()
-                    .clone();
+                let state = table.snapshot().map_err(|e| dfail(dir, e))?;
+                // A new timestamp column needs the timestampNtz feature: the
+                // protocol moves up in the same commit as the schema.
+                let needs_ntz = deltalake::kernel::contains_timestampntz(kernel.fields());
+                let has_ntz = state.protocol().min_reader_version() >= 3
+                    && serde_json::to_string(state.protocol())
+                        .is_ok_and(|p| p.contains("timestampNtz"));
+                if needs_ntz && !has_ntz {
+                    actions.push(Action::Protocol(protocol_for(&kernel).map_err(failed)?));
+                }
+                let old = state.metadata().clone();
                 let mut metadata = old.with_schema(&kernel).map_err(|e| dfail(dir, e))?;
                 for (k, v) in properties {
                     metadata = match v {
@@ -386,13 +395,12 @@ pub async fn commit(
         Some(_) => Some(table.snapshot().map_err(|e| dfail(dir, e))?),
         None => None,
     };
-    // Checkpoints every `delta.checkpointInterval` (100) commits keep
-    // opening a table quick however long its history; the log itself is
-    // never trimmed here, so every version a run recorded stays loadable
-    // (vacuum decides which data files go).
+    // No post-commit work inside the commit: an error there (a checkpoint
+    // upload that fails) would read as a failed commit although the log
+    // entry is written. Checkpoints are written below, best effort.
     let properties = CommitProperties::default()
         .with_max_retries(0)
-        .with_create_checkpoint(true)
+        .with_create_checkpoint(false)
         .with_cleanup_expired_logs(Some(false));
     let result = CommitBuilder::from(properties)
         .with_actions(actions)
@@ -406,6 +414,17 @@ pub async fn commit(
             delta_op,
         )
         .await;
+    if let Ok(done) = &result {
+        let v = done.version();
+        // A checkpoint every 100 versions keeps opening a table quick
+        // however long its history; the log itself is never trimmed, so
+        // every version a run recorded stays loadable.
+        if (v + 1) % CHECKPOINT_EVERY == 0
+            && let Err(e) = checkpoint(lake, dataset, v).await
+        {
+            tracing::warn!(table = dataset, version = v, error = %e, "Could not write a checkpoint; the table reads as before, only more slowly. `safer lake optimize` writes one.");
+        }
+    }
     match result {
         Ok(done) => Ok(done.version()),
         Err(DeltaTableError::Transaction {
@@ -417,6 +436,22 @@ pub async fn commit(
         | Err(DeltaTableError::VersionAlreadyExists(_)) => Err(CommitError::Conflict),
         Err(e) => Err(failed(delta_err(dir)(e))),
     }
+}
+
+/// Versions between checkpoints.
+const CHECKPOINT_EVERY: u64 = 100;
+
+/// Write a checkpoint of a table at `version`.
+async fn checkpoint(lake: &Lake, dataset: &str, version: u64) -> Result<(), Error> {
+    let place = place(lake, dataset);
+    let table = builder(lake, dataset)?
+        .with_version(version)
+        .load()
+        .await
+        .map_err(delta_err(&place))?;
+    deltalake::checkpoints::create_checkpoint(&table, None)
+        .await
+        .map_err(delta_err(&place))
 }
 
 impl Snapshot {

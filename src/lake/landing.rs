@@ -84,6 +84,8 @@ pub struct Landing {
     key: Vec<String>,
     merge: Option<KeyMerge>,
     superseded: u64,
+    /// Units of this dataset with rows in the quarantine table.
+    quarantined_units: HashSet<String>,
 }
 
 impl Landing {
@@ -117,6 +119,21 @@ impl Landing {
             key: old.key.clone(),
             merge: None,
             superseded: 0,
+            quarantined_units: if dataset == QUARANTINE_DATASET
+                || crate::sources::checks::is_bookkeeping(dataset)
+            {
+                HashSet::new()
+            } else {
+                let prefix = format!("{dataset}/");
+                lake.latest(QUARANTINE_DATASET)?
+                    .map(|m| {
+                        m.inputs
+                            .keys()
+                            .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            },
             old,
             replaced: HashSet::new(),
             full_refresh,
@@ -141,14 +158,15 @@ impl Landing {
         self.full_refresh = true;
     }
 
-    /// Whether an input unit with this fingerprint still needs landing.
+    /// Whether an input unit with this fingerprint still needs landing: it
+    /// is new or changed, or its quarantine rows never made it into the
+    /// quarantine table (a crash between the two commits).
     pub fn is_new(&self, unit: &str, fingerprint: &str) -> bool {
         self.full_refresh
-            || self
-                .old
-                .inputs
-                .get(unit)
-                .is_none_or(|i| i.fingerprint != fingerprint)
+            || self.old.inputs.get(unit).is_none_or(|i| {
+                i.fingerprint != fingerprint
+                    || (i.rows_quarantined > 0 && !self.quarantined_units.contains(unit))
+            })
     }
 
     /// Declare that `unit` is being (re)landed, so its old rows drop out.
@@ -324,15 +342,7 @@ impl Landing {
             return Err(e);
         }
 
-        // Quarantine first: if we crash after it, the data table still
-        // holds the old version and a rerun repeats the landing.
         summary.quarantined = self.quarantine.len() as u64;
-        if self.dataset != QUARANTINE_DATASET
-            && !crate::sources::checks::is_bookkeeping(&self.dataset)
-        {
-            self.commit_quarantine()?;
-        }
-
         let manifest = Manifest {
             dataset: self.dataset.clone(),
             columns: self.columns.clone(),
@@ -359,16 +369,59 @@ impl Landing {
         crate::faults::pause_point("lake:before-commit");
         let committed = match self.commit_version(manifest) {
             Ok(m) => m,
-            Err(e) => {
-                self.discard(&written);
-                return Err(e);
-            }
+            Err(e) => match self.committed_anyway(&written) {
+                // The log entry was written although the call failed (a
+                // timeout after the write, say): the landing stands.
+                Some(m) => m,
+                None => {
+                    self.discard(&written);
+                    return Err(e);
+                }
+            },
         };
         crate::faults::crash_point("lake:after-commit");
+        // Quarantine after the data: a refused data commit leaves the
+        // quarantine table alone (no rows for a landing that never was). A
+        // crash in between leaves a unit whose quarantine rows are missing;
+        // the next landing sees that and lands the unit again
+        // ([`Landing::is_new`]).
+        if self.dataset != QUARANTINE_DATASET
+            && !crate::sources::checks::is_bookkeeping(&self.dataset)
+        {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                match self.commit_quarantine() {
+                    Ok(()) => break,
+                    Err(Error::Conflict { .. }) if attempt < 5 => continue,
+                    Err(e) => {
+                        return Err(Error::Internal(format!(
+                            "`{}` landed, but its {} quarantined row(s) could not be recorded ({e}); the next import of the same files records them",
+                            self.dataset,
+                            self.quarantine.len()
+                        )));
+                    }
+                }
+            }
+        }
         summary.total_rows = committed.rows();
         summary.superseded = self.superseded;
         remove_temp_files(&self.dir);
         Ok(summary)
+    }
+
+    /// The newest version, if it lists every file this landing wrote: the
+    /// commit happened although it reported an error.
+    fn committed_anyway(&self, written: &[String]) -> Option<Manifest> {
+        if written.is_empty() {
+            return None;
+        }
+        let latest = self.lake.latest(&self.dataset).ok()??;
+        let live: HashSet<&str> = latest.files.values().map(|f| f.path.as_str()).collect();
+        written
+            .iter()
+            .all(|w| live.contains(w.as_str()))
+            .then_some(latest)
     }
 
     /// Remove files this landing wrote and did not commit (best effort: a
@@ -410,14 +463,35 @@ impl Landing {
                 }
                 Err(CommitError::Failed(e)) => return Err(e),
                 Err(CommitError::Conflict) => {
-                    let conflict = || Error::Conflict {
+                    let conflict = |why: &str| Error::Conflict {
                         dataset: self.dataset.clone(),
+                        why: why.to_string(),
                     };
                     let Some(latest) = self.lake.latest(&self.dataset)? else {
-                        return Err(conflict());
+                        return Err(conflict("the table could not be read back"));
                     };
-                    if attempts >= 8 || self.full_refresh || latest.columns != manifest.columns {
-                        return Err(conflict());
+                    // A rebase would skip what this landing decided against
+                    // the old version: a key merge (the other writer may
+                    // hold the same keys elsewhere) and the source tests.
+                    let tested = self
+                        .lake
+                        .checks()
+                        .is_some_and(|c| c.has_tests(&self.dataset));
+                    let refusal = if attempts >= 8 {
+                        Some("other writers kept committing first (8 attempts)")
+                    } else if self.full_refresh || latest.columns != manifest.columns {
+                        Some("this landing rebuilds the whole table")
+                    } else if !self.key.is_empty() {
+                        Some(
+                            "this landing merges on a key, which must be matched against the newest rows",
+                        )
+                    } else if tested {
+                        Some("this landing's source tests ran against the version it started from")
+                    } else {
+                        None
+                    };
+                    if let Some(why) = refusal {
+                        return Err(conflict(why));
                     }
                     // Rebase only when every partition this landing wrote
                     // is as it was when the landing began.
@@ -430,7 +504,7 @@ impl Landing {
                         base.files.get(p).map(|f| &f.path) == latest.files.get(p).map(|f| &f.path)
                     });
                     if !unchanged {
-                        return Err(conflict());
+                        return Err(conflict("both changed the same partitions"));
                     }
                     tracing::info!(
                         dataset = %self.dataset,
@@ -519,6 +593,7 @@ impl Landing {
                     rows_landed: n,
                     rows_quarantined: 0,
                     rows_superseded: 0,
+                    table_versions: Default::default(),
                     min_month: None,
                     max_month: None,
                     landed_at: landed_at.clone(),
@@ -629,6 +704,7 @@ pub(super) fn compact(
             Err(match e {
                 CommitError::Conflict => Error::Conflict {
                     dataset: table.to_string(),
+                    why: "optimize rewrote files it had just read".into(),
                 },
                 CommitError::Failed(e) => e,
             })

@@ -208,7 +208,10 @@ pub fn convert_legacy(lake: &Lake) -> Result<Vec<String>, Error> {
         match result {
             Ok(_) => {}
             Err(delta::CommitError::Conflict) => {
-                return Err(Error::Conflict { dataset: table });
+                return Err(Error::Conflict {
+                    dataset: table,
+                    why: "another writer converted it at the same time".into(),
+                });
             }
             Err(delta::CommitError::Failed(e)) => return Err(e),
         }

@@ -73,6 +73,10 @@ pub struct InputEntry {
     /// the table holds the sum of rows landed less the sum superseded.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rows_superseded: u64,
+    /// For a run's results: the version of every table the run read, so a
+    /// later run can say exactly what changed since (restatement notes).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub table_versions: BTreeMap<String, u64>,
     /// Earliest month (`YYYY-MM`) in the landed rows, where the data has months.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_month: Option<String>,

@@ -71,12 +71,14 @@ pub enum Error {
     /// Another writer committed to the table while this landing was being
     /// written, and the two changes touch the same partitions.
     #[error(
-        "`{dataset}` was changed by another writer while this landing was being written, \
-         and both changed the same partitions; nothing from this landing was committed, so run it again"
+        "`{dataset}` was changed by another writer while this landing was being written, and {why}; \
+         nothing from this landing was committed, so run it again"
     )]
     Conflict {
         /// The table.
         dataset: String,
+        /// Why the landing could not simply be applied on top.
+        why: String,
     },
     /// Another safer process holds the lake.
     #[error("{path}: the lake is in use by another safer process")]
@@ -405,8 +407,17 @@ impl Lake {
         }
         let mut out = Vec::new();
         for name in self.table_names()? {
-            if let Some(m) = self.manifest(&name)? {
-                out.push(m);
+            match self.manifest(&name) {
+                Ok(Some(m)) => out.push(m),
+                Ok(None) => {}
+                // A Delta table another tool put in the lake folder is not
+                // safer's to read; it must not stop every run.
+                Err(Error::Manifest { message, .. })
+                    if message.contains("not written by safer") =>
+                {
+                    tracing::warn!(table = %name, "A Delta table in the lake folder was not written by safer; it is left out.");
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(out)

@@ -208,16 +208,21 @@ impl Remote {
         block_on(async { self.store.delete(&path).await }).map_err(|e| store_err(&self.url, e))
     }
 
-    /// Whether a table has a Delta log.
+    /// Whether a table has a Delta log with a commit or checkpoint in it
+    /// (an abandoned first commit's temp file does not count).
     pub fn is_table(&self, dataset: &str) -> Result<bool, Error> {
         let log = self.object(dataset, super::delta::LOG_DIR);
         block_on(async {
             let mut list = self.store.list(Some(&log));
-            match list.next().await {
-                Some(Ok(_)) => Ok(true),
-                Some(Err(e)) => Err(store_err(&self.url, e)),
-                None => Ok(false),
+            while let Some(item) = list.next().await {
+                let meta = item.map_err(|e| store_err(&self.url, e))?;
+                let name = meta.location.filename().unwrap_or_default();
+                let digits = name.chars().take_while(char::is_ascii_digit).count();
+                if digits == 20 && (name.ends_with(".json") || name.ends_with(".parquet")) {
+                    return Ok(true);
+                }
             }
+            Ok(false)
         })
     }
 

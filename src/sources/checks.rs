@@ -101,6 +101,12 @@ impl Checks {
         self.outcomes.lock().map(|o| o.clone()).unwrap_or_default()
     }
 
+    /// Whether `dataset` has source tests (a landing checked against one
+    /// version is not rebased onto another).
+    pub(crate) fn has_tests(&self, dataset: &str) -> bool {
+        self.tests.get(dataset).is_some_and(|t| !t.is_empty())
+    }
+
     /// Run `dataset`'s tests on the files and inputs a landing is about to
     /// commit. Records the outcomes in the lake, then refuses the landing if
     /// an `error` test failed.
@@ -552,6 +558,7 @@ fn entry(dataset: &str, rows: u64, partition: &str, at: &str) -> InputEntry {
         rows_landed: rows,
         rows_quarantined: 0,
         rows_superseded: 0,
+        table_versions: Default::default(),
         min_month: None,
         max_month: None,
         landed_at: at.to_string(),

@@ -492,6 +492,7 @@ pub fn land(
                 rows_landed: parsed.rows_landed,
                 rows_quarantined: parsed.quarantine.len() as u64,
                 rows_superseded: 0,
+                table_versions: Default::default(),
                 min_month: parsed.min_month.clone(),
                 max_month: parsed.max_month.clone(),
                 landed_at: landed_at.clone(),

@@ -505,6 +505,7 @@ impl<'a> Pull<'a> {
                 rows_landed: self.rows_landed,
                 rows_quarantined: self.quarantine.len() as u64,
                 rows_superseded: 0,
+                table_versions: Default::default(),
                 min_month: self.min_month.clone(),
                 max_month: self.max_month.clone(),
                 landed_at: now_rfc3339(),

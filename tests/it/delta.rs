@@ -200,6 +200,7 @@ fn entry(partition: &str, rows: u64) -> safer::lake::InputEntry {
         rows_landed: rows,
         rows_quarantined: 0,
         rows_superseded: 0,
+        table_versions: Default::default(),
         min_month: None,
         max_month: None,
         landed_at: "2026-12-06T00:00:00Z".into(),
@@ -281,21 +282,28 @@ async fn a_lake_from_the_earlier_layout_is_converted_in_place() {
     let tmp = tempfile::tempdir().unwrap();
     let new = Lake::open(tmp.path().join("new")).unwrap();
     land_police_uk(&new, &fixture("police_uk"), None, &mut Vec::new()).unwrap();
-    let mut m = new.manifest("police_uk_street").unwrap().unwrap();
 
-    // The old layout: the same Parquet files and a manifest, no log.
-    let old_dir = tmp.path().join("old/police_uk_street");
-    for f in m.files.values() {
-        let dest = old_dir.join(&f.path);
-        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        std::fs::copy(tmp.path().join("new/police_uk_street").join(&f.path), &dest).unwrap();
+    // The old layout of both tables the import wrote: the same Parquet
+    // files and a manifest each, no log.
+    let mut manifests = Vec::new();
+    for table in ["police_uk_street", "quarantine"] {
+        let mut m = new.manifest(table).unwrap().unwrap();
+        let old_dir = tmp.path().join("old").join(table);
+        for f in m.files.values() {
+            let dest = old_dir.join(&f.path);
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            std::fs::copy(tmp.path().join("new").join(table).join(&f.path), &dest).unwrap();
+        }
+        m.version = None;
+        std::fs::write(
+            old_dir.join("_manifest.json"),
+            serde_json::to_vec_pretty(&m).unwrap(),
+        )
+        .unwrap();
+        manifests.push(m);
     }
-    m.version = None;
-    std::fs::write(
-        old_dir.join("_manifest.json"),
-        serde_json::to_vec_pretty(&m).unwrap(),
-    )
-    .unwrap();
+    let m = manifests.remove(0);
+    let old_dir = tmp.path().join("old/police_uk_street");
 
     let old = Lake::open(tmp.path().join("old")).unwrap();
     assert!(

@@ -442,7 +442,7 @@ async fn the_results_table_keeps_only_the_newest_runs() {
                 r
             })
             .collect();
-        safer::evaluation::results::land(&lake, id, &mine, 3).unwrap();
+        safer::evaluation::results::land(&lake, id, &mine, 3, &Default::default()).unwrap();
     }
     let kept = crate::common::rows(
         &lake,
