@@ -11,14 +11,17 @@ fn main() {
     let cli = safer::cli::Cli::parse();
     let default = match (cli.verbose, &cli.command) {
         // A service's log is its record: info by default.
-        // delta-rs's own warnings (a commit it leaves to us to retry, an
-        // API it calls experimental) are safer's business, reported in
-        // safer's words: only its errors pass.
+        // delta-rs's own warnings and its kernel's progress lines (a commit
+        // it leaves to us to retry, an API it calls experimental, each
+        // snapshot built) are safer's business, reported in safer's words:
+        // only their errors pass.
         (0, safer::cli::Command::Serve { .. }) => {
-            "info,datafusion=warn,tokio_cron_scheduler=warn,deltalake_core=error"
+            "info,datafusion=warn,tokio_cron_scheduler=warn,deltalake_core=error,buoyant_kernel=error"
         }
-        (0, _) => "warn,deltalake_core=error",
-        (1, _) => "info,datafusion=warn,tokio_cron_scheduler=warn,deltalake_core=error",
+        (0, _) => "warn,deltalake_core=error,buoyant_kernel=error",
+        (1, _) => {
+            "info,datafusion=warn,tokio_cron_scheduler=warn,deltalake_core=error,buoyant_kernel=error"
+        }
         _ => "debug",
     };
     let filter = EnvFilter::try_from_env("SAFER_LOG").unwrap_or_else(|_| EnvFilter::new(default));
