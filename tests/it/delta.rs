@@ -76,14 +76,7 @@ async fn python_deltalake_reads_every_version_safer_landed() {
         .unwrap();
 
     // A corrected 2024-01: Shoplifting withdrawn, a Drugs row added.
-    let f = drop.join("2024-01/2024-01-lancashire-street.csv");
-    let text = std::fs::read_to_string(&f).unwrap();
-    let corrected: String = text
-        .split_inclusive("\r\n")
-        .filter(|l| !l.contains("Shoplifting"))
-        .collect::<String>()
-        + ",2024-01,Lancashire Constabulary,Lancashire Constabulary,,,No Location,,,Drugs,,\r\n";
-    std::fs::write(&f, corrected).unwrap();
+    crate::police_uk::correct_january(&drop);
     land_police_uk(&lake, &drop, None, &mut Vec::new()).unwrap();
 
     let table = tmp.path().join("lake/police_uk_street");

@@ -142,14 +142,7 @@ fn scenario(lake: &str, env: &[(String, String)]) {
 
     // A corrected 2024-01 (Shoplifting withdrawn, a Drugs row added); the
     // first attempt is killed just before its commit.
-    let f = drop.join("2024-01/2024-01-lancashire-street.csv");
-    let text = std::fs::read_to_string(&f).unwrap();
-    let corrected: String = text
-        .split_inclusive("\r\n")
-        .filter(|l| !l.contains("Shoplifting"))
-        .collect::<String>()
-        + ",2024-01,Lancashire Constabulary,Lancashire Constabulary,,,No Location,,,Drugs,,\r\n";
-    std::fs::write(&f, corrected).unwrap();
+    crate::police_uk::correct_january(&drop);
     let mut crash_env = env_a.clone();
     crash_env.push(("SAFER_FAULT_CRASH_AT".into(), "lake:before-commit".into()));
     let (code, _, err) = safer(

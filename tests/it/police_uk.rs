@@ -209,14 +209,7 @@ async fn reimport_is_idempotent_and_a_corrected_month_replaces_that_month() {
     );
 
     // A corrected 2024-01: the Shoplifting row withdrawn, a new Drugs row.
-    let f = drop.join("2024-01/2024-01-lancashire-street.csv");
-    let text = std::fs::read_to_string(&f).unwrap();
-    let corrected: String = text
-        .split_inclusive("\r\n")
-        .filter(|l| !l.contains("Shoplifting"))
-        .collect::<String>()
-        + ",2024-01,Lancashire Constabulary,Lancashire Constabulary,,,No Location,,,Drugs,,\r\n";
-    std::fs::write(&f, corrected).unwrap();
+    correct_january(&drop);
     let r = land_police_uk(&lake, &drop, None, &mut problems).unwrap();
     assert_eq!((r.inputs_landed, r.inputs_unchanged), (1, 1));
     let m3 = lake.manifest("police_uk_street").unwrap().unwrap();
@@ -314,6 +307,19 @@ async fn reimport_is_idempotent_and_a_corrected_month_replaces_that_month() {
         scalar(&lake, "SELECT COUNT(*) FROM police_uk_street").await,
         "9"
     );
+}
+
+/// Correct the fixture's 2024-01 file in a copied drop: the Shoplifting
+/// row withdrawn, a Drugs row added (so the month keeps its row count).
+pub fn correct_january(drop: &std::path::Path) {
+    let f = drop.join("2024-01/2024-01-lancashire-street.csv");
+    let text = std::fs::read_to_string(&f).unwrap();
+    let corrected: String = text
+        .split_inclusive("\r\n")
+        .filter(|l| !l.contains("Shoplifting"))
+        .collect::<String>()
+        + ",2024-01,Lancashire Constabulary,Lancashire Constabulary,,,No Location,,,Drugs,,\r\n";
+    std::fs::write(&f, corrected).unwrap();
 }
 
 pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
