@@ -66,6 +66,12 @@ fn main() {
                 || e.downcast_ref::<safer::config::Error>().is_some()
             {
                 2
+            } else if matches!(
+                e.downcast_ref::<safer::lake::Error>(),
+                Some(safer::lake::Error::Locked { .. })
+            ) {
+                // Another safer process has the lake: nothing was done.
+                3
             } else {
                 1
             }

@@ -94,7 +94,17 @@ impl Manifest {
         let Some(snapshot) = delta::block_on(delta::load(lake, dataset, at))? else {
             return Ok(None);
         };
-        Manifest::from_snapshot(&lake.dataset_dir(dataset), &snapshot).map(Some)
+        // Messages name the table where it is: its folder, or its URL.
+        let place = match lake.remote() {
+            Some(_) => lake
+                .table_url(dataset)
+                .map(|u| std::path::PathBuf::from(u.to_string()))
+                .unwrap_or_else(|_| lake.dataset_dir(dataset)),
+            None => lake.dataset_dir(dataset),
+        };
+        let mut m = Manifest::from_snapshot(&place, &snapshot)?;
+        m.dataset = dataset.to_string();
+        Ok(Some(m))
     }
 
     /// The manifest a Delta snapshot describes.

@@ -281,6 +281,35 @@ fn the_lake_on_s3_through_moto() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     scenario("s3://county-lake/lancashire", &env);
+
+    // Another Delta engine reads the same table in the bucket: Python's
+    // deltalake, with the same endpoint and keys.
+    let has_deltalake = python("import deltalake");
+    if !has_deltalake {
+        return skip_or_fail("Python's deltalake package");
+    }
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import os, sys\n\
+             from deltalake import DeltaTable\n\
+             opts = {{'AWS_ENDPOINT_URL': '{endpoint}', 'AWS_ALLOW_HTTP': 'true', \
+             'AWS_ACCESS_KEY_ID': 'test-key', 'AWS_SECRET_ACCESS_KEY': 'test-secret-value', \
+             'AWS_REGION': 'eu-west-2'}}\n\
+             t = DeltaTable('s3://county-lake/lancashire/police_uk_street', storage_options=opts)\n\
+             print(t.to_pyarrow_table().num_rows)\n\
+             sys.stdout.flush()\n\
+             os._exit(0)\n"
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The scenario left 23 rows (worked out there).
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "23");
 }
 
 #[test]
