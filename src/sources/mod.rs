@@ -98,12 +98,15 @@ pub enum Error {
 
 impl Error {
     /// Whether trying again later might work: a connection refused, reset
-    /// or timed out, a server that is starting up or overloaded. Bad
-    /// credentials, bad SQL, missing files and refused files are permanent.
+    /// or timed out, a server that is starting up or overloaded, or another
+    /// writer that committed to the same table first (the next attempt
+    /// starts from its version). Bad credentials, bad SQL, missing files and
+    /// refused files are permanent.
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Connect { transient, .. } | Error::Query { transient, .. } => *transient,
             Error::Timeout { .. } => true,
+            Error::Lake(lake::Error::Conflict { .. }) => true,
             _ => false,
         }
     }
@@ -568,5 +571,23 @@ fn land_file_source(
             land_csv(lake, s, &check(&cfg.resolve(&s.path))?, problems).map(|r| vec![r])
         }
         Source::Sql(_) => Err(Error::Internal("SQL source on the file path".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_commit_race_is_retried_and_a_refused_file_is_not() {
+        let conflict = Error::Lake(lake::Error::Conflict {
+            dataset: "police_uk_street".into(),
+            why: "both changed the same partitions".into(),
+        });
+        assert!(conflict.is_transient());
+        let locked = Error::Lake(lake::Error::Locked {
+            path: "lake/.lock".into(),
+        });
+        assert!(!locked.is_transient());
     }
 }
