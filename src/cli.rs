@@ -1636,28 +1636,53 @@ async fn import(
         if !p.exists() {
             bail!(UsageError(format!("{} does not exist", p.display())));
         }
-        let (lake, path, csv_source) = (lake.clone(), p.clone(), csv_source.clone());
-        let (r, probs) = tokio::task::spawn_blocking(move || {
-            let mut problems = Vec::new();
-            let r = match format {
-                ImportFormat::PoliceUk => {
-                    sources::land_police_uk(&lake, &path, None, &mut problems).map(|r| vec![r])
-                }
-                ImportFormat::Stats19 => sources::land_stats19(&lake, &path, &mut problems),
-                ImportFormat::OnsPopulation => {
-                    sources::land_ons_population(&lake, &path, &mut problems).map(|r| vec![r])
-                }
-                ImportFormat::Csv => match &csv_source {
-                    Some(src) => {
-                        sources::land_csv(&lake, src, &path, &mut problems).map(|r| vec![r])
+        // Another writer (an import on another machine, on object storage)
+        // may commit to the same table first. The landing is then refused
+        // whole, and tried again from the newer version: a few times, with
+        // a short random wait, before it is reported.
+        const ATTEMPTS: u32 = 5;
+        let mut attempt = 0;
+        let (r, probs) = loop {
+            attempt += 1;
+            let (lake, path, csv_source) = (lake.clone(), p.clone(), csv_source.clone());
+            let (r, probs) = tokio::task::spawn_blocking(move || {
+                let mut problems = Vec::new();
+                let r = match format {
+                    ImportFormat::PoliceUk => {
+                        sources::land_police_uk(&lake, &path, None, &mut problems).map(|r| vec![r])
                     }
-                    None => Ok(Vec::new()),
-                },
-            };
-            (r, problems)
-        })
-        .await
-        .context("import task failed")?;
+                    ImportFormat::Stats19 => sources::land_stats19(&lake, &path, &mut problems),
+                    ImportFormat::OnsPopulation => {
+                        sources::land_ons_population(&lake, &path, &mut problems).map(|r| vec![r])
+                    }
+                    ImportFormat::Csv => match &csv_source {
+                        Some(src) => {
+                            sources::land_csv(&lake, src, &path, &mut problems).map(|r| vec![r])
+                        }
+                        None => Ok(Vec::new()),
+                    },
+                };
+                (r, problems)
+            })
+            .await
+            .context("import task failed")?;
+            match &r {
+                Err(sources::Error::Lake(crate::lake::Error::Conflict { dataset, why }))
+                    if attempt < ATTEMPTS =>
+                {
+                    let wait = std::time::Duration::from_millis(
+                        200 * 2u64.pow(attempt - 1) + fastrand::u64(0..200),
+                    );
+                    eprintln!(
+                        "note: {}: another writer committed to `{dataset}` first and {why}; nothing was committed, trying again from the newer version in {:.1} s",
+                        p.display(),
+                        wait.as_secs_f64()
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                _ => break (r, probs),
+            }
+        };
         problems.extend(probs);
         reports.extend(r.with_context(|| format!("importing {}", p.display()))?);
     }
