@@ -153,3 +153,88 @@ fn a_revised_month_is_diffed_restated_and_the_old_run_reproduced() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no run `nope` in the ledger"), "{err}");
 }
+
+/// Vacuum keeps what the ledger still needs. Two runs read two versions of
+/// the police table (a month re-sent between them). Keeping the versions
+/// the ledger names since before the first run keeps both files; keeping
+/// only the newest complete run's removes the file the first run read, and
+/// nothing the second run reads.
+#[tokio::test]
+async fn vacuum_keeps_the_versions_runs_in_the_ledger_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = project::make(tmp.path(), &["html"], "");
+    let before_runs = chrono::Utc::now() - chrono::Duration::seconds(5);
+    let (code, out_a, err) = safer(&["run", "--only", "ingest,indicators"], &root);
+    assert_eq!(code, 0, "{out_a}\n{err}");
+    add_asb_rows(&root, "2026-06", 3);
+    let (code, out_b, err) = safer(&["run", "--only", "ingest,indicators"], &root);
+    assert_eq!(code, 0, "{out_b}\n{err}");
+
+    let cfg = project::config(&root);
+    let ledger = safer::ledger::Ledger::open_for(&cfg).await.unwrap();
+    let run_a = ledger
+        .get(&run_id_of(&out_a).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let run_b = ledger
+        .get(&run_id_of(&out_b).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let (va, vb) = (
+        run_a.lake_versions["police_uk_street"],
+        run_b.lake_versions["police_uk_street"],
+    );
+    assert!(
+        vb > va,
+        "the re-sent month made a new version: {va} then {vb}"
+    );
+
+    let lake = safer::lake::Lake::open(cfg.lake_dir()).unwrap();
+    let files_of = |v: u64| -> Vec<String> {
+        lake.manifest_at("police_uk_street", safer::lake::At::Version(v))
+            .unwrap()
+            .unwrap()
+            .files
+            .values()
+            .map(|f| f.path.clone())
+            .collect()
+    };
+    let (files_a, files_b) = (files_of(va), files_of(vb));
+    let only_a: Vec<&String> = files_a.iter().filter(|f| !files_b.contains(f)).collect();
+    assert_eq!(only_a.len(), 1, "the 2026 file was rewritten: {only_a:?}");
+
+    // Both runs are in the window: nothing either read goes.
+    let since = before_runs.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let keep = ledger.lake_versions_needed(&since).await.unwrap();
+    assert!(keep["police_uk_street"].contains(&va) && keep["police_uk_street"].contains(&vb));
+    let done =
+        safer::lake::maintain::vacuum(&lake, &keep, std::time::Duration::ZERO, false).unwrap();
+    let police = done.iter().find(|t| t.table == "police_uk_street").unwrap();
+    assert!(police.files_removed.is_empty(), "{police:?}");
+    let dir = cfg.lake_dir().join("police_uk_street");
+    assert!(dir.join(only_a[0]).is_file());
+
+    // A window after both runs: only the newest complete run is kept.
+    let later = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let keep = ledger.lake_versions_needed(&later).await.unwrap();
+    assert!(!keep["police_uk_street"].contains(&va), "{keep:?}");
+    assert!(keep["police_uk_street"].contains(&vb), "{keep:?}");
+    let done =
+        safer::lake::maintain::vacuum(&lake, &keep, std::time::Duration::ZERO, false).unwrap();
+    let police = done.iter().find(|t| t.table == "police_uk_street").unwrap();
+    assert_eq!(police.files_removed, vec![only_a[0].clone()], "{police:?}");
+    for f in &files_b {
+        assert!(dir.join(f).is_file(), "{f} is read by the newest run");
+    }
+    // The newest run's lake still reads the same.
+    let pinned = lake
+        .clone()
+        .pinned(safer::lake::Pin::Versions(run_b.lake_versions.clone()));
+    assert_eq!(
+        crate::common::scalar(&pinned, "SELECT COUNT(*) FROM police_uk_street").await,
+        crate::common::scalar(&lake, "SELECT COUNT(*) FROM police_uk_street").await
+    );
+}
