@@ -15,8 +15,9 @@
 //! engines ignore properties they do not know.
 //!
 //! delta-rs is asynchronous and most of the lake's callers are not, so
-//! [`block_on`] runs a future to completion on a small runtime of its own,
-//! on a scoped thread: safe to call from plain code and from inside tokio.
+//! [`block_on`] runs a future to completion on the lake's one background
+//! runtime, from a scoped thread: safe to call from plain code and from
+//! inside tokio.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -25,7 +26,7 @@ use std::path::{Path, PathBuf};
 use datafusion::arrow::datatypes::SchemaRef;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
-use deltalake::kernel::{Action, Add, Metadata, MetadataExt, Protocol, Remove, StructType};
+use deltalake::kernel::{Action, Add, MetadataExt, Protocol, Remove, StructType};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTableBuilder, DeltaTableError};
 
@@ -78,7 +79,6 @@ pub struct Snapshot {
     pub files: Vec<LogFile>,
     /// Its table properties.
     pub configuration: HashMap<String, String>,
-    metadata: Metadata,
 }
 
 /// A file written for a commit, to be added.
@@ -130,7 +130,7 @@ fn handlers() {
 
 /// What error messages call a table: its folder, or its URL on object
 /// storage (never credentials).
-fn place(lake: &Lake, dataset: &str) -> PathBuf {
+pub(super) fn place(lake: &Lake, dataset: &str) -> PathBuf {
     match lake.remote() {
         Some(_) => lake
             .table_url(dataset)
@@ -173,14 +173,19 @@ pub async fn open_table(lake: &Lake, dataset: &str) -> Result<deltalake::DeltaTa
 pub fn is_table(dir: &Path) -> bool {
     std::fs::read_dir(dir.join(LOG_DIR))
         .map(|entries| {
-            entries.flatten().any(|e| {
-                let n = e.file_name();
-                let n = n.to_string_lossy();
-                let digits = n.chars().take_while(char::is_ascii_digit).count();
-                digits == 20 && (n.ends_with(".json") || n.ends_with(".parquet"))
-            })
+            entries
+                .flatten()
+                .any(|e| is_log_entry(&e.file_name().to_string_lossy()))
         })
         .unwrap_or(false)
+}
+
+/// Whether a file name in `_delta_log` is a commit or a checkpoint
+/// (`00000000000000000007.json`, `...99.checkpoint.parquet`), not a temp
+/// file a writer left.
+pub fn is_log_entry(name: &str) -> bool {
+    let digits = name.chars().take_while(char::is_ascii_digit).count();
+    digits == 20 && (name.ends_with(".json") || name.ends_with(".parquet"))
 }
 
 /// Read a table's files and properties at a version. `None` when the table
@@ -224,13 +229,11 @@ pub async fn load(lake: &Lake, dataset: &str, at: At) -> Result<Option<Snapshot>
         });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    let metadata = state.metadata().clone();
     Ok(Some(Snapshot {
         version,
         committed_at_ms,
         files,
-        configuration: metadata.configuration().clone(),
-        metadata,
+        configuration: state.metadata().configuration().clone(),
     }))
 }
 
@@ -442,7 +445,7 @@ pub async fn commit(
 const CHECKPOINT_EVERY: u64 = 100;
 
 /// Write a checkpoint of a table at `version`.
-async fn checkpoint(lake: &Lake, dataset: &str, version: u64) -> Result<(), Error> {
+pub(super) async fn checkpoint(lake: &Lake, dataset: &str, version: u64) -> Result<(), Error> {
     let place = place(lake, dataset);
     let table = builder(lake, dataset)?
         .with_version(version)
@@ -458,10 +461,5 @@ impl Snapshot {
     /// A property's value.
     pub fn property(&self, key: &str) -> Option<&str> {
         self.configuration.get(key).map(String::as_str)
-    }
-
-    /// The table's unique id in the log.
-    pub fn table_id(&self) -> &str {
-        self.metadata.id()
     }
 }

@@ -28,6 +28,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use super::delta::{self, CommitError, LogFile, NewFile};
+use super::manifest::partition_of;
 use super::{
     Error, FileEntry, InputEntry, Lake, Manifest, QUARANTINE_DATASET, now_rfc3339, sync_dir,
     unique_suffix,
@@ -709,14 +710,6 @@ pub(super) fn compact(
                 CommitError::Failed(e) => e,
             })
         }
-    }
-}
-
-/// The partition folder of a file path relative to the table root.
-fn partition_of(path: &str) -> String {
-    match path.rsplit_once('/') {
-        Some((dir, _)) => dir.to_string(),
-        None => "all".to_string(),
     }
 }
 

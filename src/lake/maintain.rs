@@ -110,17 +110,15 @@ pub struct Optimized {
 pub fn optimize(lake: &Lake) -> Result<Vec<Optimized>, Error> {
     let mut out = Vec::new();
     for table in lake.table_names()? {
-        let dir = lake.dataset_dir(&table);
         let Some(snapshot) = delta::block_on(delta::load(lake, &table, At::Latest))? else {
             continue;
         };
         let mut by_partition: BTreeMap<String, Vec<delta::LogFile>> = BTreeMap::new();
         for f in &snapshot.files {
-            let p = match f.path.rsplit_once('/') {
-                Some((d, _)) => d.to_string(),
-                None => "all".to_string(),
-            };
-            by_partition.entry(p).or_default().push(f.clone());
+            by_partition
+                .entry(super::manifest::partition_of(&f.path))
+                .or_default()
+                .push(f.clone());
         }
         let crowded: Vec<(String, Vec<delta::LogFile>)> = by_partition
             .into_iter()
@@ -130,16 +128,12 @@ pub fn optimize(lake: &Lake) -> Result<Vec<Optimized>, Error> {
         if !crowded.is_empty() {
             compacted = super::landing::compact(lake, &table, &snapshot, crowded)?;
         }
-        delta::block_on(async {
-            let derr = |e: deltalake::DeltaTableError| Error::Delta {
-                path: dir.clone(),
-                message: e.to_string(),
-            };
-            let t = delta::open_table(lake, &table).await?;
-            deltalake::checkpoints::create_checkpoint(&t, None)
-                .await
-                .map_err(derr)
-        })?;
+        let newest = match compacted.is_empty() {
+            true => snapshot.version,
+            false => delta::block_on(delta::load(lake, &table, At::Latest))?
+                .map_or(snapshot.version, |s| s.version),
+        };
+        delta::block_on(delta::checkpoint(lake, &table, newest))?;
         out.push(Optimized {
             table,
             compacted,

@@ -95,14 +95,7 @@ impl Manifest {
             return Ok(None);
         };
         // Messages name the table where it is: its folder, or its URL.
-        let place = match lake.remote() {
-            Some(_) => lake
-                .table_url(dataset)
-                .map(|u| std::path::PathBuf::from(u.to_string()))
-                .unwrap_or_else(|_| lake.dataset_dir(dataset)),
-            None => lake.dataset_dir(dataset),
-        };
-        let mut m = Manifest::from_snapshot(&place, &snapshot)?;
+        let mut m = Manifest::from_snapshot(&delta::place(lake, dataset), &snapshot)?;
         m.dataset = dataset.to_string();
         Ok(Some(m))
     }
@@ -141,10 +134,7 @@ impl Manifest {
         };
         let mut files = BTreeMap::new();
         for f in &s.files {
-            let partition = match f.path.rsplit_once('/') {
-                Some((dir, _)) => dir.to_string(),
-                None => "all".to_string(),
-            };
+            let partition = partition_of(&f.path);
             let entry = FileEntry {
                 path: f.path.clone(),
                 rows: f.rows,
@@ -216,6 +206,16 @@ impl Manifest {
             .filter_map(|i| i.max_month.clone())
             .max()?;
         Some((min, max))
+    }
+}
+
+/// The partition folder of a file path relative to the table root
+/// (`year=2024/part-1.parquet` is in `year=2024`; a file at the root is in
+/// `all`).
+pub(super) fn partition_of(path: &str) -> String {
+    match path.rsplit_once('/') {
+        Some((dir, _)) => dir.to_string(),
+        None => "all".to_string(),
     }
 }
 

@@ -216,9 +216,7 @@ impl Remote {
             let mut list = self.store.list(Some(&log));
             while let Some(item) = list.next().await {
                 let meta = item.map_err(|e| store_err(&self.url, e))?;
-                let name = meta.location.filename().unwrap_or_default();
-                let digits = name.chars().take_while(char::is_ascii_digit).count();
-                if digits == 20 && (name.ends_with(".json") || name.ends_with(".parquet")) {
+                if super::delta::is_log_entry(meta.location.filename().unwrap_or_default()) {
                     return Ok(true);
                 }
             }
