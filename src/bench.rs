@@ -113,7 +113,7 @@ pub async fn run(data: &Path, work: &Path, repeats: u32) -> anyhow::Result<Repor
         let d = data.to_path_buf();
         let l = lake.clone();
         let report = tokio::task::spawn_blocking(move || {
-            sources::land_police_uk(&l, &d, None, &mut Vec::new())
+            sources::land_police_uk(&l, &d, None, None, &mut Vec::new())
         })
         .await??;
         let ingest = t.elapsed().as_secs_f64();

@@ -92,7 +92,15 @@ pub enum Command {
         lake_as_of: Option<String>,
     },
     /// Land every source in safer.toml into the lake (`run --only ingest`).
-    Ingest,
+    Ingest {
+        /// Be one of several workers landing a large police.uk delivery at
+        /// once: land only these months and forces (`month=2024-01..2024-06`,
+        /// `year=2024`, `force=merseyside,cumbria`; repeat for both). Other
+        /// sources are left to the whole ingest; no run is recorded, and
+        /// workers on one machine share the lake (docs/scale-out.md).
+        #[arg(long, value_name = "KEY=VALUE")]
+        partition: Vec<String>,
+    },
     /// Run the schedules in schedules/*.toml until stopped (SIGTERM/SIGINT).
     /// SIGHUP reloads the schedules.
     Serve {
@@ -234,6 +242,56 @@ pub enum Command {
     Explain {
         /// Indicator id.
         id: String,
+    },
+    /// Start a DataFusion Ballista scheduler, for `engine =
+    /// "ballista://HOST:PORT"` in safer.toml (docs/scale-out.md). Runs until
+    /// stopped.
+    Scheduler {
+        /// Address to listen on (0.0.0.0 for every interface).
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        /// Port clients and executors connect to.
+        #[arg(long, default_value_t = crate::config::BALLISTA_DEFAULT_PORT)]
+        port: u16,
+        /// Host name executors use to reach this scheduler (default: --bind).
+        #[arg(long)]
+        external_host: Option<String>,
+    },
+    /// Start a Ballista executor that runs query tasks for a scheduler
+    /// (docs/scale-out.md). Runs until stopped.
+    Executor {
+        /// The scheduler, HOST:PORT.
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        scheduler: String,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        /// Host name other executors use to fetch this one's shuffle data
+        /// (default: --bind).
+        #[arg(long)]
+        external_host: Option<String>,
+        /// Arrow Flight port, for shuffle data.
+        #[arg(long, default_value_t = 50051)]
+        flight_port: u16,
+        /// gRPC port, for tasks.
+        #[arg(long, default_value_t = 50052)]
+        grpc_port: u16,
+        /// Tasks run at once (default: the number of cores).
+        #[arg(long)]
+        slots: Option<usize>,
+        /// Memory all tasks together may use, in MiB; a task spills to disk
+        /// past its share (default: most of this machine's memory).
+        #[arg(long)]
+        memory_mib: Option<u64>,
+        /// Folder for shuffle and spill files (default: a temporary folder).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        /// The lake, when it is on object storage (`s3://...`, `az://...`):
+        /// tasks read its files in place, with credentials from this
+        /// process's environment. Default: paths.lake from safer.toml. A
+        /// lake on disk must be at the same path on every executor.
+        #[arg(long)]
+        lake: Option<String>,
     },
     /// Internal: answer queries for a parent safer process.
     #[command(hide = true)]
@@ -516,7 +574,12 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
             run_job(&cfg, &spec).await
         }
-        Command::Ingest => {
+        Command::Ingest { partition } if !partition.is_empty() => {
+            let cfg = load_config(cli.config.as_deref())?;
+            let part = sources::Partition::parse(&partition).map_err(UsageError)?;
+            ingest_partition(&cfg, &part).await
+        }
+        Command::Ingest { .. } => {
             let cfg = load_config(cli.config.as_deref())?;
             let mut spec = JobSpec::manual();
             spec.steps = vec![Step::Ingest];
@@ -715,6 +778,61 @@ pub async fn run(cli: Cli) -> Result<i32> {
             print!("{}", crate::explore::render_results(&picked));
             Ok(0)
         }
+        Command::Scheduler {
+            bind,
+            port,
+            external_host,
+        } => {
+            crate::engine::cluster::run_scheduler(crate::engine::cluster::SchedulerOptions {
+                bind,
+                port,
+                external_host,
+            })
+            .await?;
+            Ok(0)
+        }
+        Command::Executor {
+            scheduler,
+            bind,
+            external_host,
+            flight_port,
+            grpc_port,
+            slots,
+            memory_mib,
+            work_dir,
+            lake,
+        } => {
+            let (host, port) = match scheduler.rsplit_once(':') {
+                Some((h, p)) => (
+                    h.to_string(),
+                    p.parse::<u16>().map_err(|_| {
+                        UsageError(format!("--scheduler {scheduler}: the port is not a number"))
+                    })?,
+                ),
+                None => (scheduler.clone(), crate::config::BALLISTA_DEFAULT_PORT),
+            };
+            let lake = match lake {
+                Some(l) => Some(l),
+                None => {
+                    let (_, l) = config_and_lake(cli.config.as_deref(), None)?;
+                    Some(l.to_string_lossy().into_owned())
+                }
+            };
+            crate::engine::cluster::run_executor(crate::engine::cluster::ExecutorOptions {
+                scheduler_host: host,
+                scheduler_port: port,
+                bind,
+                external_host,
+                flight_port,
+                grpc_port,
+                slots,
+                memory_bytes: memory_mib.map(|m| m * 1024 * 1024),
+                work_dir,
+                lake,
+            })
+            .await?;
+            Ok(0)
+        }
         Command::QueryWorker {
             lake,
             memory_bytes,
@@ -736,6 +854,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 spill_bytes,
                 worker: None,
                 views,
+                engine: Default::default(),
             };
             crate::engine::worker::serve(&lake, versions, limits).await?;
             Ok(0)
@@ -1537,6 +1656,53 @@ async fn demo(dir: PathBuf, seed: u64, years: u32, end_month: Option<String>) ->
     Ok(exit_code(&record))
 }
 
+/// `safer ingest --partition`: this worker's share of the police.uk files,
+/// under the lake's shared lock, each landing tried again (from the newer
+/// version) when another worker committed first.
+async fn ingest_partition(cfg: &Config, part: &sources::Partition) -> Result<i32> {
+    let lake = Lake::open(cfg.lake_dir())?;
+    let guard = std::sync::Arc::new(lake.lock_shared()?);
+    let retry = crate::retry::RetryPolicy {
+        retries: 8,
+        backoff_seconds: 0.2,
+        max_backoff_seconds: 5.0,
+    };
+    let police: Vec<&crate::config::Source> = cfg
+        .sources
+        .iter()
+        .filter(|s| matches!(s, crate::config::Source::PoliceUk(_)))
+        .collect();
+    if police.is_empty() {
+        return Err(UsageError(
+            "--partition lands police.uk files, and safer.toml has no police_uk source".into(),
+        )
+        .into());
+    }
+    println!("Partition {part}:");
+    let mut reports = Vec::new();
+    for s in police {
+        reports.push(sources::run(cfg, &lake, s, &retry, &guard, Some(part)).await);
+    }
+    print_sources(&reports);
+    let others: Vec<&str> = cfg
+        .sources
+        .iter()
+        .filter(|s| !matches!(s, crate::config::Source::PoliceUk(_)))
+        .map(|s| s.name())
+        .collect();
+    if !others.is_empty() {
+        println!(
+            "Not partitioned, left to the whole ingest: {}",
+            others.join(", ")
+        );
+    }
+    Ok(if reports.iter().any(|r| r.failed()) {
+        1
+    } else {
+        0
+    })
+}
+
 fn print_sources(reports: &[crate::sources::SourceReport]) {
     println!("Sources:");
     for s in reports {
@@ -1649,7 +1815,8 @@ async fn import(
                 let mut problems = Vec::new();
                 let r = match format {
                     ImportFormat::PoliceUk => {
-                        sources::land_police_uk(&lake, &path, None, &mut problems).map(|r| vec![r])
+                        sources::land_police_uk(&lake, &path, None, None, &mut problems)
+                            .map(|r| vec![r])
                     }
                     ImportFormat::Stats19 => sources::land_stats19(&lake, &path, &mut problems),
                     ImportFormat::OnsPopulation => {

@@ -52,6 +52,10 @@ pub struct Config {
     /// Where things live, relative to the config file.
     #[serde(default)]
     pub paths: Paths,
+    /// Where indicator queries run: in this process (the default), or on a
+    /// DataFusion Ballista cluster (`engine = "ballista://host:50050"`).
+    #[serde(default)]
+    pub engine: QueryEngine,
     /// Resource limits for officers' SQL and for sources.
     #[serde(default)]
     pub limits: Limits,
@@ -135,6 +139,76 @@ impl Default for Paths {
             outputs: default_outputs(),
             ledger: default_ledger(),
             schedules: default_schedules(),
+        }
+    }
+}
+
+/// Where indicator queries run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum QueryEngine {
+    /// DataFusion in this process (in a worker process of this program, so
+    /// the limits hold from outside).
+    #[default]
+    InProcess,
+    /// A DataFusion Ballista scheduler, whose executors read the lake where
+    /// it lies (`safer scheduler` and `safer executor` start them).
+    Ballista {
+        /// The scheduler's host name or address.
+        host: String,
+        /// Its gRPC port (Ballista's default is 50050).
+        port: u16,
+    },
+}
+
+/// Ballista's scheduler port when a `ballista://` address names none.
+pub const BALLISTA_DEFAULT_PORT: u16 = 50050;
+
+impl TryFrom<String> for QueryEngine {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let t = s.trim();
+        if t.is_empty() || t == "in-process" || t == "datafusion" {
+            return Ok(QueryEngine::InProcess);
+        }
+        let Some(rest) = t.strip_prefix("ballista://") else {
+            return Err(format!(
+                "engine = \"{t}\" is not an engine safer knows: use \"in-process\" (the default) or \"ballista://HOST:PORT\" for a Ballista scheduler"
+            ));
+        };
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => (
+                h,
+                p.parse::<u16>().map_err(|_| {
+                    format!("engine = \"{t}\": the port `{p}` is not a number from 1 to 65535")
+                })?,
+            ),
+            None => (rest, BALLISTA_DEFAULT_PORT),
+        };
+        if host.is_empty() || host.contains('/') {
+            return Err(format!(
+                "engine = \"{t}\": write the scheduler as ballista://HOST:PORT, for example ballista://10.0.0.5:50050"
+            ));
+        }
+        Ok(QueryEngine::Ballista {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+impl From<QueryEngine> for String {
+    fn from(e: QueryEngine) -> String {
+        e.to_string()
+    }
+}
+
+impl std::fmt::Display for QueryEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QueryEngine::InProcess => f.write_str("in-process"),
+            QueryEngine::Ballista { host, port } => write!(f, "ballista://{host}:{port}"),
         }
     }
 }

@@ -109,6 +109,7 @@ pub fn engine_limits(cfg: &Config) -> EngineLimits {
         timeout: Duration::from_secs(cfg.limits.query_timeout_secs),
         spill_dir: Some(cfg.base_dir.join(".safer-tmp").join("spill")),
         views: Some(cfg.resolve(&cfg.paths.queries).join(VIEWS_DIR)),
+        engine: cfg.engine.clone(),
         ..EngineLimits::default()
     }
 }
@@ -160,7 +161,7 @@ pub async fn ingest(
     let mut out = Vec::new();
     for s in &cfg.sources {
         bar.set_message(s.name().to_string());
-        out.push(sources::run(cfg, lake, s, retry, guard).await);
+        out.push(sources::run(cfg, lake, s, retry, guard, None).await);
         bar.inc(1);
     }
     bar.finish_and_clear();

@@ -314,8 +314,16 @@ impl ScalarUDFImpl for Capped {
 
 /// Replace the size-unbounded built-ins in `ctx` with capped versions.
 pub fn install(ctx: &SessionContext) {
-    let state = ctx.state();
-    let funcs = state.scalar_functions();
+    for f in capped(ctx.state().scalar_functions()) {
+        ctx.register_udf(f);
+    }
+}
+
+/// Capped versions of the size-unbounded built-ins among `funcs`, under
+/// the same names. A Ballista scheduler and its executors install these too
+/// ([`super::cluster`]): a plan names its functions, and each process
+/// decodes a name to whatever it has registered under it.
+pub fn capped(funcs: &std::collections::HashMap<String, Arc<ScalarUDF>>) -> Vec<ScalarUDF> {
     let mut replace = Vec::new();
     for (name, measure) in [
         ("repeat", Measure::Repeat),
@@ -332,9 +340,7 @@ pub fn install(ctx: &SessionContext) {
             }));
         }
     }
-    for f in replace {
-        ctx.register_udf(f);
-    }
+    replace
 }
 
 #[cfg(test)]

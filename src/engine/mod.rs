@@ -29,8 +29,14 @@ use futures::StreamExt;
 use crate::lake::{Lake, Manifest};
 use crate::schema::{INPUT_COLUMN, lake_schema};
 
+pub mod cluster;
 pub mod guard;
 pub mod worker;
+
+/// Whether queries go to a cluster rather than run here.
+fn ctx_is_remote(limits: &EngineLimits) -> bool {
+    !matches!(limits.engine, crate::config::QueryEngine::InProcess)
+}
 
 /// Errors from planning or running SQL.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +75,9 @@ pub enum Error {
     /// The query worker process failed or was stopped.
     #[error("{0}")]
     Worker(String),
+    /// The Ballista cluster could not be reached or could not run the query.
+    #[error("{0}")]
+    Cluster(String),
     /// The lake could not be read.
     #[error(transparent)]
     Lake(#[from] crate::lake::Error),
@@ -257,6 +266,9 @@ pub struct EngineLimits {
     /// Folder of shared SQL views (`queries/_views/*.sql`), registered
     /// before any query runs.
     pub views: Option<PathBuf>,
+    /// Where queries run: here (through [`worker`]) or on a Ballista
+    /// cluster, whose executors hold the memory limit.
+    pub engine: crate::config::QueryEngine,
 }
 
 impl EngineLimits {
@@ -282,6 +294,7 @@ impl Default for EngineLimits {
             spill_bytes: 4 << 30,
             worker: worker::worker_exe(),
             views: None,
+            engine: crate::config::QueryEngine::InProcess,
         }
     }
 }
@@ -359,7 +372,19 @@ impl Engine {
         // Spans let planning errors (unknown column, wrong type) point at
         // the line and column in the officer's file, not just parse errors.
         config.options_mut().sql_parser.collect_spans = true;
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let mut limits = limits;
+        let ctx = match &limits.engine {
+            crate::config::QueryEngine::InProcess => {
+                SessionContext::new_with_config_rt(config, runtime)
+            }
+            crate::config::QueryEngine::Ballista { host, port } => {
+                // The executors run the plans, under their own memory
+                // limit; this process only plans and collects the answer.
+                limits.worker = None;
+                cluster::remote(host, *port, config, runtime).await?
+            }
+        };
+        let remote = ctx_is_remote(&limits);
         guard::install(&ctx);
         if let Some(r) = lake.remote() {
             // Tables on object storage are read where they are.
@@ -371,7 +396,7 @@ impl Engine {
             if let Some(v) = m.version {
                 versions.insert(m.dataset.clone(), v);
             }
-            let provider = table_for(lake, &m, &ctx).await?;
+            let provider = table_for(lake, &m, &ctx, remote).await?;
             ctx.register_table(m.dataset.as_str(), provider)
                 .map_err(Error::from_df)?;
             tables.push(m.dataset.clone());
@@ -761,13 +786,23 @@ async fn register_views(
 
 /// A table provider for one dataset: exactly the manifest's files, `_input`
 /// hidden behind a projection so `SELECT *` shows the documented columns.
+///
+/// On a Ballista cluster the plan travels to the scheduler and executors,
+/// so every table must be one that DataFusion's plan encoding knows: the
+/// view is inlined into the plan, the Parquet files travel as a list of
+/// paths, and an empty table is a projection of typed NULLs over no rows
+/// (an in-memory table cannot travel).
 async fn table_for(
     lake: &Lake,
     m: &Manifest,
     ctx: &SessionContext,
+    remote: bool,
 ) -> Result<Arc<dyn TableProvider>, Error> {
     let schema = lake_schema(&m.columns);
     let dir = lake.dataset_dir(&m.dataset);
+    if remote && m.files.is_empty() {
+        return cluster::empty_table(ctx, &schema);
+    }
     let raw: Arc<dyn TableProvider> = if m.files.is_empty() {
         Arc::new(MemTable::try_new(schema.clone(), vec![vec![]]).map_err(Error::from_df)?)
     } else {

@@ -72,7 +72,7 @@ impl Header {
             Error::Timeout(_) => "timeout",
             Error::TooComplex { .. } => "too_complex",
             Error::TooLarge(_) => "too_large",
-            Error::Lake(_) | Error::Worker(_) => "other",
+            Error::Lake(_) | Error::Worker(_) | Error::Cluster(_) => "other",
         };
         Header::Failed {
             kind: kind.into(),

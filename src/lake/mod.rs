@@ -107,6 +107,12 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// Partition workers were started on a lake an earlier safer wrote,
+    /// which a whole ingest must convert first.
+    #[error(
+        "table `{0}` is still in the layout of an earlier safer; run `safer ingest` once (it converts the lake) before starting partition workers"
+    )]
+    NeedsConversion(String),
     /// A batch did not match the dataset's schema. This is a bug in a reader.
     #[error("internal error (this is a bug): {0}")]
     Internal(String),
@@ -312,6 +318,33 @@ impl Lake {
                 maintain::convert_legacy(self)?;
                 Ok(LakeLock { _file: file })
             }
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked { path }),
+            Err(std::fs::TryLockError::Error(source)) => Err(Error::Io { path, source }),
+        }
+    }
+
+    /// Take the lake's write lock shared, for partition workers (`safer
+    /// ingest --partition`): any number of them land at once, each commit
+    /// optimistic (a worker whose base moved is rebased or tries again),
+    /// while a whole ingest, vacuum or optimize, which take the lock
+    /// alone, wait for none of them and are refused while any runs. A lake
+    /// in the old layout is converted by a whole ingest first.
+    pub fn lock_shared(&self) -> Result<LakeLock, Error> {
+        let path = self.root.join(".lock");
+        if let Some(t) = maintain::legacy_tables(self).into_iter().next() {
+            return Err(Error::NeedsConversion(t));
+        }
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+        match file.try_lock_shared() {
+            Ok(()) => Ok(LakeLock { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked { path }),
             Err(std::fs::TryLockError::Error(source)) => Err(Error::Io { path, source }),
         }

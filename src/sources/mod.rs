@@ -266,13 +266,17 @@ pub fn land_police_uk(
     lake: &Lake,
     path: &Path,
     force: Option<&str>,
+    part: Option<&Partition>,
     problems: &mut Vec<String>,
 ) -> Result<DatasetReport, Error> {
     let paths = find_files(path, &|n| n.ends_with("-street.csv"))?;
     let mut inputs = Vec::new();
     for p in paths {
         match police_uk::input_file(&p) {
-            Some(f) if force.is_none_or(|force| f.unit.ends_with(&format!("-{force}"))) => {
+            Some(f)
+                if force.is_none_or(|force| f.unit.ends_with(&format!("-{force}")))
+                    && part.is_none_or(|part| part.keeps(&f.unit)) =>
+            {
                 inputs.push(f)
             }
             Some(_) => {}
@@ -290,6 +294,123 @@ pub fn land_police_uk(
         &police_uk::StreetFormat::default(),
         problems,
     )
+}
+
+/// One partition worker's share of the police.uk files (`safer ingest
+/// --partition month=2024-01..2024-06 --partition force=merseyside`): the
+/// files of these months and these forces. Files outside it are neither
+/// landed nor removed, so several workers with disjoint partitions land
+/// one delivery between them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Partition {
+    /// First and last month, inclusive (first days); `None`: every month.
+    pub months: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    /// Force names as in the file names (`merseyside`); empty: every force.
+    pub forces: Vec<String>,
+}
+
+impl Partition {
+    /// Parse `month=YYYY-MM`, `month=YYYY-MM..YYYY-MM`, `year=YYYY` and
+    /// `force=NAME[,NAME...]` settings (each may be given once).
+    pub fn parse(specs: &[String]) -> Result<Partition, String> {
+        let mut part = Partition::default();
+        for spec in specs {
+            let Some((key, value)) = spec.split_once('=') else {
+                return Err(format!(
+                    "--partition {spec}: write KEY=VALUE, for example month=2024-01..2024-06, year=2024 or force=merseyside"
+                ));
+            };
+            let value = value.trim();
+            match key.trim() {
+                "month" | "months" | "year" => {
+                    if part.months.is_some() {
+                        return Err(format!(
+                            "--partition {spec}: the months are already given; give one range"
+                        ));
+                    }
+                    let range = if key.trim() == "year" {
+                        let y: i32 = value.parse().map_err(|_| {
+                            format!("--partition {spec}: `{value}` is not a year (YYYY)")
+                        })?;
+                        match (
+                            chrono::NaiveDate::from_ymd_opt(y, 1, 1),
+                            chrono::NaiveDate::from_ymd_opt(y, 12, 1),
+                        ) {
+                            (Some(a), Some(b)) => (a, b),
+                            _ => {
+                                return Err(format!("--partition {spec}: `{value}` is not a year"));
+                            }
+                        }
+                    } else {
+                        let (a, b) = value.split_once("..").unwrap_or((value, value));
+                        let month = |m: &str| {
+                            police_uk::parse_month(m.trim()).ok_or_else(|| {
+                                format!("--partition {spec}: `{m}` is not a month (YYYY-MM)")
+                            })
+                        };
+                        (month(a)?, month(b)?)
+                    };
+                    if range.0 > range.1 {
+                        return Err(format!(
+                            "--partition {spec}: the range ends before it starts"
+                        ));
+                    }
+                    part.months = Some(range);
+                }
+                "force" | "forces" => {
+                    for f in value.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+                        if !f
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                        {
+                            return Err(format!(
+                                "--partition {spec}: `{f}` is not a force as police.uk names its files (lower case, hyphens: avon-and-somerset)"
+                            ));
+                        }
+                        part.forces.push(f.to_string());
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "--partition {spec}: `{other}` is not a partition key; use month, year or force"
+                    ));
+                }
+            }
+        }
+        if part.months.is_none() && part.forces.is_empty() {
+            return Err("--partition needs month=, year= or force=".into());
+        }
+        Ok(part)
+    }
+
+    /// Whether the police.uk unit `YYYY-MM-<force>` is in this partition.
+    pub fn keeps(&self, unit: &str) -> bool {
+        let (month, force) = match (unit.get(..7), unit.get(8..)) {
+            (Some(m), Some(f)) => (police_uk::parse_month(m), f),
+            _ => return false,
+        };
+        let Some(month) = month else {
+            return false;
+        };
+        self.months.is_none_or(|(a, b)| a <= month && month <= b)
+            && (self.forces.is_empty() || self.forces.iter().any(|f| f == force))
+    }
+}
+
+impl std::fmt::Display for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let months = match self.months {
+            Some((a, b)) if a == b => a.format("%Y-%m").to_string(),
+            Some((a, b)) => format!("{}..{}", a.format("%Y-%m"), b.format("%Y-%m")),
+            None => "every month".into(),
+        };
+        let forces = if self.forces.is_empty() {
+            "every force".to_string()
+        } else {
+            self.forces.join(", ")
+        };
+        write!(f, "{months}, {forces}")
+    }
 }
 
 /// Land every STATS19 file under `path` into its three tables.
@@ -411,13 +532,15 @@ fn csv_inputs(path: &Path) -> Result<Vec<InputFile>, Error> {
 /// failures by `retry`. Never panics, never returns an error: the report
 /// carries the outcome. `guard` is the lake's write lock, shared with the
 /// landing task so that an abandoned step keeps the lake locked until its
-/// last write has finished.
+/// last write has finished. With `part` (a partition worker), a police.uk
+/// source lands only that partition's files.
 pub async fn run(
     cfg: &Config,
     lake: &Lake,
     source: &Source,
     retry: &RetryPolicy,
     guard: &Arc<LakeLock>,
+    part: Option<&Partition>,
 ) -> SourceReport {
     let span = tracing::info_span!("source", name = source.name(), kind = source.kind());
     async {
@@ -427,7 +550,7 @@ pub async fn run(
         let result = loop {
             attempts += 1;
             problems.clear();
-            let r = run_once(cfg, lake, source, guard, &mut problems).await;
+            let r = run_once(cfg, lake, source, guard, part, &mut problems).await;
             match r {
                 Err(e) if e.is_transient() && attempts <= retry.retries => {
                     let wait = retry.delay(attempts);
@@ -489,6 +612,7 @@ async fn run_once(
     lake: &Lake,
     source: &Source,
     guard: &Arc<LakeLock>,
+    part: Option<&Partition>,
     problems: &mut Vec<String>,
 ) -> Result<Vec<DatasetReport>, Error> {
     match source {
@@ -520,14 +644,21 @@ async fn run_once(
         other => {
             let (lake, cfg_base, source) = (lake.clone(), cfg.clone(), other.clone());
             let force = cfg.organisation.force.clone();
+            let part = part.cloned();
             let guard = Arc::clone(guard);
             let span = tracing::Span::current();
             let joined = tokio::task::spawn_blocking(move || {
                 let _e = span.enter();
                 let _held = guard;
                 let mut problems = Vec::new();
-                let r =
-                    land_file_source(&lake, &cfg_base, &source, force.as_deref(), &mut problems);
+                let r = land_file_source(
+                    &lake,
+                    &cfg_base,
+                    &source,
+                    force.as_deref(),
+                    part.as_ref(),
+                    &mut problems,
+                );
                 (r, problems)
             })
             .await;
@@ -547,6 +678,7 @@ fn land_file_source(
     cfg: &Config,
     source: &Source,
     force: Option<&str>,
+    part: Option<&Partition>,
     problems: &mut Vec<String>,
 ) -> Result<Vec<DatasetReport>, Error> {
     let check = |p: &Path| -> Result<PathBuf, Error> {
@@ -561,7 +693,8 @@ fn land_file_source(
     };
     match source {
         Source::PoliceUk(s) => {
-            land_police_uk(lake, &check(&cfg.resolve(&s.path))?, force, problems).map(|r| vec![r])
+            land_police_uk(lake, &check(&cfg.resolve(&s.path))?, force, part, problems)
+                .map(|r| vec![r])
         }
         Source::Stats19(s) => land_stats19(lake, &check(&cfg.resolve(&s.path))?, problems),
         Source::OnsPopulation(s) => {
@@ -589,5 +722,35 @@ mod tests {
             path: "lake/.lock".into(),
         });
         assert!(!locked.is_transient());
+    }
+
+    #[test]
+    fn a_partition_keeps_exactly_its_months_and_forces() {
+        let p = Partition::parse(&[
+            "month=2024-11..2025-02".to_string(),
+            "force=merseyside,cumbria".to_string(),
+        ])
+        .unwrap();
+        assert!(p.keeps("2024-11-merseyside"));
+        assert!(p.keeps("2025-02-cumbria"));
+        assert!(!p.keeps("2024-10-merseyside"), "a month before the range");
+        assert!(!p.keeps("2025-03-cumbria"), "a month after it");
+        assert!(!p.keeps("2025-01-lancashire"), "another force");
+        // A force whose name ends like a chosen one is another force.
+        assert!(!p.keeps("2025-01-west-cumbria"));
+        assert_eq!(p.to_string(), "2024-11..2025-02, merseyside, cumbria");
+        let y = Partition::parse(&["year=2024".to_string()]).unwrap();
+        assert!(y.keeps("2024-01-avon-and-somerset") && y.keeps("2024-12-kent"));
+        assert!(!y.keeps("2023-12-kent") && !y.keeps("2025-01-kent"));
+        for bad in [
+            "month=2024-13",
+            "month=2025-02..2024-11",
+            "county=lancs",
+            "force=Merseyside",
+            "2024",
+        ] {
+            let e = Partition::parse(&[bad.to_string()]).unwrap_err();
+            assert!(e.starts_with(&format!("--partition {bad}")), "{bad}: {e}");
+        }
     }
 }

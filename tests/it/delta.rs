@@ -67,7 +67,7 @@ async fn python_deltalake_reads_every_version_safer_landed() {
     let lake = Lake::open(tmp.path().join("lake")).unwrap();
     let drop = tmp.path().join("drop");
     copy_dir(&fixture("police_uk"), &drop);
-    land_police_uk(&lake, &drop, None, &mut Vec::new()).unwrap();
+    land_police_uk(&lake, &drop, None, None, &mut Vec::new()).unwrap();
     let v_first = lake
         .manifest("police_uk_street")
         .unwrap()
@@ -77,7 +77,7 @@ async fn python_deltalake_reads_every_version_safer_landed() {
 
     // A corrected 2024-01: Shoplifting withdrawn, a Drugs row added.
     crate::police_uk::correct_january(&drop);
-    land_police_uk(&lake, &drop, None, &mut Vec::new()).unwrap();
+    land_police_uk(&lake, &drop, None, None, &mut Vec::new()).unwrap();
 
     let table = tmp.path().join("lake/police_uk_street");
     // The fixture has 9 street rows that land; the correction keeps 9
@@ -133,7 +133,7 @@ async fn a_table_is_read_as_it_was_at_a_moment() {
     let tmp = tempfile::tempdir().unwrap();
     let lake = Lake::open(tmp.path().join("lake")).unwrap();
     let before_anything = chrono::Utc::now() - chrono::Duration::seconds(5);
-    land_police_uk(&lake, &fixture("police_uk"), None, &mut Vec::new()).unwrap();
+    land_police_uk(&lake, &fixture("police_uk"), None, None, &mut Vec::new()).unwrap();
     let after_first = chrono::Utc::now();
     std::thread::sleep(std::time::Duration::from_millis(1100));
 
@@ -148,7 +148,7 @@ async fn a_table_is_read_as_it_was_at_a_moment() {
          ,2024-03,Lancashire Constabulary,Lancashire Constabulary,,,No Location,,,Drugs,,\r\n",
     )
     .unwrap();
-    land_police_uk(&lake, &drop, None, &mut Vec::new()).unwrap();
+    land_police_uk(&lake, &drop, None, None, &mut Vec::new()).unwrap();
     assert_eq!(
         scalar(&lake, "SELECT COUNT(*) FROM police_uk_street").await,
         "10"
@@ -274,7 +274,7 @@ async fn concurrent_writers_rebase_or_refuse_and_lose_nothing() {
 async fn a_lake_from_the_earlier_layout_is_converted_in_place() {
     let tmp = tempfile::tempdir().unwrap();
     let new = Lake::open(tmp.path().join("new")).unwrap();
-    land_police_uk(&new, &fixture("police_uk"), None, &mut Vec::new()).unwrap();
+    land_police_uk(&new, &fixture("police_uk"), None, None, &mut Vec::new()).unwrap();
 
     // The old layout of both tables the import wrote: the same Parquet
     // files and a manifest each, no log.
@@ -312,7 +312,7 @@ async fn a_lake_from_the_earlier_layout_is_converted_in_place() {
     let converted = old.manifest("police_uk_street").unwrap().unwrap();
     assert_eq!(converted.inputs, m.inputs);
     assert_eq!(converted.version, Some(0));
-    let r = land_police_uk(&old, &fixture("police_uk"), None, &mut Vec::new()).unwrap();
+    let r = land_police_uk(&old, &fixture("police_uk"), None, None, &mut Vec::new()).unwrap();
     assert_eq!((r.inputs_landed, r.inputs_unchanged), (0, 2));
 }
 

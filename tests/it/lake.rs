@@ -10,7 +10,7 @@ use crate::common::{fixture, scalar};
 async fn abandoned_landing_leaves_old_partition_readable() {
     let tmp = tempfile::tempdir().unwrap();
     let lake = Lake::open(tmp.path().join("lake")).unwrap();
-    land_police_uk(&lake, &fixture("police_uk"), None, &mut Vec::new()).unwrap();
+    land_police_uk(&lake, &fixture("police_uk"), None, None, &mut Vec::new()).unwrap();
     let manifest_before = lake.manifest(police_uk::TABLE).unwrap().unwrap();
 
     // Start replacing 2024-01 and write part of the new partition, then
@@ -49,7 +49,7 @@ async fn a_file_renamed_in_but_not_committed_is_never_read() {
     // orphan's rows must not be counted twice.
     let tmp = tempfile::tempdir().unwrap();
     let lake = Lake::open(tmp.path().join("lake")).unwrap();
-    land_police_uk(&lake, &fixture("police_uk"), None, &mut Vec::new()).unwrap();
+    land_police_uk(&lake, &fixture("police_uk"), None, None, &mut Vec::new()).unwrap();
     let m = lake.manifest(police_uk::TABLE).unwrap().unwrap();
     let part = tmp
         .path()
@@ -62,7 +62,14 @@ async fn a_file_renamed_in_but_not_committed_is_never_read() {
         "9"
     );
     // The next successful landing tidies the orphan away.
-    land_police_uk(&lake, &fixture("police_uk_bad"), None, &mut Vec::new()).unwrap();
+    land_police_uk(
+        &lake,
+        &fixture("police_uk_bad"),
+        None,
+        None,
+        &mut Vec::new(),
+    )
+    .unwrap();
     let dir = tmp.path().join("lake/police_uk_street");
     let corrected = tmp.path().join("drop");
     crate::police_uk::copy_dir(&fixture("police_uk"), &corrected);
@@ -70,7 +77,7 @@ async fn a_file_renamed_in_but_not_committed_is_never_read() {
     let mut bytes = std::fs::read(&f).unwrap();
     bytes.extend_from_slice(b",2024-01,L,L,,,No Location,,,Drugs,,\r\n");
     std::fs::write(&f, bytes).unwrap();
-    land_police_uk(&lake, &corrected, None, &mut Vec::new()).unwrap();
+    land_police_uk(&lake, &corrected, None, None, &mut Vec::new()).unwrap();
     assert_eq!(
         scalar(&lake, "SELECT COUNT(*) FROM police_uk_street").await,
         "10"

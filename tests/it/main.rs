@@ -5,6 +5,7 @@
 //! elsewhere those tests print that they were skipped.
 
 mod alerts;
+mod ballista;
 mod check;
 mod cli;
 mod common;
@@ -18,6 +19,7 @@ mod ledger;
 mod object_store;
 mod officers;
 mod outputs;
+mod partition;
 mod police_uk;
 mod project;
 mod service;

@@ -14,7 +14,7 @@ async fn lands_every_quirk_and_quarantines_the_rest() {
     let tmp = tempfile::tempdir().unwrap();
     let lake = Lake::open(tmp.path().join("lake")).unwrap();
     let mut problems = Vec::new();
-    let r = land_police_uk(&lake, &fixture("police_uk"), None, &mut problems).unwrap();
+    let r = land_police_uk(&lake, &fixture("police_uk"), None, None, &mut problems).unwrap();
     assert!(problems.is_empty(), "{problems:?}");
     // 2024-01: 10 data rows, 4 bad (wrong month, unknown type, bad id, 10 fields).
     // 2012-03: 3 data rows, all good.
@@ -174,10 +174,10 @@ async fn refuses_a_file_with_wrong_columns_and_keeps_the_table() {
     let tmp = tempfile::tempdir().unwrap();
     let lake = Lake::open(tmp.path().join("lake")).unwrap();
     let mut problems = Vec::new();
-    land_police_uk(&lake, &fixture("police_uk"), None, &mut problems).unwrap();
+    land_police_uk(&lake, &fixture("police_uk"), None, None, &mut problems).unwrap();
     let before = crate::common::delta_log_state(&tmp.path().join("lake/police_uk_street"));
 
-    let r = land_police_uk(&lake, &fixture("police_uk_bad"), None, &mut problems).unwrap();
+    let r = land_police_uk(&lake, &fixture("police_uk_bad"), None, None, &mut problems).unwrap();
     assert_eq!(r.inputs_refused, 1);
     assert_eq!(problems.len(), 1);
     let msg = &problems[0];
@@ -195,11 +195,11 @@ async fn reimport_is_idempotent_and_a_corrected_month_replaces_that_month() {
     let drop = tmp.path().join("drop");
     copy_dir(&fixture("police_uk"), &drop);
     let mut problems = Vec::new();
-    land_police_uk(&lake, &drop, None, &mut problems).unwrap();
+    land_police_uk(&lake, &drop, None, None, &mut problems).unwrap();
     let m1 = lake.manifest("police_uk_street").unwrap().unwrap();
 
     // Same files again: nothing changes, not even the Parquet file names.
-    let r = land_police_uk(&lake, &drop, None, &mut problems).unwrap();
+    let r = land_police_uk(&lake, &drop, None, None, &mut problems).unwrap();
     assert_eq!((r.inputs_landed, r.inputs_unchanged), (0, 2));
     let m2 = lake.manifest("police_uk_street").unwrap().unwrap();
     assert_eq!(m1.files, m2.files);
@@ -210,7 +210,7 @@ async fn reimport_is_idempotent_and_a_corrected_month_replaces_that_month() {
 
     // A corrected 2024-01: the Shoplifting row withdrawn, a new Drugs row.
     correct_january(&drop);
-    let r = land_police_uk(&lake, &drop, None, &mut problems).unwrap();
+    let r = land_police_uk(&lake, &drop, None, None, &mut problems).unwrap();
     assert_eq!((r.inputs_landed, r.inputs_unchanged), (1, 1));
     let m3 = lake.manifest("police_uk_street").unwrap().unwrap();
     // 2012 untouched (same file), 2024 rewritten.
@@ -363,7 +363,7 @@ async fn a_nul_byte_and_a_stray_quote_are_reported_by_line() {
 
     let lake = Lake::open(tmp.path().join("lake")).unwrap();
     let mut problems = Vec::new();
-    let r = land_police_uk(&lake, &tmp.path().join("police"), None, &mut problems).unwrap();
+    let r = land_police_uk(&lake, &tmp.path().join("police"), None, None, &mut problems).unwrap();
     // 22 data lines (2-23). The quote opened on line 4 closes on line 22,
     // so lines 5-22 (18) were swallowed. Quarantined: line 3 (NUL) and line
     // 4 (the quote). Read alone, line 22 has 12 fields (a quote inside a

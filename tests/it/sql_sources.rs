@@ -232,6 +232,7 @@ async fn unreachable(bad_url: &str, table: &str) {
         &lake,
         &crate::common::fixture("police_uk"),
         None,
+        None,
         &mut Vec::new(),
     )
     .unwrap();
