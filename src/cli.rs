@@ -334,6 +334,18 @@ pub enum Command {
         /// the rows are parsed again but no disk is used.
         #[arg(long, default_value_t = 1)]
         forces: u32,
+        /// Do the peer benchmark's job instead (../shared/bench): land the
+        /// police.uk files and lookups in this folder, run every query in
+        /// --queries, write every result to one workbook in --out, and print
+        /// the harness's JSON line.
+        #[arg(long, requires = "queries", requires = "out")]
+        data: Option<PathBuf>,
+        /// With --data: the folder of query files.
+        #[arg(long)]
+        queries: Option<PathBuf>,
+        /// With --data: the output folder (replaced).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Show recent runs from the ledger, or one run in full.
     Runs {
@@ -942,10 +954,24 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
         }
         Command::Bench {
+            data: Some(data),
+            queries,
+            out,
+            ..
+        } => {
+            let (Some(queries), Some(out)) = (queries, out) else {
+                return Err(UsageError("--data needs --queries and --out".into()).into());
+            };
+            let r = crate::bench::peer::run(&data, &queries, &out).await?;
+            println!("{}", serde_json::to_string(&r)?);
+            Ok(0)
+        }
+        Command::Bench {
             dir,
             years,
             repeat,
             forces,
+            ..
         } => bench(dir, years, repeat, forces).await,
         Command::Lake { action } => {
             let cfg = load_config(cli.config.as_deref())?;

@@ -18,6 +18,8 @@ use crate::lake::Lake;
 use crate::outputs::RunView;
 use crate::{pipeline, sources};
 
+pub mod peer;
+
 /// Ten indicator queries over police.uk data, the shapes officers write:
 /// filtered counts by month and LSOA-district, a category mix, a rolling
 /// window and a top-N.
