@@ -14,13 +14,18 @@ fn main() {
         // delta-rs's own warnings and its kernel's progress lines (a commit
         // it leaves to us to retry, an API it calls experimental, each
         // snapshot built) are safer's business, reported in safer's words:
-        // only their errors pass.
+        // only their errors pass. Its "exceeded maximum commit attempts" is
+        // not one: safer commits with no retries of delta-rs's own and
+        // rebases or retries the landing itself, and says so when it
+        // cannot.
         (0, safer::cli::Command::Serve { .. }) => {
-            "info,datafusion=warn,tokio_cron_scheduler=warn,deltalake_core=error,buoyant_kernel=error"
+            "info,datafusion=warn,tokio_cron_scheduler=warn,deltalake_core=error,deltalake_core::kernel::transaction=off,buoyant_kernel=error"
         }
-        (0, _) => "warn,deltalake_core=error,buoyant_kernel=error",
+        (0, _) => {
+            "warn,deltalake_core=error,deltalake_core::kernel::transaction=off,buoyant_kernel=error"
+        }
         (1, _) => {
-            "info,datafusion=warn,tokio_cron_scheduler=warn,deltalake_core=error,buoyant_kernel=error"
+            "info,datafusion=warn,tokio_cron_scheduler=warn,deltalake_core=error,deltalake_core::kernel::transaction=off,buoyant_kernel=error"
         }
         _ => "debug",
     };

@@ -50,6 +50,9 @@ pub struct PeerReport {
     pub queries: std::collections::BTreeMap<String, QueryStat>,
     /// Rows landed from the street files.
     pub rows: u64,
+    /// Rows of the street files set aside in quarantine (`SELECT * FROM
+    /// quarantine` in the lake says why).
+    pub quarantined: u64,
     /// Peak resident set size of this process, MiB.
     pub peak_rss_mib: f64,
 }
@@ -200,6 +203,7 @@ pub async fn run(data: &Path, queries: &Path, out: &Path) -> anyhow::Result<Peer
         stages,
         queries: stats,
         rows: report.rows_landed,
+        quarantined: report.rows_quarantined,
         peak_rss_mib: super::peak_rss_mib(),
     })
 }

@@ -27,7 +27,7 @@ use datafusion::sql::sqlparser::ast::Statement;
 use futures::StreamExt;
 
 use crate::lake::{Lake, Manifest};
-use crate::schema::{INPUT_COLUMN, lake_schema};
+use crate::schema::INPUT_COLUMN;
 
 pub mod cluster;
 pub mod guard;
@@ -588,14 +588,15 @@ impl Engine {
         if let Some(n) = limit {
             df = df.limit(0, Some(n)).map_err(Error::from_df)?;
         }
-        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let schema: SchemaRef = plain_strings(&Arc::new(df.schema().as_arrow().clone()));
         let max_bytes = self.limits.memory_bytes;
+        let out_schema = schema.clone();
         let run = async move {
             let mut stream = df.execute_stream().await.map_err(Error::from_df)?;
             let mut out = Vec::new();
             let (mut rows, mut bytes) = (0usize, 0usize);
             while let Some(b) = stream.next().await {
-                let b = b.map_err(Error::from_df)?;
+                let b = to_plain_strings(b.map_err(Error::from_df)?, &out_schema)?;
                 rows += b.num_rows();
                 bytes += b.get_array_memory_size();
                 if rows > MAX_RESULT_ROWS || bytes > max_bytes {
@@ -625,6 +626,45 @@ impl Engine {
             }
         }
     }
+}
+
+/// `schema` with string views as plain strings: what the engine's answers
+/// carry (see [`crate::schema::read_schema`]).
+fn plain_strings(schema: &SchemaRef) -> SchemaRef {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    if !schema
+        .fields()
+        .iter()
+        .any(|f| matches!(f.data_type(), DataType::Utf8View))
+    {
+        return schema.clone();
+    }
+    Arc::new(Schema::new_with_metadata(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Utf8View => f.as_ref().clone().with_data_type(DataType::Utf8),
+                _ => f.as_ref().clone(),
+            })
+            .collect::<Vec<Field>>(),
+        schema.metadata().clone(),
+    ))
+}
+
+/// One answer batch in `schema` (from [`plain_strings`]).
+fn to_plain_strings(b: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Error> {
+    if b.schema().fields() == schema.fields() {
+        return Ok(b);
+    }
+    let columns = b
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Error::from_df(e.into()))?;
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| Error::from_df(e.into()))
 }
 
 /// Refuse anything that is not a single read-only query, and anything too
@@ -798,7 +838,7 @@ async fn table_for(
     ctx: &SessionContext,
     remote: bool,
 ) -> Result<Arc<dyn TableProvider>, Error> {
-    let schema = lake_schema(&m.columns);
+    let schema = crate::schema::read_schema(&m.columns);
     let dir = lake.dataset_dir(&m.dataset);
     if remote && m.files.is_empty() {
         return cluster::empty_table(ctx, &schema);

@@ -120,3 +120,43 @@ fn list(dir: &std::path::Path, suffix: &str) -> usize {
         })
         .count()
 }
+
+/// The engine reads text as string views (faster filters and GROUP BY) but
+/// hands on plain strings, so everything after it reads answers as before.
+#[tokio::test]
+async fn text_is_read_as_views_and_answered_as_plain_strings() {
+    use datafusion::arrow::array::{Array, StringArray};
+    use datafusion::arrow::datatypes::DataType;
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = Lake::open(tmp.path()).unwrap();
+    land_police_uk(&lake, &fixture("police_uk"), None, None, &mut Vec::new()).unwrap();
+    let engine = safer::engine::Engine::open(
+        &lake,
+        safer::engine::EngineLimits {
+            worker: None,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (schema, batches) = engine
+        .query("SELECT crime_type, upper(location) AS place, count(*) AS n FROM police_uk_street GROUP BY 1, 2 ORDER BY 1, 2")
+        .await
+        .unwrap();
+    assert_eq!(schema.field(0).data_type(), &DataType::Utf8);
+    assert_eq!(schema.field(1).data_type(), &DataType::Utf8);
+    let first = batches.iter().find(|b| b.num_rows() > 0).unwrap();
+    assert_eq!(first.schema(), schema);
+    let types = first
+        .column(0)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("plain strings");
+    assert!(!types.is_null(0));
+    // Inside the engine the table's text columns are views.
+    let df = engine
+        .plan("SELECT crime_type FROM police_uk_street")
+        .await
+        .unwrap();
+    assert_eq!(df.schema().field(0).data_type(), &DataType::Utf8View);
+}

@@ -6,6 +6,7 @@
 
 mod alerts;
 mod ballista;
+mod bench;
 mod check;
 mod cli;
 mod common;
