@@ -140,25 +140,6 @@ pub fn lake_schema(columns: &[Column]) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// The schema the engine reads a table with: [`lake_schema`], with text as
-/// Arrow's string views. The Parquet files hold plain strings; reading them
-/// as views decodes without copying each value into one contiguous buffer,
-/// and DataFusion's filters, joins and GROUP BY compare the inlined
-/// prefixes first. The engine turns views back into plain strings in the
-/// answers it hands on, so nothing after it sees the difference.
-pub fn read_schema(columns: &[Column]) -> SchemaRef {
-    let lake = lake_schema(columns);
-    Arc::new(Schema::new(
-        lake.fields()
-            .iter()
-            .map(|f| match f.data_type() {
-                DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Utf8View),
-                _ => f.as_ref().clone(),
-            })
-            .collect::<Vec<Field>>(),
-    ))
-}
-
 /// Parse `name:type,name:type` as given to `safer import csv --columns`.
 pub fn parse_column_list(spec: &str) -> Result<Vec<Column>, String> {
     let mut out = Vec::new();

@@ -158,9 +158,10 @@ pub async fn run(data: &Path, queries: &Path, out: &Path) -> anyhow::Result<Peer
     stages.insert("lookups_s".to_string(), t.elapsed().as_secs_f64());
 
     let t = Instant::now();
+    // The limits an officer's query has by default (1 GiB before it
+    // spills), in this process: what is measured is what they run with.
     let limits = EngineLimits {
         worker: None,
-        memory_bytes: 8 << 30,
         ..EngineLimits::default()
     };
     let engine = Engine::open(&lake, limits).await?;
