@@ -73,6 +73,9 @@ def main() -> None:
     binary = os.path.abspath(a.bin)
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
+    if subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                      capture_output=True, text=True).stdout.strip():
+        commit += " with uncommitted changes"
     sections = []
     for name, data, runs in (("County", a.county, a.runs_county),
                              ("National", a.national, a.runs_national)):

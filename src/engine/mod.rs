@@ -640,7 +640,8 @@ impl Engine {
 }
 
 /// `schema` with string views as plain strings: what the engine's answers
-/// carry (see [`crate::schema::read_schema`]).
+/// carry. The lake is read as plain strings, but some functions return
+/// views, and everything after the engine reads answers as plain strings.
 fn plain_strings(schema: &SchemaRef) -> SchemaRef {
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     if !schema
