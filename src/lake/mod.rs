@@ -301,26 +301,11 @@ impl Lake {
 
     /// Take the lake's write lock, failing at once if another process has it.
     pub fn lock(&self) -> Result<LakeLock, Error> {
-        let path = self.root.join(".lock");
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
-        match file.try_lock() {
-            Ok(()) => {
-                // Whoever first writes to a lake an earlier safer wrote
-                // brings its tables into the Delta log.
-                maintain::convert_legacy(self)?;
-                Ok(LakeLock { _file: file })
-            }
-            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked { path }),
-            Err(std::fs::TryLockError::Error(source)) => Err(Error::Io { path, source }),
-        }
+        let lock = self.take_lock(false)?;
+        // Whoever first writes to a lake an earlier safer wrote brings its
+        // tables into the Delta log.
+        maintain::convert_legacy(self)?;
+        Ok(lock)
     }
 
     /// Take the lake's write lock shared, for partition workers (`safer
@@ -330,10 +315,15 @@ impl Lake {
     /// alone, wait for none of them and are refused while any runs. A lake
     /// in the old layout is converted by a whole ingest first.
     pub fn lock_shared(&self) -> Result<LakeLock, Error> {
-        let path = self.root.join(".lock");
         if let Some(t) = maintain::legacy_tables(self).into_iter().next() {
             return Err(Error::NeedsConversion(t));
         }
+        self.take_lock(true)
+    }
+
+    /// The lock file `.lock`, locked alone or shared, or `Locked` at once.
+    fn take_lock(&self, shared: bool) -> Result<LakeLock, Error> {
+        let path = self.root.join(".lock");
         let file = File::options()
             .create(true)
             .truncate(false)
@@ -343,7 +333,12 @@ impl Lake {
                 path: path.clone(),
                 source,
             })?;
-        match file.try_lock_shared() {
+        let taken = if shared {
+            file.try_lock_shared()
+        } else {
+            file.try_lock()
+        };
+        match taken {
             Ok(()) => Ok(LakeLock { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked { path }),
             Err(std::fs::TryLockError::Error(source)) => Err(Error::Io { path, source }),

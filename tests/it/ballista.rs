@@ -4,50 +4,27 @@
 //! indicator's answer compared with the in-process engine's on the demo
 //! project's lake.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use safer::config::QueryEngine;
 use safer::engine::{Engine, EngineLimits};
 use safer::lake::Lake;
 
-use crate::common::to_strings;
-
-/// A process stopped when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::common::{Server, free_port, to_strings};
 
 fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("nothing listens on port {port} after 60 s");
+    assert!(
+        crate::common::wait_for_port(port, 60),
+        "nothing listens on port {port} after 60 s"
+    );
 }
 
-fn spawn(args: &[&str], log: &Path) -> Proc {
+fn spawn(args: &[&str], log: &Path) -> Server {
     let out = std::fs::File::create(log).unwrap();
     let err = out.try_clone().unwrap();
-    Proc(
+    Server(
         Command::new(env!("CARGO_BIN_EXE_safer"))
             .args(args)
             .env("RUST_LOG", "warn")
@@ -62,7 +39,7 @@ fn spawn(args: &[&str], log: &Path) -> Proc {
 /// A scheduler and two executors, each with its own work folder.
 struct Cluster {
     port: u16,
-    _procs: Vec<Proc>,
+    _procs: Vec<Server>,
 }
 
 fn start_cluster(dir: &Path) -> Cluster {
@@ -128,6 +105,22 @@ fn limits(root: &Path, engine: QueryEngine) -> EngineLimits {
     }
 }
 
+/// An engine whose queries run on the cluster at `port`.
+async fn cluster_engine(lake: &Lake, root: &Path, port: u16) -> Engine {
+    Engine::open(
+        lake,
+        limits(
+            root,
+            QueryEngine::Ballista {
+                host: "127.0.0.1".into(),
+                port,
+            },
+        ),
+    )
+    .await
+    .expect("cluster engine")
+}
+
 /// Sorted rows: the cluster may return the groups in another order.
 fn sorted(batches: &[datafusion::arrow::array::RecordBatch]) -> Vec<Vec<String>> {
     let mut rows = to_strings(batches);
@@ -156,18 +149,7 @@ async fn every_indicator_answers_the_same_on_a_ballista_cluster() {
     let here = Engine::open(&lake, limits(&root, QueryEngine::InProcess))
         .await
         .expect("in-process engine");
-    let remote = Engine::open(
-        &lake,
-        limits(
-            &root,
-            QueryEngine::Ballista {
-                host: "127.0.0.1".into(),
-                port: cluster.port,
-            },
-        ),
-    )
-    .await
-    .expect("cluster engine");
+    let remote = cluster_engine(&lake, &root, cluster.port).await;
     ready(&remote).await;
     assert!(
         remote.view_problems().is_empty(),
@@ -227,18 +209,7 @@ async fn the_cluster_keeps_the_size_caps_and_the_cli_uses_it() {
     assert_eq!(code, 0, "ingest: {out}\n{err}");
     let cluster = start_cluster(tmp.path());
     let lake = Lake::open(root.join("lake")).unwrap();
-    let remote = Engine::open(
-        &lake,
-        limits(
-            &root,
-            QueryEngine::Ballista {
-                host: "127.0.0.1".into(),
-                port: cluster.port,
-            },
-        ),
-    )
-    .await
-    .expect("cluster engine");
+    let remote = cluster_engine(&lake, &root, cluster.port).await;
     ready(&remote).await;
     // repeat() over a column is evaluated by the executors, not folded
     // here: the cap must hold there too.

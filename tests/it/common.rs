@@ -163,3 +163,34 @@ pub fn header(id: &str, tables: &str) -> String {
         "-- id: {id}\n-- title: {id}\n-- description: Test indicator.\n-- priority: Test\n-- tables: {tables}\n-- unit: count\n-- polarity: monitor\n-- owner: Tests\n"
     )
 }
+
+/// A child process (a server, an emulator), killed when dropped.
+pub struct Server(pub std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Whether something listens on `port` within `secs` seconds.
+pub fn wait_for_port(port: u16, secs: u64) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}

@@ -10,42 +10,12 @@
 //! with its own local cache as if on two machines (nothing is lost: the
 //! later one is rebased, or refused and tried again from the newer version).
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::fixture;
+use crate::common::{Server, fixture, free_port};
 use crate::police_uk::copy_dir;
-
-/// A server process, stopped when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for_port(port: u16) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
 
 fn tools_required() -> bool {
     std::env::var("SAFER_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
@@ -262,7 +232,7 @@ fn the_lake_on_s3_through_moto() {
             .spawn()
             .unwrap(),
     );
-    assert!(wait_for_port(port), "moto did not start");
+    assert!(crate::common::wait_for_port(port, 30), "moto did not start");
     let endpoint = format!("http://127.0.0.1:{port}");
     let made = python(&format!(
         "import boto3\n\
@@ -333,7 +303,10 @@ fn the_lake_on_azure_blob_through_azurite() {
             .spawn()
             .unwrap(),
     );
-    assert!(wait_for_port(port), "Azurite did not start");
+    assert!(
+        crate::common::wait_for_port(port, 30),
+        "Azurite did not start"
+    );
     let endpoint = format!("http://127.0.0.1:{port}");
     // Azurite's documented development account and key.
     let made = python(&format!(
