@@ -1828,6 +1828,20 @@ async fn import(
         if !p.exists() {
             bail!(UsageError(format!("{} does not exist", p.display())));
         }
+    }
+    // police.uk files of every path land together (one commit, parsed in
+    // parallel: `import police-uk 2026-*` is one landing, not one per
+    // folder); the other formats land path by path.
+    let batches: Vec<Vec<PathBuf>> = match format {
+        ImportFormat::PoliceUk => vec![paths.to_vec()],
+        _ => paths.iter().map(|p| vec![p.clone()]).collect(),
+    };
+    for batch in &batches {
+        let label = batch
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
         // Another writer (an import on another machine, on object storage)
         // may commit to the same table first. The landing is then refused
         // whole, and tried again from the newer version: a few times, with
@@ -1836,12 +1850,13 @@ async fn import(
         let mut attempt = 0;
         let (r, probs) = loop {
             attempt += 1;
-            let (lake, path, csv_source) = (lake.clone(), p.clone(), csv_source.clone());
+            let (lake, path, csv_source) = (lake.clone(), batch[0].clone(), csv_source.clone());
+            let roots = batch.clone();
             let (r, probs) = tokio::task::spawn_blocking(move || {
                 let mut problems = Vec::new();
                 let r = match format {
                     ImportFormat::PoliceUk => {
-                        sources::land_police_uk(&lake, &path, None, None, &mut problems)
+                        sources::land_police_uk_from(&lake, &roots, None, None, &mut problems)
                             .map(|r| vec![r])
                     }
                     ImportFormat::Stats19 => sources::land_stats19(&lake, &path, &mut problems),
@@ -1867,8 +1882,7 @@ async fn import(
                         200 * 2u64.pow(attempt - 1) + fastrand::u64(0..200),
                     );
                     eprintln!(
-                        "note: {}: another writer committed to `{dataset}` first and {why}; nothing was committed, trying again from the newer version in {:.1} s",
-                        p.display(),
+                        "note: {label}: another writer committed to `{dataset}` first and {why}; nothing was committed, trying again from the newer version in {:.1} s",
                         wait.as_secs_f64()
                     );
                     tokio::time::sleep(wait).await;
@@ -1877,7 +1891,7 @@ async fn import(
             }
         };
         problems.extend(probs);
-        reports.extend(r.with_context(|| format!("importing {}", p.display()))?);
+        reports.extend(r.with_context(|| format!("importing {label}"))?);
     }
     for d in &reports {
         print_dataset("import", d);

@@ -593,6 +593,7 @@ mod tests {
             min_month: None,
             max_month: None,
             landed_at: at.into(),
+            stat: None,
         }
     }
 

@@ -288,6 +288,7 @@ pub fn land_crosswalk(lake: &crate::lake::Lake) -> Result<(), crate::lake::Error
             min_month: None,
             max_month: None,
             landed_at: crate::lake::now_rfc3339(),
+            stat: None,
         },
     );
     landing.commit().map(|_| ())

@@ -219,6 +219,7 @@ pub fn land(
             // each table as it was at this moment, and a landing in the
             // same second must not count as already seen.
             landed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            stat: None,
         },
     );
     Ok(landing.commit()?.total_rows)

@@ -598,6 +598,7 @@ impl Landing {
                     min_month: None,
                     max_month: None,
                     landed_at: landed_at.clone(),
+                    stat: None,
                 },
             );
         }

@@ -85,6 +85,38 @@ pub struct InputEntry {
     pub max_month: Option<String>,
     /// When it landed (RFC 3339, UTC).
     pub landed_at: String,
+    /// For a file: its size and modification time when it was hashed. A
+    /// file at the same path with the same size and time is taken as
+    /// unchanged without reading it again, as `make` and `git` do; touching
+    /// a file makes the next landing read and hash it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stat: Option<FileStat>,
+}
+
+/// A file's size and modification time, to see that it has not changed
+/// without reading it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileStat {
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Modification time, nanoseconds since 1970 (UTC).
+    pub modified_ns: u64,
+}
+
+impl FileStat {
+    /// The file's size and modification time, if the file system gives them.
+    pub fn of(path: &std::path::Path) -> Option<FileStat> {
+        let m = std::fs::metadata(path).ok()?;
+        let modified = m
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some(FileStat {
+            bytes: m.len(),
+            modified_ns: u64::try_from(modified.as_nanos()).ok()?,
+        })
+    }
 }
 
 impl Manifest {

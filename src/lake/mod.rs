@@ -28,7 +28,7 @@ pub use landing::{
     Landing, LandingSummary, PartitionOpener, PartitionWriter, QuarantineRow, input_column,
     quarantine_columns,
 };
-pub use manifest::{FileEntry, InputEntry, Manifest};
+pub use manifest::{FileEntry, FileStat, InputEntry, Manifest};
 
 /// Dataset that holds quarantined rows of every other dataset.
 pub const QUARANTINE_DATASET: &str = "quarantine";

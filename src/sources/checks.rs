@@ -562,6 +562,7 @@ fn entry(dataset: &str, rows: u64, partition: &str, at: &str) -> InputEntry {
         min_month: None,
         max_month: None,
         landed_at: at.to_string(),
+        stat: None,
     }
 }
 

@@ -131,6 +131,29 @@ pub struct DatasetReport {
     pub rows_quarantined: u64,
     /// Rows in the dataset afterwards.
     pub total_rows: u64,
+    /// Where the landing's time went (not kept in the ledger: it is for
+    /// benchmarks and `--log-level debug`, and differs on every run).
+    #[serde(skip)]
+    pub profile: IngestProfile,
+}
+
+/// Where a file landing's time went. Parsing and encoding run at the same
+/// time on several threads, so they are thread-seconds (summed over the
+/// threads, waiting for each other left out) and together can exceed the
+/// wall time; fingerprinting and the commit are wall seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct IngestProfile {
+    /// Hashing every input file to find what changed (wall).
+    pub fingerprint_s: f64,
+    /// Reading the files, CSV parsing, validation and building Arrow
+    /// columns (thread-seconds).
+    pub parse_s: f64,
+    /// Parquet encoding and writing, including copying the rows a rewritten
+    /// partition keeps (thread-seconds).
+    pub encode_s: f64,
+    /// Closing the files (their last row groups are encoded here), syncing
+    /// them to disk and the Delta commit (wall).
+    pub commit_s: f64,
 }
 
 impl DatasetReport {
@@ -269,14 +292,45 @@ pub fn land_police_uk(
     part: Option<&Partition>,
     problems: &mut Vec<String>,
 ) -> Result<DatasetReport, Error> {
-    let paths = find_files(path, &|n| n.ends_with("-street.csv"))?;
-    let mut inputs = Vec::new();
+    land_police_uk_from(lake, &[path.to_path_buf()], force, part, problems)
+}
+
+/// Land every police.uk street file under any of `roots` in one landing
+/// (`safer import police-uk 2026-*`): one commit, and the files of every
+/// root parsed in parallel, rather than one landing per folder.
+///
+/// A file named in two roots is landed once. Two different files for the
+/// same force and month cannot both be right: the first is landed and the
+/// other reported.
+pub fn land_police_uk_from(
+    lake: &Lake,
+    roots: &[PathBuf],
+    force: Option<&str>,
+    part: Option<&Partition>,
+    problems: &mut Vec<String>,
+) -> Result<DatasetReport, Error> {
+    let mut paths = std::collections::BTreeSet::new();
+    for root in roots {
+        paths.extend(find_files(root, &|n| n.ends_with("-street.csv"))?);
+    }
+    let mut inputs: Vec<InputFile> = Vec::new();
+    let mut units: std::collections::BTreeMap<String, PathBuf> = Default::default();
     for p in paths {
         match police_uk::input_file(&p) {
             Some(f)
                 if force.is_none_or(|force| f.unit.ends_with(&format!("-{force}")))
                     && part.is_none_or(|part| part.keeps(&f.unit)) =>
             {
+                if let Some(first) = units.get(&f.unit) {
+                    problems.push(format!(
+                        "{} and {} are both the police.uk file for {}; only the first is read",
+                        first.display(),
+                        p.display(),
+                        f.unit
+                    ));
+                    continue;
+                }
+                units.insert(f.unit.clone(), p.clone());
                 inputs.push(f)
             }
             Some(_) => {}

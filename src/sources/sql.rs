@@ -509,6 +509,7 @@ impl<'a> Pull<'a> {
                 min_month: self.min_month.clone(),
                 max_month: self.max_month.clone(),
                 landed_at: now_rfc3339(),
+                stat: None,
             },
         );
         landing.quarantine(self.quarantine);

@@ -305,3 +305,68 @@ fn a_broken_indicator_names_its_file_line_and_column_and_the_rest_still_run() {
     assert_eq!(code, 0);
     assert!(out.contains("1,good"), "{out}");
 }
+
+/// `import police-uk A B` lands the files of every folder in one landing
+/// (one commit, one line of accounting), a folder named twice counts once,
+/// and a second copy of the same force and month is reported, not landed
+/// twice.
+#[test]
+fn police_uk_import_of_several_folders_is_one_landing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let l = lake.to_str().unwrap();
+    let (march, january) = (fixture("police_uk/2012-03"), fixture("police_uk/2024-01"));
+    let (m, j) = (march.to_str().unwrap(), january.to_str().unwrap());
+    let (code, out, err) = safer(&["import", "police-uk", m, j, m, "--lake", l], tmp.path());
+    assert_eq!(code, 0, "{out}\n{err}");
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("police_uk_street"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    // The two fixture files hold 13 data rows between them, 4 of them bad.
+    assert!(
+        lines[0]
+            .contains("2 landed, 0 unchanged, 0 refused; rows read 13 = landed 9 + quarantined 4"),
+        "{out}"
+    );
+
+    // Another copy of the January file, in a folder of its own.
+    let copy = tmp.path().join("resent/2024-01");
+    std::fs::create_dir_all(&copy).unwrap();
+    std::fs::copy(
+        january.join("2024-01-lancashire-street.csv"),
+        copy.join("2024-01-lancashire-street.csv"),
+    )
+    .unwrap();
+    let (code, out, _) = safer(
+        &[
+            "import",
+            "police-uk",
+            j,
+            copy.to_str().unwrap(),
+            "--lake",
+            l,
+        ],
+        tmp.path(),
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("0 landed, 1 unchanged"), "{out}");
+    assert!(
+        out.contains("are both the police.uk file for 2024-01-lancashire; only the first is read"),
+        "{out}"
+    );
+    let (code, out, err) = safer(
+        &[
+            "sql",
+            "SELECT count(*) AS n FROM police_uk_street",
+            "--format",
+            "csv",
+            "--lake",
+            l,
+        ],
+        tmp.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "n\n9");
+}

@@ -197,6 +197,7 @@ fn entry(partition: &str, rows: u64) -> safer::lake::InputEntry {
         min_month: None,
         max_month: None,
         landed_at: "2026-12-06T00:00:00Z".into(),
+        stat: None,
     }
 }
 

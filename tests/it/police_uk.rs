@@ -393,3 +393,51 @@ async fn a_nul_byte_and_a_stray_quote_are_reported_by_line() {
         "17"
     );
 }
+
+/// A file at the same path with the same size and modification time is
+/// taken as unchanged without being read (the nightly run over a ten-year
+/// delivery reads only the new month); a changed time makes it read,
+/// hashed and, its bytes having changed, landed again.
+#[tokio::test]
+async fn size_and_time_unchanged_skip_the_hash_and_a_touch_reads_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = Lake::open(tmp.path().join("lake")).unwrap();
+    let drop = tmp.path().join("drop");
+    copy_dir(&fixture("police_uk"), &drop);
+    let mut problems = Vec::new();
+    land_police_uk(&lake, &drop, None, None, &mut problems).unwrap();
+    let file = drop.join("2012-03/2012-03-lancashire-street.csv");
+    let m = lake.manifest("police_uk_street").unwrap().unwrap();
+    let entry = &m.inputs["2012-03-lancashire"];
+    let meta = std::fs::metadata(&file).unwrap();
+    let stat = entry.stat.expect("a landed file's size and time are kept");
+    assert_eq!(stat.bytes, meta.len());
+
+    // Same length, other bytes, and the old modification time put back:
+    // the size and time say "unchanged", so the file is not read.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let edited = text.replacen("Violent crime", "Violent crimX", 1);
+    assert_ne!(edited, text, "the fixture has a `Violent crime` row");
+    assert_eq!(edited.len(), text.len());
+    std::fs::write(&file, &edited).unwrap();
+    let f = std::fs::File::options().write(true).open(&file).unwrap();
+    f.set_modified(meta.modified().unwrap()).unwrap();
+    drop_file(f);
+    let r = land_police_uk(&lake, &drop, None, None, &mut problems).unwrap();
+    assert_eq!((r.inputs_landed, r.inputs_unchanged), (0, 2));
+
+    // A new modification time: read, hashed, found changed, landed; the
+    // misspelt crime type is quarantined with its reason.
+    let f = std::fs::File::options().write(true).open(&file).unwrap();
+    f.set_modified(meta.modified().unwrap() + std::time::Duration::from_secs(60))
+        .unwrap();
+    drop_file(f);
+    let r = land_police_uk(&lake, &drop, None, None, &mut problems).unwrap();
+    assert_eq!((r.inputs_landed, r.inputs_unchanged), (1, 1));
+    assert_eq!(r.rows_quarantined, 1);
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+fn drop_file(f: std::fs::File) {
+    f.sync_all().unwrap();
+}
