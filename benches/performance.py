@@ -45,7 +45,7 @@ def harness(bench: str, python: str, data: str, work: str, runs: int, binary: st
         me = sys.executable
         cmd += ["--cmd", f"rebuild={me} {NIGHTLY} rebuild --bin {binary} --data {{data}} --out {{out}}",
                 "--cmd", f"one-month={me} {NIGHTLY} one-month --bin {binary} --data {{data}} --out {{out}}",
-                "--cmd", f"no-data-run={me} {NIGHTLY} no-data --bin {binary} --project {project} "
+                "--cmd", f"no-data={me} {NIGHTLY} no-data --bin {binary} --project {project} "
                          f"--out {{out}}"]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(work, "summary.md")) as f:
@@ -73,7 +73,7 @@ def ratios(work: str) -> dict:
     if "rebuild" in runs:
         out["one_month_of_rebuild"] = med("one-month", getters["total_s"]) / med(
             "rebuild", getters["total_s"])
-        out["no_data_run_of_duckdb"] = med("no-data-run", getters["total_s"]) / med(
+        out["no_data_run_of_duckdb"] = med("no-data", getters["total_s"]) / med(
             "duckdb", getters["total_s"])
     out["profile"] = {k: med("safer", lambda r, k=k: r.get("ingest_profile", {}).get(k, 0.0))
                       for k in ("fingerprint_s", "parse_thread_s", "encode_thread_s", "commit_s")}
