@@ -1850,22 +1850,26 @@ async fn import(
         let mut attempt = 0;
         let (r, probs) = loop {
             attempt += 1;
-            let (lake, path, csv_source) = (lake.clone(), batch[0].clone(), csv_source.clone());
-            let roots = batch.clone();
+            let (lake, roots, csv_source) = (lake.clone(), batch.clone(), csv_source.clone());
             let (r, probs) = tokio::task::spawn_blocking(move || {
                 let mut problems = Vec::new();
+                // Every format but police.uk has one path per batch (and
+                // clap insists on at least one path).
+                let Some(path) = roots.first() else {
+                    return (Ok(Vec::new()), problems);
+                };
                 let r = match format {
                     ImportFormat::PoliceUk => {
                         sources::land_police_uk_from(&lake, &roots, None, None, &mut problems)
                             .map(|r| vec![r])
                     }
-                    ImportFormat::Stats19 => sources::land_stats19(&lake, &path, &mut problems),
+                    ImportFormat::Stats19 => sources::land_stats19(&lake, path, &mut problems),
                     ImportFormat::OnsPopulation => {
-                        sources::land_ons_population(&lake, &path, &mut problems).map(|r| vec![r])
+                        sources::land_ons_population(&lake, path, &mut problems).map(|r| vec![r])
                     }
                     ImportFormat::Csv => match &csv_source {
                         Some(src) => {
-                            sources::land_csv(&lake, src, &path, &mut problems).map(|r| vec![r])
+                            sources::land_csv(&lake, src, path, &mut problems).map(|r| vec![r])
                         }
                         None => Ok(Vec::new()),
                     },

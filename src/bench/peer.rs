@@ -58,7 +58,7 @@ pub struct PeerReport {
     /// Where the street files' ingest went: `fingerprint_s` and
     /// `commit_s` are wall seconds, `parse_thread_s` and `encode_thread_s`
     /// thread-seconds (they overlap; see [`sources::IngestProfile`]).
-    pub ingest_profile: std::collections::BTreeMap<String, f64>,
+    pub ingest_profile: sources::IngestProfile,
 }
 
 /// The query files in `dir`, by stem, sorted as `common.load_queries` does.
@@ -210,15 +210,7 @@ pub async fn run(data: &Path, queries: &Path, out: &Path) -> anyhow::Result<Peer
         rows: report.rows_landed,
         quarantined: report.rows_quarantined,
         peak_rss_mib: super::peak_rss_mib(),
-        ingest_profile: [
-            ("fingerprint_s", report.profile.fingerprint_s),
-            ("parse_thread_s", report.profile.parse_s),
-            ("encode_thread_s", report.profile.encode_s),
-            ("commit_s", report.profile.commit_s),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect(),
+        ingest_profile: report.profile,
     })
 }
 

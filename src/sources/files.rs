@@ -72,7 +72,7 @@ pub struct Sink {
     tx: std::sync::mpsc::SyncSender<(String, RecordBatch)>,
     /// Time spent waiting for the writer to take a batch: left out of the
     /// parse time in [`IngestProfile`](super::IngestProfile).
-    waited: std::time::Duration,
+    waited: Duration,
 }
 
 impl Sink {
@@ -469,8 +469,8 @@ pub fn land(
             landing.adopt(w)?;
         }
         parsed_all.extend(group.parsed);
-        report.profile.parse_s += group.parse.as_secs_f64();
-        report.profile.encode_s += group.encode.as_secs_f64();
+        report.profile.parse_thread_s += group.parse.as_secs_f64();
+        report.profile.encode_thread_s += group.encode.as_secs_f64();
     }
 
     let landed_at = now_rfc3339();
@@ -523,8 +523,8 @@ pub fn land(
     tracing::debug!(
         dataset,
         fingerprint_s = report.profile.fingerprint_s,
-        parse_thread_s = report.profile.parse_s,
-        encode_thread_s = report.profile.encode_s,
+        parse_thread_s = report.profile.parse_thread_s,
+        encode_thread_s = report.profile.encode_thread_s,
         commit_s = report.profile.commit_s,
         "Where the landing's time went."
     );

@@ -141,16 +141,16 @@ pub struct DatasetReport {
 /// time on several threads, so they are thread-seconds (summed over the
 /// threads, waiting for each other left out) and together can exceed the
 /// wall time; fingerprinting and the commit are wall seconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct IngestProfile {
     /// Hashing every input file to find what changed (wall).
     pub fingerprint_s: f64,
     /// Reading the files, CSV parsing, validation and building Arrow
     /// columns (thread-seconds).
-    pub parse_s: f64,
+    pub parse_thread_s: f64,
     /// Parquet encoding and writing, including copying the rows a rewritten
     /// partition keeps (thread-seconds).
-    pub encode_s: f64,
+    pub encode_thread_s: f64,
     /// Closing the files (their last row groups are encoded here), syncing
     /// them to disk and the Delta commit (wall).
     pub commit_s: f64,
@@ -300,7 +300,7 @@ pub fn land_police_uk(
 /// root parsed in parallel, rather than one landing per folder.
 ///
 /// A file named in two roots is landed once. Two different files for the
-/// same force and month cannot both be right: the first is landed and the
+/// same force and month cannot both be right: the first is read and the
 /// other reported.
 pub fn land_police_uk_from(
     lake: &Lake,

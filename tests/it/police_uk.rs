@@ -422,7 +422,7 @@ async fn size_and_time_unchanged_skip_the_hash_and_a_touch_reads_again() {
     std::fs::write(&file, &edited).unwrap();
     let f = std::fs::File::options().write(true).open(&file).unwrap();
     f.set_modified(meta.modified().unwrap()).unwrap();
-    drop_file(f);
+    f.sync_all().unwrap();
     let r = land_police_uk(&lake, &drop, None, None, &mut problems).unwrap();
     assert_eq!((r.inputs_landed, r.inputs_unchanged), (0, 2));
 
@@ -431,13 +431,9 @@ async fn size_and_time_unchanged_skip_the_hash_and_a_touch_reads_again() {
     let f = std::fs::File::options().write(true).open(&file).unwrap();
     f.set_modified(meta.modified().unwrap() + std::time::Duration::from_secs(60))
         .unwrap();
-    drop_file(f);
+    f.sync_all().unwrap();
     let r = land_police_uk(&lake, &drop, None, None, &mut problems).unwrap();
     assert_eq!((r.inputs_landed, r.inputs_unchanged), (1, 1));
     assert_eq!(r.rows_quarantined, 1);
     assert!(problems.is_empty(), "{problems:?}");
-}
-
-fn drop_file(f: std::fs::File) {
-    f.sync_all().unwrap();
 }
