@@ -76,7 +76,7 @@ def ratios(work: str) -> dict:
         out["no_data_run_of_duckdb"] = med("no-data", getters["total_s"]) / med(
             "duckdb", getters["total_s"])
     out["profile"] = {k: med("safer", lambda r, k=k: r.get("ingest_profile", {}).get(k, 0.0))
-                      for k in ("fingerprint_s", "parse_thread_s", "encode_thread_s", "commit_s")}
+                      for k in ("fingerprint_s", "parse_cpu_s", "encode_cpu_s", "commit_s")}
     out["queries"] = {q: med("safer", lambda r, q=q: r["queries"][q]["s"])
                       for q in runs["safer"][0]["queries"]}
     out["stages"] = {k: med("safer", lambda r, k=k: r["stages"][k])
@@ -89,9 +89,9 @@ def profile_table(r: dict) -> str:
     files' ingest split into its parts, then each query and the workbook."""
     p, st = r["profile"], r["stages"]
     rows = [("ingest: hashing the inputs (wall)", p["fingerprint_s"]),
-            ("ingest: reading, CSV parse, checks, Arrow columns (thread-seconds)",
-             p["parse_thread_s"]),
-            ("ingest: Parquet encode and write (thread-seconds)", p["encode_thread_s"]),
+            ("ingest: reading, CSV parse, checks, Arrow columns (CPU seconds)",
+             p["parse_cpu_s"]),
+            ("ingest: Parquet encode and write (CPU seconds)", p["encode_cpu_s"]),
             ("ingest: close, fsync, Delta commit (wall)", p["commit_s"]),
             ("ingest: whole stage (wall)", st.get("ingest_s", 0.0)),
             ("lookups (wall)", st.get("lookups_s", 0.0))]

@@ -56,8 +56,8 @@ pub struct PeerReport {
     /// Peak resident set size of this process, MiB.
     pub peak_rss_mib: f64,
     /// Where the street files' ingest went: `fingerprint_s` and
-    /// `commit_s` are wall seconds, `parse_thread_s` and `encode_thread_s`
-    /// thread-seconds (they overlap; see [`sources::IngestProfile`]).
+    /// `commit_s` are wall seconds, `parse_cpu_s` and `encode_cpu_s` CPU
+    /// seconds (they overlap; see [`sources::IngestProfile`]).
     pub ingest_profile: sources::IngestProfile,
 }
 

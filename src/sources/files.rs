@@ -70,21 +70,30 @@ impl Parsed {
 /// not divide evenly between them.
 pub struct Sink {
     tx: std::sync::mpsc::SyncSender<(String, RecordBatch)>,
-    /// Time spent waiting for the writer to take a batch: left out of the
-    /// parse time in [`IngestProfile`](super::IngestProfile).
-    waited: Duration,
 }
 
 impl Sink {
     /// Write a batch of good rows into a partition.
     pub fn write(&mut self, partition: &str, batch: &RecordBatch) -> Result<(), Error> {
-        let t = Instant::now();
-        let r = self
-            .tx
+        self.tx
             .send((partition.to_string(), batch.clone()))
-            .map_err(|_| Error::Internal("the Parquet writer stopped early".into()));
-        self.waited += t.elapsed();
-        r
+            .map_err(|_| Error::Internal("the Parquet writer stopped early".into()))
+    }
+}
+
+/// CPU time the calling thread has used so far. Parsing and encoding are
+/// measured with it rather than a clock on the wall, so neither counts the
+/// time it waited for the other or for a free core.
+fn thread_cpu() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } == 0;
+    match (u64::try_from(t.tv_sec), u32::try_from(t.tv_nsec)) {
+        (Ok(s), Ok(ns)) if ok => Duration::new(s, ns),
+        _ => Duration::ZERO,
     }
 }
 
@@ -469,8 +478,8 @@ pub fn land(
             landing.adopt(w)?;
         }
         parsed_all.extend(group.parsed);
-        report.profile.parse_thread_s += group.parse.as_secs_f64();
-        report.profile.encode_thread_s += group.encode.as_secs_f64();
+        report.profile.parse_cpu_s += group.parse.as_secs_f64();
+        report.profile.encode_cpu_s += group.encode.as_secs_f64();
     }
 
     let landed_at = now_rfc3339();
@@ -523,8 +532,8 @@ pub fn land(
     tracing::debug!(
         dataset,
         fingerprint_s = report.profile.fingerprint_s,
-        parse_thread_s = report.profile.parse_thread_s,
-        encode_thread_s = report.profile.encode_thread_s,
+        parse_cpu_s = report.profile.parse_cpu_s,
+        encode_cpu_s = report.profile.encode_cpu_s,
         commit_s = report.profile.commit_s,
         "Where the landing's time went."
     );
@@ -583,9 +592,9 @@ fn fingerprint_all(
 struct Group {
     writers: Vec<PartitionWriter>,
     parsed: Vec<(InputFile, String, Parsed)>,
-    /// The parser thread's time, less its waits for the writer.
+    /// CPU time of the parser.
     parse: Duration,
-    /// The writer thread's time, less its waits for the parser.
+    /// CPU time of the writer.
     encode: Duration,
 }
 
@@ -631,9 +640,7 @@ fn parse_group(
     std::thread::scope(|s| {
         let writer = s.spawn(move || -> Result<(Vec<PartitionWriter>, Duration), Error> {
             let mut writers: BTreeMap<String, PartitionWriter> = BTreeMap::new();
-            let mut busy = Duration::ZERO;
             for (partition, batch) in rx {
-                let t = Instant::now();
                 if !writers.contains_key(&partition) {
                     let w = opener.open(&partition)?;
                     writers.insert(partition.clone(), w);
@@ -641,15 +648,12 @@ fn parse_group(
                 if let Some(w) = writers.get_mut(&partition) {
                     w.write(&batch)?;
                 }
-                busy += t.elapsed();
             }
-            Ok((writers.into_values().collect(), busy))
+            // A thread of its own: its whole CPU time is the writing.
+            Ok((writers.into_values().collect(), thread_cpu()))
         });
-        let started = Instant::now();
-        let mut sink = Sink {
-            tx,
-            waited: Duration::ZERO,
-        };
+        let started = thread_cpu();
+        let mut sink = Sink { tx };
         let mut parsed = Vec::new();
         let mut failure = None;
         for (file, fp) in group {
@@ -671,7 +675,7 @@ fn parse_group(
                 }
             }
         }
-        let parse = started.elapsed().saturating_sub(sink.waited);
+        let parse = thread_cpu().saturating_sub(started);
         drop(sink);
         let writers = writer
             .join()

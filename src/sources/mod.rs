@@ -138,19 +138,19 @@ pub struct DatasetReport {
 }
 
 /// Where a file landing's time went. Parsing and encoding run at the same
-/// time on several threads, so they are thread-seconds (summed over the
-/// threads, waiting for each other left out) and together can exceed the
-/// wall time; fingerprinting and the commit are wall seconds.
+/// time on several threads, so they are CPU seconds (summed over the
+/// threads) and together can exceed the wall time; fingerprinting and the
+/// commit are wall seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct IngestProfile {
     /// Hashing every input file to find what changed (wall).
     pub fingerprint_s: f64,
     /// Reading the files, CSV parsing, validation and building Arrow
-    /// columns (thread-seconds).
-    pub parse_thread_s: f64,
+    /// columns (CPU seconds).
+    pub parse_cpu_s: f64,
     /// Parquet encoding and writing, including copying the rows a rewritten
-    /// partition keeps (thread-seconds).
-    pub encode_thread_s: f64,
+    /// partition keeps (CPU seconds).
+    pub encode_cpu_s: f64,
     /// Closing the files (their last row groups are encoded here), syncing
     /// them to disk and the Delta commit (wall).
     pub commit_s: f64,
