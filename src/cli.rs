@@ -90,6 +90,11 @@ pub enum Command {
         /// `2026-11-05T02:00:00Z`). Nothing is ingested.
         #[arg(long, value_name = "run:ID|TIME")]
         lake_as_of: Option<String>,
+        /// Build every output afresh, even one whose published pack is
+        /// already what this run would build (by default that pack is
+        /// kept, with the run id it was built by).
+        #[arg(long)]
+        rebuild_outputs: bool,
     },
     /// Land every source in safer.toml into the lake (`run --only ingest`).
     Ingest {
@@ -500,9 +505,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
             select,
             no_ingest,
             lake_as_of,
+            rebuild_outputs,
         } => {
             let cfg = load_config(cli.config.as_deref())?;
             let mut spec = JobSpec::manual();
+            spec.rebuild_outputs = rebuild_outputs;
             if let Some(text) = &lake_as_of {
                 let ledger = Ledger::open_for(&cfg).await?;
                 let pin = crate::pipeline::resolve_pin(&ledger, text)
@@ -1496,6 +1503,12 @@ pub fn render_run(r: &RunRecord) -> String {
             line(format!("  {f}"));
         }
     }
+    if !r.kept_outputs.is_empty() {
+        line("Outputs unchanged (the published pack is what this run would build; kept):".into());
+        for k in &r.kept_outputs {
+            line(format!("  {k}"));
+        }
+    }
     for p in &r.problems {
         line(format!("Problem: {p}"));
     }
@@ -1779,6 +1792,9 @@ fn print_run(r: &RunRecord) {
     println!("Outputs:");
     for o in &r.outputs {
         println!("  {o}");
+    }
+    for k in &r.kept_outputs {
+        println!("  unchanged, kept: {k}");
     }
     for f in r.stale_sources() {
         println!("Stale: {}", f.describe());

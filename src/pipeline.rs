@@ -340,6 +340,7 @@ pub async fn evaluate(
     land_results: bool,
 ) -> Result<Evaluated, Error> {
     let mut problems = Vec::new();
+    let t = Instant::now();
     let tables = table_freshness(lake)?;
     let reporting = reporting_month(&tables, &measured, as_of);
     let ctx = evaluation::Context {
@@ -354,7 +355,18 @@ pub async fn evaluate(
     let mut ctx = ctx;
     let notes = apply_basis_breaks(cfg, engine, &mut measured, &mut ctx.coverage).await;
     flag_unknown_areas(&mut measured, &ctx.crosswalk);
+    tracing::debug!(
+        seconds = t.elapsed().as_secs_f64(),
+        "Evaluation context read (crosswalk, populations, coverage, changes of basis)."
+    );
+    let t = Instant::now();
     let results = evaluate_series(&measured, &ctx);
+    tracing::debug!(
+        seconds = t.elapsed().as_secs_f64(),
+        rows = results.len(),
+        "Indicators evaluated."
+    );
+    let t = Instant::now();
     // Figures already published that have moved since: the pack says so.
     let restatements = if land_results && lake.pin().is_none() {
         match crate::diff::restatements(cfg, lake, &results, run_id, engine.table_versions()).await
@@ -368,6 +380,10 @@ pub async fn evaluate(
     } else {
         Vec::new()
     };
+    tracing::debug!(
+        seconds = t.elapsed().as_secs_f64(),
+        "Compared with the figures already published."
+    );
     if land_results && !results.is_empty() {
         match evaluation::results::land(
             lake,
@@ -376,7 +392,12 @@ pub async fn evaluate(
             evaluation::results::KEEP_RUNS,
             engine.table_versions(),
         ) {
-            Ok(total) => tracing::info!(rows = results.len(), total, "Results landed."),
+            Ok(total) => tracing::info!(
+                rows = results.len(),
+                total,
+                seconds = t.elapsed().as_secs_f64(),
+                "Results landed."
+            ),
             Err(e) => problems.push(format!("results table: {e}")),
         }
     }
@@ -613,15 +634,52 @@ fn flag_unknown_areas(measured: &mut Measured, crosswalk: &crate::geography::Cro
 }
 
 /// Evaluation alone (no lake), for `bench` and tests.
+///
+/// Each indicator is evaluated on its own, so they are shared out among
+/// the machine's cores (a ten-year county is half a million result rows
+/// and seconds of work); the results come back in catalogue order whatever
+/// finishes first.
 pub fn evaluate_series(measured: &Measured, ctx: &evaluation::Context) -> Vec<ResultRow> {
-    let mut results = Vec::new();
-    for (i, spec) in &measured.specs {
-        let s = &measured.series[*i];
-        let rows = evaluation::evaluate(&s.indicator, spec, &s.points, ctx);
-        tracing::debug!(id = %s.indicator.id, rows = rows.len(), "Indicator results computed.");
-        results.extend(rows);
-    }
-    results
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let jobs = &measured.specs;
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let span = tracing::Span::current();
+    let mut done: Vec<(usize, Vec<ResultRow>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let _e = span.enter();
+                    let mut mine = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((i, spec)) = jobs.get(k) else {
+                            break;
+                        };
+                        let s = &measured.series[*i];
+                        let rows = evaluation::evaluate(&s.indicator, spec, &s.points, ctx);
+                        tracing::debug!(id = %s.indicator.id, rows = rows.len(), "Indicator results computed.");
+                        mine.push((k, rows));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                // A panic in a worker goes on up, as it would have
+                // without the threads.
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    });
+    done.sort_by_key(|(k, _)| *k);
+    done.into_iter().flat_map(|(_, rows)| rows).collect()
 }
 
 /// The indicators step: open the engine on the lake as it is now, measure,
@@ -695,6 +753,9 @@ pub struct Published {
     pub warnings: Vec<String>,
     /// Outputs that failed (their previous version is untouched).
     pub problems: Vec<String>,
+    /// Outputs whose published pack was kept, as `name period: run id`:
+    /// this run would have built the same pack.
+    pub kept: Vec<String>,
 }
 
 /// Write every declared output (or only those named in `only`). Runs on a
@@ -703,11 +764,16 @@ pub struct Published {
 /// is started, and the one being written is finished and waited for, so
 /// nothing is still writing after the step (and the run lock) has ended.
 /// Returns what was published and whether the limit was hit.
+///
+/// A pack that this run would build exactly as it is published (the same
+/// figures, words and files; only the run id and time would differ) is
+/// kept, unless `rebuild` (see [`outputs::write_output`]).
 pub async fn publish(
     cfg: &Config,
     view: RunView,
     only: &[String],
     limit: Option<Duration>,
+    rebuild: bool,
 ) -> (Published, bool) {
     let outputs_dir = cfg.resolve(&cfg.paths.outputs);
     let commentary_dir = cfg.resolve(Path::new("commentary"));
@@ -717,7 +783,7 @@ pub async fn publish(
     let stop = Arc::clone(&cancel);
     let mut handle = tokio::task::spawn_blocking(move || {
         let _e = span.enter();
-        publish_blocking(&outputs_dir, &commentary_dir, &view, &only, &stop)
+        publish_blocking(&outputs_dir, &commentary_dir, &view, &only, &stop, rebuild)
     });
     let (joined, timed_out) = match limit {
         Some(limit) => match tokio::time::timeout(limit, &mut handle).await {
@@ -748,6 +814,7 @@ fn publish_blocking(
     view: &RunView,
     only: &[String],
     cancel: &std::sync::atomic::AtomicBool,
+    rebuild: bool,
 ) -> Published {
     let mut p = Published::default();
     let defs = match outputs::load_definitions(outputs_dir) {
@@ -768,6 +835,7 @@ fn publish_blocking(
         .into_iter()
         .filter(|d| only.is_empty() || only.contains(&d.name))
         .collect();
+    let view_fp = outputs::view_fingerprint(view);
     let bar = crate::progress::bar(defs.len() as u64, "outputs");
     for def in &defs {
         if cancel.load(std::sync::atomic::Ordering::SeqCst) {
@@ -776,10 +844,25 @@ fn publish_blocking(
         let span = tracing::info_span!("output", name = %def.name);
         let _e = span.enter();
         bar.set_message(def.name.clone());
-        match outputs::write_output(outputs_dir, commentary_dir, def, view) {
+        match outputs::write_output(outputs_dir, commentary_dir, def, view, &view_fp, rebuild) {
             Ok(w) => {
-                for f in &w.files {
-                    tracing::info!(path = %f.display(), "Output written.");
+                if let Some(run) = &w.kept_from {
+                    tracing::info!(
+                        built_by = %run,
+                        "Output unchanged: this run would build the pack already published, so that pack is kept."
+                    );
+                    let dir = w
+                        .files
+                        .first()
+                        .and_then(|f| f.parent())
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default();
+                    p.kept
+                        .push(format!("{} ({dir}): built by run {run}", def.name));
+                } else {
+                    for f in &w.files {
+                        tracing::info!(path = %f.display(), "Output written.");
+                    }
                 }
                 for n in &w.notes {
                     tracing::warn!(note = %n, "Output incomplete.");
@@ -831,6 +914,9 @@ pub struct JobSpec {
     /// Read the lake as it was (a past run's table versions, or a moment)
     /// instead of as it is; the ingest does not run.
     pub lake_pin: Option<crate::lake::Pin>,
+    /// Build every output even where the published pack is already what
+    /// this run would build (a new font for the PDF, say).
+    pub rebuild_outputs: bool,
 }
 
 impl JobSpec {
@@ -849,6 +935,7 @@ impl JobSpec {
             stop: None,
             today: chrono::Local::now().date_naive(),
             lake_pin: None,
+            rebuild_outputs: false,
         }
     }
 }
@@ -956,6 +1043,7 @@ async fn run_job_inner(cfg: &Config, ledger: &Ledger, spec: &JobSpec) -> Result<
         freshness: Vec::new(),
         indicators: Vec::new(),
         outputs: Vec::new(),
+        kept_outputs: Vec::new(),
         problems: Vec::new(),
         warnings: Vec::new(),
         lake_versions: Default::default(),
@@ -1090,6 +1178,7 @@ async fn run_job_inner(cfg: &Config, ledger: &Ledger, spec: &JobSpec) -> Result<
         record.problems.extend(outcome.problems);
         record.warnings.extend(outcome.warnings);
         record.outputs.extend(outcome.files);
+        record.kept_outputs.extend(outcome.kept);
         if let Some(e) = outcome.evaluated {
             record.indicators = e.records.clone();
             record.lake_versions = e.table_versions.clone();
@@ -1179,6 +1268,7 @@ struct StepOutcome {
     problems: Vec<String>,
     warnings: Vec<String>,
     files: Vec<String>,
+    kept: Vec<String>,
     evaluated: Option<Evaluated>,
 }
 
@@ -1279,12 +1369,19 @@ async fn run_step(
                 results: e.results.clone(),
                 restatements: e.restatements.clone(),
             };
-            let (p, timed_out) = publish(cfg, view, &spec.outputs, spec.step_timeout).await;
+            let (p, timed_out) = publish(
+                cfg,
+                view,
+                &spec.outputs,
+                spec.step_timeout,
+                spec.rebuild_outputs,
+            )
+            .await;
             let status = if timed_out {
                 StepStatus::TimedOut
             } else if p.problems.is_empty() {
                 StepStatus::Ok
-            } else if p.files.is_empty() {
+            } else if p.files.is_empty() && p.kept.is_empty() {
                 StepStatus::Failed
             } else {
                 StepStatus::Partial
@@ -1304,6 +1401,7 @@ async fn run_step(
                 problems: p.problems,
                 warnings: p.warnings,
                 files: p.files,
+                kept: p.kept,
                 ..Default::default()
             }
         }
@@ -1315,8 +1413,13 @@ pub fn table_freshness(lake: &Lake) -> Result<Vec<Freshness>, Error> {
     Ok(lake
         .datasets()?
         .into_iter()
+        // The results table is what runs produce, not what they read: a
+        // pack listing it among its data would show a row count that grows
+        // every night, and no two nights' packs would ever be the same.
         .filter(|m| {
-            m.dataset != lake::QUARANTINE_DATASET && !sources::checks::is_bookkeeping(&m.dataset)
+            m.dataset != lake::QUARANTINE_DATASET
+                && m.dataset != evaluation::results::TABLE
+                && !sources::checks::is_bookkeeping(&m.dataset)
         })
         .map(|m| {
             let range = m.month_range();

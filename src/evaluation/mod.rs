@@ -568,13 +568,23 @@ pub fn suppress_rows(rows: &mut [ResultRow], threshold: f64) {
         .map(|idx| quarter_lines(rows, idx, &value))
         .collect();
 
+    // What each grid was last given: a grid given the same flags again
+    // would hide the same entries again, so it is not worked out twice.
+    // (Most grids of a ten-year series do not change after the first pass,
+    // and each pass over all of them took seconds.)
+    let mut seen: Vec<Option<Vec<bool>>> = vec![None; geo.len() + time.len()];
     loop {
         let before = hidden.clone();
-        for (idx, grid) in geo.iter().chain(time.iter()) {
+        for ((idx, grid), seen) in geo.iter().chain(time.iter()).zip(seen.iter_mut()) {
             if grid.lines.is_empty() {
                 continue;
             }
-            let now = suppress::protect_grid_from(grid, idx.iter().map(|i| hidden[*i]).collect());
+            let given: Vec<bool> = idx.iter().map(|i| hidden[*i]).collect();
+            if seen.as_ref() == Some(&given) {
+                continue;
+            }
+            *seen = Some(given.clone());
+            let now = suppress::protect_grid_from(grid, given);
             for (k, i) in idx.iter().enumerate() {
                 hidden[*i] |= now[k];
             }

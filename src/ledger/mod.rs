@@ -307,6 +307,11 @@ pub struct RunRecord {
     pub indicators: Vec<IndicatorRecord>,
     /// Output files written.
     pub outputs: Vec<String>,
+    /// Outputs not written because the pack already published is the one
+    /// this run would have built (a night with no new data): the output,
+    /// its folder and the run that built it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept_outputs: Vec<String>,
     /// Problems that are not tied to one source or indicator.
     pub problems: Vec<String>,
     /// Things worth knowing that did not fail the run (a PDF engine that is

@@ -331,12 +331,11 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
     for s in &d.series {
         for kind in kinds {
             let rows: Vec<&ResultRow> = d
-                .results
+                .rows_of(&s.indicator.id)
                 .iter()
                 .copied()
                 .filter(|r| {
-                    r.indicator_id == s.indicator.id
-                        && r.period_type == kind
+                    r.period_type == kind
                         && r.complete
                         && (r.area_code == d.headline_area || d.in_headline_area(&r.area_code))
                 })
@@ -726,11 +725,10 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
                 .unwrap_or(crate::geography::LANCASHIRE_14_CODE);
             let kind = c.period.as_deref().unwrap_or("financial_year");
             let latest = |indicator: &str, end: Option<chrono::NaiveDate>| {
-                d.results
+                d.rows_of(indicator)
                     .iter()
                     .filter(|r| {
-                        r.indicator_id == indicator
-                            && r.area_code == area
+                        r.area_code == area
                             && r.period_type.name() == kind
                             && r.complete
                             && end.is_none_or(|e| r.period_end == e)

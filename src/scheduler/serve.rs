@@ -80,6 +80,7 @@ impl Runner for PipelineRunner {
             stop: Some(stop_flag),
             today: fire.logical_date,
             lake_pin: None,
+            rebuild_outputs: false,
         };
         Box::pin(async move {
             // A run that cannot start (the ledger database is restarting,

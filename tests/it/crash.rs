@@ -146,7 +146,12 @@ fn setup(tmp: &Path) -> Setup {
     let new_a = tmp.join("state-new-a");
     save(&root, &new_a);
     let t = Instant::now();
-    let (code, out) = run(&root, &tmpdir, &["run", "--only", "outputs"], &[]);
+    let (code, out) = run(
+        &root,
+        &tmpdir,
+        &["run", "--only", "outputs", "--rebuild-outputs"],
+        &[],
+    );
     let outputs_secs = t.elapsed().as_secs_f64();
     assert_eq!(code, Some(0), "{out}");
     let reference = results_of(&root.join("lake"), &project::run_id_of(&out).unwrap());
@@ -324,7 +329,7 @@ fn kill_9_at_any_moment_leaves_the_lake_and_the_packs_sound() {
         let (code, out) = run(
             &s.root,
             &s.tmpdir,
-            &["run", "--only", "outputs"],
+            &["run", "--only", "outputs", "--rebuild-outputs"],
             &[("SAFER_FAULT_CRASH_AT", point)],
         );
         assert_eq!(
@@ -337,7 +342,11 @@ fn kill_9_at_any_moment_leaves_the_lake_and_the_packs_sound() {
         if std::ptr::eq(state, &s.new_b) {
             assert_eq!(period, "2026-09", "{point}: this month's pack, old or new");
         }
-        check_recovery(&s, &["run", "--only", "outputs"], point);
+        check_recovery(
+            &s,
+            &["run", "--only", "outputs", "--rebuild-outputs"],
+            point,
+        );
     }
 
     // Random SIGKILLs during the ingest.
@@ -359,7 +368,11 @@ fn kill_9_at_any_moment_leaves_the_lake_and_the_packs_sound() {
         let state = if i % 2 == 0 { &s.new_a } else { &s.new_b };
         restore(&s.root, state);
         let after = Duration::from_secs_f64(rng.f64() * (s.outputs_secs * 1.1));
-        kill_after(&s, &["run", "--only", "outputs"], after);
+        kill_after(
+            &s,
+            &["run", "--only", "outputs", "--rebuild-outputs"],
+            after,
+        );
         kills += 1;
         let context = format!("outputs kill {i} after {after:?}");
         check_lake(&s, &context);
@@ -368,7 +381,11 @@ fn kill_9_at_any_moment_leaves_the_lake_and_the_packs_sound() {
             assert_eq!(period, "2026-09", "{context}");
         }
         if i % 4 == 3 || i == 23 {
-            check_recovery(&s, &["run", "--only", "outputs"], &context);
+            check_recovery(
+                &s,
+                &["run", "--only", "outputs", "--rebuild-outputs"],
+                &context,
+            );
         }
     }
     assert!(kills >= 50, "{kills}");
@@ -467,7 +484,12 @@ fn a_full_disk_is_a_clear_error_and_nothing_is_published_or_lost() {
     // The outputs disk is full: the publish fails, says so, and the last
     // good pack stays exactly as it was.
     fill(&outputs, 16 * 1024);
-    let (code, out) = run(&root, &tmpdir, &["run", "--only", "outputs"], &[]);
+    let (code, out) = run(
+        &root,
+        &tmpdir,
+        &["run", "--only", "outputs", "--rebuild-outputs"],
+        &[],
+    );
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("No space left on device"), "{out}");
     assert!(

@@ -458,6 +458,18 @@ async fn the_results_table_keeps_only_the_newest_runs() {
             vec!["20270104T013000Z-d".to_string(), n],
         ]
     );
+    // One file per kept run: a landing writes its own run's rows and
+    // drops the oldest run's file, copying no other run's rows.
+    let m = lake.manifest("indicator_results").unwrap().unwrap();
+    let partitions: Vec<&str> = m.files.keys().map(String::as_str).collect();
+    assert_eq!(
+        partitions,
+        vec![
+            "run=20270102T013000Z-b",
+            "run=20270103T013000Z-c",
+            "run=20270104T013000Z-d"
+        ]
+    );
 }
 
 /// Preston open cases at each month end: 1, 2, ..., 24 (Apr 2023 - Mar 2025).

@@ -27,6 +27,7 @@ fn record(run_id: &str, schedule: &str, night: (i32, u32, u32)) -> RunRecord {
         freshness: Vec::new(),
         indicators: Vec::new(),
         outputs: Vec::new(),
+        kept_outputs: Vec::new(),
         problems: Vec::new(),
         warnings: Vec::new(),
         lake_versions: Default::default(),

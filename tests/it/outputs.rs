@@ -461,7 +461,7 @@ fn no_suppressed_value_appears_anywhere_in_a_public_output() {
     use safer::evaluation::{Context, Populations, evaluate};
     use safer::geography::Crosswalk;
     use safer::indicators::{Indicator, Point};
-    use safer::outputs::{OutputDef, RunView, Series, write_output};
+    use safer::outputs::{OutputDef, RunView, Series, view_fingerprint, write_output};
 
     // A percentage indicator: Preston has cases only in March 2025, 3 of 7
     // (42.857...%), so every Preston period containing that month is
@@ -554,7 +554,15 @@ fn no_suppressed_value_appears_anywhere_in_a_public_output() {
         detail: Default::default(),
         comparators: Vec::new(),
     };
-    let w = write_output(tmp.path(), &tmp.path().join("commentary"), &def, &view).unwrap();
+    let w = write_output(
+        tmp.path(),
+        &tmp.path().join("commentary"),
+        &def,
+        &view,
+        &view_fingerprint(&view),
+        false,
+    )
+    .unwrap();
     assert!(w.notes.is_empty(), "{:?}", w.notes);
     let bytes = public_bytes(&tmp.path().join("public/2025-03"));
     assert!(bytes.contains("[c]"), "suppressed cells are marked");
@@ -570,7 +578,15 @@ fn no_suppressed_value_appears_anywhere_in_a_public_output() {
         audience: safer::outputs::Audience::Internal,
         ..def
     };
-    write_output(tmp.path(), &tmp.path().join("commentary"), &internal, &view).unwrap();
+    write_output(
+        tmp.path(),
+        &tmp.path().join("commentary"),
+        &internal,
+        &view,
+        &view_fingerprint(&view),
+        false,
+    )
+    .unwrap();
     assert!(public_bytes(&tmp.path().join("internal/2025-03")).contains("42.9%"));
 }
 
@@ -616,4 +632,150 @@ fn a_public_pack_never_contains_an_internal_indicator() {
         ),
         "{out}"
     );
+}
+
+/// A small run's view: Chorley's monthly percentage, `chorley` cases of
+/// 700 every month for two years, as run `run_id` would give it.
+fn small_view(run_id: &str, run_time: &str, chorley: f64) -> safer::outputs::RunView {
+    use safer::evaluation::spec::Spec;
+    use safer::evaluation::{Context, Populations, evaluate};
+    use safer::geography::Crosswalk;
+    use safer::indicators::{Indicator, Point};
+    let points: Vec<Point> = (0..24)
+        .map(|i| Point {
+            month: safer::evaluation::periods::month_from_index(2023 * 12 + 3 + i),
+            area_code: "E07000118".into(),
+            numerator: chorley,
+            denominator: Some(700.0),
+        })
+        .collect();
+    let ind = Indicator {
+        id: "test_pct".into(),
+        title: "Test percentage".into(),
+        theme: "Test".into(),
+        unit: "percentage".into(),
+        polarity: "higher is better".into(),
+        meta: [("unit", "percentage"), ("polarity", "higher is better")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        path: "queries/test/test_pct.sql".into(),
+        sql: String::new(),
+        sql_hash: "h".into(),
+        lines: Default::default(),
+    };
+    let spec = Spec::from_indicator(&ind).unwrap();
+    let ctx = Context {
+        run_id: run_id.into(),
+        reporting_month: NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
+        crosswalk: Crosswalk::default(),
+        populations: Populations::default(),
+        threshold: 4.0,
+        coverage: Default::default(),
+    };
+    let results = evaluate(&ind, &spec, &points, &ctx);
+    safer::outputs::RunView {
+        organisation: "Test Council".into(),
+        run_id: run_id.into(),
+        run_time: run_time.into(),
+        latest_month: NaiveDate::from_ymd_opt(2025, 3, 1),
+        freshness: Vec::new(),
+        sources: Vec::new(),
+        data_checks: Vec::new(),
+        view_tables: Default::default(),
+        notes: Default::default(),
+        series: vec![safer::outputs::Series {
+            indicator: ind,
+            points,
+            error: None,
+        }],
+        results,
+        restatements: Vec::new(),
+    }
+}
+
+/// A night with no new data keeps the published pack (built by the run
+/// that built it, its files untouched) instead of printing it again; a
+/// changed figure, new commentary, a damaged file or `rebuild` builds it.
+#[test]
+fn an_unchanged_pack_is_kept_and_a_changed_one_is_built() {
+    use safer::outputs::{Audience, Format, OutputDef, view_fingerprint, write_output};
+    let tmp = tempfile::tempdir().unwrap();
+    let commentary = tmp.path().join("commentary");
+    let def = OutputDef {
+        name: "pack".into(),
+        title: "Test pack".into(),
+        audience: Audience::Public,
+        formats: vec![Format::Html, Format::Xlsx],
+        themes: Vec::new(),
+        indicators: Vec::new(),
+        headline_area: Some("E07000118".into()),
+        cells: Vec::new(),
+        detail: Default::default(),
+        comparators: Vec::new(),
+    };
+    let dir = tmp.path().join("pack/2025-03");
+    let manifest_run = || -> String {
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+        m["run_id"].as_str().unwrap().to_string()
+    };
+    let html = dir.join("pack-2025-03.html");
+    let write = |view: &safer::outputs::RunView, rebuild: bool| {
+        write_output(
+            tmp.path(),
+            &commentary,
+            &def,
+            view,
+            &view_fingerprint(view),
+            rebuild,
+        )
+        .unwrap()
+    };
+
+    let first = small_view("run-1", "2025-04-01T01:00:00Z", 310.0);
+    let w = write(&first, false);
+    assert_eq!(w.kept_from, None);
+    assert_eq!(manifest_run(), "run-1");
+    let built = std::fs::read_to_string(&html).unwrap();
+    assert!(built.contains("run-1"), "the pack names its run");
+
+    // The next night: same figures, another run id and time.
+    let second = small_view("run-2", "2025-04-02T01:00:00Z", 310.0);
+    assert_eq!(view_fingerprint(&first), view_fingerprint(&second));
+    let w = write(&second, false);
+    assert_eq!(w.kept_from.as_deref(), Some("run-1"));
+    assert!(w.files.contains(&html), "{:?}", w.files);
+    assert_eq!(manifest_run(), "run-1");
+    assert_eq!(std::fs::read_to_string(&html).unwrap(), built);
+
+    // Asked to rebuild, it is built by that run.
+    let w = write(&second, true);
+    assert_eq!(w.kept_from, None);
+    assert_eq!(manifest_run(), "run-2");
+
+    // One figure moves: a different fingerprint, a new pack.
+    let third = small_view("run-3", "2025-04-03T01:00:00Z", 311.0);
+    assert_ne!(view_fingerprint(&second), view_fingerprint(&third));
+    assert_eq!(write(&third, false).kept_from, None);
+    assert_eq!(manifest_run(), "run-3");
+
+    // Commentary written for the month is in the pack: built again.
+    std::fs::create_dir_all(commentary.join("2025-03")).unwrap();
+    std::fs::write(commentary.join("2025-03/test_pct.md"), "Steady all year.\n").unwrap();
+    let fourth = small_view("run-4", "2025-04-04T01:00:00Z", 311.0);
+    assert_eq!(write(&fourth, false).kept_from, None);
+    assert_eq!(manifest_run(), "run-4");
+    assert!(
+        std::fs::read_to_string(&html)
+            .unwrap()
+            .contains("Steady all year.")
+    );
+
+    // A published file edited or damaged since: built again, not vouched for.
+    std::fs::write(&html, "<p>edited</p>").unwrap();
+    let fifth = small_view("run-5", "2025-04-05T01:00:00Z", 311.0);
+    assert_eq!(write(&fifth, false).kept_from, None);
+    assert_eq!(manifest_run(), "run-5");
+    assert!(std::fs::read_to_string(&html).unwrap().contains("run-5"));
 }

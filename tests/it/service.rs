@@ -601,6 +601,51 @@ fn serve_reloads_on_sighup_keeps_good_schedules_over_broken_ones_and_stops_on_si
     lines.wait_for("Scheduler stopped.");
 }
 
+/// A second night with no new data keeps the pack the first built: the
+/// same files, the first run's id in its manifest, and the run says so.
+/// `--rebuild-outputs` builds it again.
+#[test]
+fn a_night_with_no_new_data_keeps_the_published_pack() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = project::make(tmp.path(), &["html", "xlsx"], "");
+    let dir = root.join("outputs/committee-pack/2026-09");
+    let manifest_run = || -> String {
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+        m["run_id"].as_str().unwrap().to_string()
+    };
+    let (code, out, err) = safer(&["run"], &root);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let first = project::run_id_of(&out).unwrap();
+    assert_eq!(manifest_run(), first);
+    let html = dir.join("committee-pack-2026-09.html");
+    let built = std::fs::read(&html).unwrap();
+
+    let (code, out, err) = safer(&["run"], &root);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let second = project::run_id_of(&out).unwrap();
+    assert_ne!(second, first);
+    assert!(
+        out.contains("unchanged, kept: committee-pack (")
+            && out.contains(&format!("built by run {first}")),
+        "{out}"
+    );
+    assert_eq!(manifest_run(), first);
+    assert_eq!(std::fs::read(&html).unwrap(), built);
+    let (_, shown, _) = safer(&["runs", "show", &second], &root);
+    assert!(shown.contains("Outputs unchanged"), "{shown}");
+
+    let (code, out, err) = safer(&["run", "--rebuild-outputs"], &root);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let third = project::run_id_of(&out).unwrap();
+    assert_eq!(manifest_run(), third);
+    assert!(
+        String::from_utf8(std::fs::read(&html).unwrap())
+            .unwrap()
+            .contains(&third)
+    );
+}
+
 #[test]
 fn as_of_rebuilds_an_earlier_month_without_moving_latest_backwards() {
     let tmp = tempfile::tempdir().unwrap();
