@@ -863,13 +863,15 @@ fn publish_blocking(
                     for f in &w.files {
                         tracing::info!(path = %f.display(), "Output written.");
                     }
+                    // Only what this run wrote: a kept pack is the run's
+                    // `kept_outputs`, not its outputs.
+                    p.files
+                        .extend(w.files.iter().map(|f| f.display().to_string()));
                 }
                 for n in &w.notes {
                     tracing::warn!(note = %n, "Output incomplete.");
                     p.warnings.push(format!("output {}: {n}", def.name));
                 }
-                p.files
-                    .extend(w.files.iter().map(|f| f.display().to_string()));
             }
             Err(e) => {
                 tracing::error!(error = %e, "Output failed; the previous output is untouched.");
@@ -1414,8 +1416,8 @@ pub fn table_freshness(lake: &Lake) -> Result<Vec<Freshness>, Error> {
         .datasets()?
         .into_iter()
         // The results table is what runs produce, not what they read: a
-        // pack listing it among its data would show a row count that grows
-        // every night, and no two nights' packs would ever be the same.
+        // pack listing it among its data would name a different set of
+        // runs every night, and no two nights' packs would be the same.
         .filter(|m| {
             m.dataset != lake::QUARANTINE_DATASET
                 && m.dataset != evaluation::results::TABLE

@@ -583,8 +583,10 @@ pub fn suppress_rows(rows: &mut [ResultRow], threshold: f64) {
             if seen.as_ref() == Some(&given) {
                 continue;
             }
-            *seen = Some(given.clone());
             let now = suppress::protect_grid_from(grid, given);
+            // Its answer is settled: given that answer, it would hide
+            // nothing more.
+            *seen = Some(now.clone());
             for (k, i) in idx.iter().enumerate() {
                 hidden[*i] |= now[k];
             }

@@ -1040,7 +1040,8 @@ struct OutputManifest<'a> {
     run_id: &'a str,
     run_time: &'a str,
     software_version: &'static str,
-    /// What the pack was built from (see [`view_fingerprint`]): a later run
+    /// What the pack was built from (`output_fingerprint`: the run's
+    /// [`view_fingerprint`], the definition, the commentary): a later run
     /// with the same keeps this pack instead of printing it again.
     content_sha256: &'a str,
     files: Vec<FileRef>,
@@ -1076,9 +1077,11 @@ pub struct Written {
     pub kept_from: Option<String>,
 }
 
-/// What a run gives its outputs, fingerprinted: everything the workbook,
-/// HTML and PDF builders read, less the run's own identity (its id and
-/// start time), plus the build of safer doing the rendering. Two runs with
+/// What a run gives its outputs, fingerprinted: everything the workbook
+/// and HTML builders read, less the run's own identity (its id and start
+/// time), plus the build of safer doing the rendering. (The PDF is that
+/// HTML printed; a new browser or font is not seen, which is what
+/// `--rebuild-outputs` is for.) Two runs with
 /// the same fingerprint build the same packs apart from the run id and
 /// time they print, so the second keeps the first's pack (see
 /// [`write_output`]).
@@ -1087,11 +1090,19 @@ pub struct Written {
 /// ([`feed_row`]); everything else as its JSON.
 pub fn view_fingerprint(view: &RunView) -> String {
     use sha2::Digest;
+    // Anything that cannot be fingerprinted makes this run's fingerprint
+    // its own, matching no published pack: a pack is rebuilt, never kept
+    // on a guess.
+    let unique = || format!("not fingerprinted: run {}", view.run_id);
+    let Some(identity) = build_identity() else {
+        return unique();
+    };
     let mut h = sha2::Sha256::new();
-    h.update(build_identity().as_bytes());
-    let part = |h: &mut sha2::Sha256, label: &str, v: &dyn erased::Json| {
+    h.update(identity.as_bytes());
+    let mut ok = true;
+    let mut part = |h: &mut sha2::Sha256, label: &str, v: &dyn erased::Json| {
         h.update(label.as_bytes());
-        v.feed(&mut Feed(h));
+        ok &= v.feed(&mut Feed(h));
         h.update(b"\n");
     };
     part(&mut h, "organisation", &view.organisation);
@@ -1126,7 +1137,10 @@ pub fn view_fingerprint(view: &RunView) -> String {
     }
     h.update(b"results");
     for r in &view.results {
-        feed_row(&mut h, r);
+        ok &= feed_row(&mut h, r);
+    }
+    if !ok {
+        return unique();
     }
     hex::encode(h.finalize())
 }
@@ -1148,7 +1162,7 @@ impl std::io::Write for Feed<'_> {
 /// a tenth of the bytes of its JSON, which mattered at half a million rows
 /// a run. The pattern names every field, so a field added to `ResultRow`
 /// does not compile here until it is fed too.
-fn feed_row(h: &mut sha2::Sha256, r: &ResultRow) {
+fn feed_row(h: &mut sha2::Sha256, r: &ResultRow) -> bool {
     use sha2::Digest;
     fn text(h: &mut sha2::Sha256, x: &str) {
         h.update((x.len() as u64).to_le_bytes());
@@ -1172,8 +1186,8 @@ fn feed_row(h: &mut sha2::Sha256, r: &ResultRow) {
             None => h.update([0]),
         }
     }
-    fn json(h: &mut sha2::Sha256, x: &dyn erased::Json) {
-        x.feed(&mut Feed(h));
+    fn json(h: &mut sha2::Sha256, x: &dyn erased::Json) -> bool {
+        x.feed(&mut Feed(h))
     }
     let ResultRow {
         run_id: _,
@@ -1222,7 +1236,7 @@ fn feed_row(h: &mut sha2::Sha256, r: &ResultRow) {
     ] {
         text(h, t);
     }
-    json(h, period_type);
+    let mut ok = json(h, period_type);
     for d in [period_start, period_end] {
         h.update(d.num_days_from_ce().to_le_bytes());
     }
@@ -1250,27 +1264,27 @@ fn feed_row(h: &mut sha2::Sha256, r: &ResultRow) {
     num(h, population_year.map(f64::from));
     opt_text(h, population_note);
     opt_text(h, spc_rules);
-    json(h, unit);
-    json(h, polarity);
-    json(h, direction_previous);
-    json(h, direction_sply);
-    json(h, status);
-    json(h, spc_variation);
-    json(h, spc_assurance);
+    ok &= json(h, unit);
+    ok &= json(h, polarity);
+    ok &= json(h, direction_previous);
+    ok &= json(h, direction_sply);
+    ok &= json(h, status);
+    ok &= json(h, spc_variation);
+    ok &= json(h, spc_assurance);
     h.update(b"\n");
+    ok
 }
 
 /// JSON into a hash, for values of different types in one list.
 mod erased {
     pub trait Json {
-        fn feed(&self, w: &mut dyn std::io::Write);
+        /// False if the value could not be written (then the fingerprint
+        /// must not be trusted).
+        fn feed(&self, w: &mut dyn std::io::Write) -> bool;
     }
     impl<T: serde::Serialize> Json for T {
-        fn feed(&self, w: &mut dyn std::io::Write) {
-            if serde_json::to_writer(w, self).is_err() {
-                // Writing into a hash cannot fail; a value that cannot be
-                // serialised would be a bug, and is then left out.
-            }
+        fn feed(&self, w: &mut dyn std::io::Write) -> bool {
+            serde_json::to_writer(w, self).is_ok()
         }
     }
 }
@@ -1278,19 +1292,20 @@ mod erased {
 /// This build of safer: its version, and the size and modification time
 /// of the running program, so a rebuilt or upgraded safer (a change to how
 /// a pack is laid out, with the same figures) builds its packs afresh.
-fn build_identity() -> String {
-    let exe = std::env::current_exe()
-        .and_then(std::fs::metadata)
-        .map(|m| {
-            let t = m
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos());
-            format!("{} {t}", m.len())
-        })
-        .unwrap_or_else(|_| "unknown".into());
-    format!("safer {} {exe}", env!("CARGO_PKG_VERSION"))
+/// `None` when the program cannot be looked at: then no pack is kept.
+fn build_identity() -> Option<String> {
+    let m = std::env::current_exe().and_then(std::fs::metadata).ok()?;
+    let t = m
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    Some(format!(
+        "safer {} {} {t}",
+        env!("CARGO_PKG_VERSION"),
+        m.len()
+    ))
 }
 
 /// The fingerprint of one output: the run's, the output's definition and
@@ -1299,10 +1314,14 @@ fn output_fingerprint(view_fp: &str, def: &OutputDef, data: &PackData<'_>) -> St
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
     h.update(view_fp.as_bytes());
-    h.update(serde_json::to_vec(def).unwrap_or_default());
+    // As in `view_fingerprint`: what cannot be written makes the
+    // fingerprint this run's own.
+    let or_run =
+        |r: serde_json::Result<Vec<u8>>| r.unwrap_or_else(|_| data.run_id.as_bytes().to_vec());
+    h.update(or_run(serde_json::to_vec(def)));
     let mut notes: Vec<(&String, &String)> = data.commentary.iter().collect();
     notes.sort();
-    h.update(serde_json::to_vec(&notes).unwrap_or_default());
+    h.update(or_run(serde_json::to_vec(&notes)));
     hex::encode(h.finalize())
 }
 
@@ -1415,7 +1434,10 @@ pub fn write_output(
         let mut notes = Vec::new();
         if def.formats.contains(&Format::Xlsx) {
             let bytes = xlsx::build(view, &data)?;
-            crate::lake::atomic_write(&staging.join(format!("{stem}.xlsx")), &bytes)?;
+            crate::lake::atomic_write(
+                &staging.join(format!("{stem}.{}", Format::Xlsx.extension())),
+                &bytes,
+            )?;
         }
         crate::faults::crash_point("publish:workbook-written");
         let wants_html = def.formats.contains(&Format::Html) || def.formats.contains(&Format::Pdf);

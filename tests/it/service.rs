@@ -634,6 +634,8 @@ fn a_night_with_no_new_data_keeps_the_published_pack() {
     assert_eq!(std::fs::read(&html).unwrap(), built);
     let (_, shown, _) = safer(&["runs", "show", &second], &root);
     assert!(shown.contains("Outputs unchanged"), "{shown}");
+    // Kept, not written: its files are not listed as this run's.
+    assert!(!shown.contains("committee-pack-2026-09.html"), "{shown}");
 
     let (code, out, err) = safer(&["run", "--rebuild-outputs"], &root);
     assert_eq!(code, 0, "{out}\n{err}");
