@@ -389,6 +389,18 @@ fn kill_9_at_any_moment_leaves_the_lake_and_the_packs_sound() {
         }
     }
     assert!(kills >= 50, "{kills}");
+
+    // After all that, a run without --rebuild-outputs may keep the pack it
+    // finds: what it keeps is whole and matches its manifest.
+    let (code, out) = run(&s.root, &s.tmpdir, &["run", "--only", "outputs"], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    let (period, pack_run) = check_pack(&s, "a run that may keep the pack");
+    assert_eq!(period, "2026-09");
+    let this_run = project::run_id_of(&out).unwrap();
+    assert!(
+        pack_run == this_run || out.contains(&format!("built by run {pack_run}")),
+        "the pack is this run's or named as kept: {out}"
+    );
 }
 
 /// Unmounts on drop, however the test ends.
