@@ -344,10 +344,15 @@ fn determined_line(g: &Grid, hidden: &[bool]) -> Option<(Vec<usize>, usize)> {
             row
         })
         .collect();
-    let e = &idx[first_determined(a)?];
+    line_to_hide_in(g, hidden, idx[first_determined(a)?])
+}
+
+/// A line through entry `e` that still shows something: hiding one more
+/// of its entries stops `e` being worked out.
+fn line_to_hide_in(g: &Grid, hidden: &[bool], e: usize) -> Option<(Vec<usize>, usize)> {
     g.lines
         .iter()
-        .filter(|(parts, total)| parts.contains(e) || total == e)
+        .filter(|(parts, total)| parts.contains(&e) || *total == e)
         .find(|(parts, total)| {
             parts
                 .iter()
@@ -507,8 +512,8 @@ mod tests {
         }
     }
 
-    /// `determined_line` as it was: every line a row, zero rows included,
-    /// each cell found by searching the line.
+    /// `determined_line`'s matrix as it was built: every line a row, zero
+    /// rows included, each cell found by searching the line.
     fn determined_line_dense(g: &Grid, hidden: &[bool]) -> Option<(Vec<usize>, usize)> {
         let idx: Vec<usize> = (0..g.values.len()).filter(|i| hidden[*i]).collect();
         if idx.is_empty() {
@@ -531,17 +536,7 @@ mod tests {
                     .collect()
             })
             .collect();
-        let e = &idx[first_determined_by_rank(&a)?];
-        g.lines
-            .iter()
-            .filter(|(parts, total)| parts.contains(e) || total == e)
-            .find(|(parts, total)| {
-                parts
-                    .iter()
-                    .chain(std::iter::once(total))
-                    .any(|x| !hidden[*x])
-            })
-            .cloned()
+        line_to_hide_in(g, hidden, idx[first_determined_by_rank(&a)?])
     }
 
     proptest! {

@@ -457,11 +457,8 @@ fn public_bytes(dir: &Path) -> String {
 
 #[test]
 fn no_suppressed_value_appears_anywhere_in_a_public_output() {
-    use safer::evaluation::spec::Spec;
-    use safer::evaluation::{Context, Populations, evaluate};
-    use safer::geography::Crosswalk;
-    use safer::indicators::{Indicator, Point};
-    use safer::outputs::{OutputDef, RunView, Series, view_fingerprint, write_output};
+    use safer::indicators::Point;
+    use safer::outputs::{OutputDef, view_fingerprint, write_output};
 
     // A percentage indicator: Preston has cases only in March 2025, 3 of 7
     // (42.857...%), so every Preston period containing that month is
@@ -484,59 +481,12 @@ fn no_suppressed_value_appears_anywhere_in_a_public_output() {
         numerator: 3.0,
         denominator: Some(7.0),
     });
-    let meta = [
-        ("unit", "percentage"),
-        ("polarity", "higher is better"),
-        ("description", "Test percentage."),
-    ];
-    let ind = Indicator {
-        id: "test_pct".into(),
-        title: "Test percentage".into(),
-        theme: "Test".into(),
-        unit: "percentage".into(),
-        polarity: "higher is better".into(),
-        meta: meta
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        path: "queries/test/test_pct.sql".into(),
-        sql: String::new(),
-        sql_hash: "h".into(),
-        lines: Default::default(),
-    };
-    let spec = Spec::from_indicator(&ind).unwrap();
-    let ctx = Context {
-        run_id: "scan".into(),
-        reporting_month: NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
-        crosswalk: Crosswalk::default(),
-        populations: Populations::default(),
-        threshold: 4.0,
-        coverage: Default::default(),
-    };
-    let results = evaluate(&ind, &spec, &points, &ctx);
+    let view = pct_view("scan", "2025-04-01T00:00:00Z", points);
     assert!(
-        results
+        view.results
             .iter()
             .any(|r| r.suppressed && r.area_code == "E07000123")
     );
-    let view = RunView {
-        organisation: "Test Council".into(),
-        run_id: "scan".into(),
-        run_time: "2025-04-01T00:00:00Z".into(),
-        latest_month: NaiveDate::from_ymd_opt(2025, 3, 1),
-        freshness: Vec::new(),
-        sources: Vec::new(),
-        data_checks: Vec::new(),
-        view_tables: Default::default(),
-        notes: Default::default(),
-        series: vec![Series {
-            indicator: ind,
-            points,
-            error: None,
-        }],
-        results,
-        restatements: Vec::new(),
-    };
     let tmp = tempfile::tempdir().unwrap();
     let mut formats = vec![safer::outputs::Format::Html, safer::outputs::Format::Xlsx];
     if tool("chromium").is_some() {
@@ -634,28 +584,30 @@ fn a_public_pack_never_contains_an_internal_indicator() {
     );
 }
 
-/// A small run's view: Chorley's monthly percentage, `chorley` cases of
-/// 700 every month for two years, as run `run_id` would give it.
-fn small_view(run_id: &str, run_time: &str, chorley: f64) -> safer::outputs::RunView {
+/// A run's view of one percentage indicator (`test_pct`, higher is
+/// better) measured as `points`, evaluated for March 2025 with the public
+/// threshold of 4, as run `run_id` would give it.
+fn pct_view(
+    run_id: &str,
+    run_time: &str,
+    points: Vec<safer::indicators::Point>,
+) -> safer::outputs::RunView {
     use safer::evaluation::spec::Spec;
     use safer::evaluation::{Context, Populations, evaluate};
     use safer::geography::Crosswalk;
-    use safer::indicators::{Indicator, Point};
-    let points: Vec<Point> = (0..24)
-        .map(|i| Point {
-            month: safer::evaluation::periods::month_from_index(2023 * 12 + 3 + i),
-            area_code: "E07000118".into(),
-            numerator: chorley,
-            denominator: Some(700.0),
-        })
-        .collect();
+    use safer::indicators::Indicator;
+    let meta = [
+        ("unit", "percentage"),
+        ("polarity", "higher is better"),
+        ("description", "Test percentage."),
+    ];
     let ind = Indicator {
         id: "test_pct".into(),
         title: "Test percentage".into(),
         theme: "Test".into(),
         unit: "percentage".into(),
         polarity: "higher is better".into(),
-        meta: [("unit", "percentage"), ("polarity", "higher is better")]
+        meta: meta
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
@@ -692,6 +644,19 @@ fn small_view(run_id: &str, run_time: &str, chorley: f64) -> safer::outputs::Run
         results,
         restatements: Vec::new(),
     }
+}
+
+/// Chorley alone, `chorley` cases of 700 every month for two years.
+fn small_view(run_id: &str, run_time: &str, chorley: f64) -> safer::outputs::RunView {
+    let points = (0..24)
+        .map(|i| safer::indicators::Point {
+            month: safer::evaluation::periods::month_from_index(2023 * 12 + 3 + i),
+            area_code: "E07000118".into(),
+            numerator: chorley,
+            denominator: Some(700.0),
+        })
+        .collect();
+    pct_view(run_id, run_time, points)
 }
 
 /// A night with no new data keeps the published pack (built by the run
