@@ -95,6 +95,11 @@ pub enum Command {
         /// kept, with the run id it was built by).
         #[arg(long)]
         rebuild_outputs: bool,
+        /// Run and evaluate every indicator, even when nothing they read
+        /// (lake tables, query files, safer.toml, the program) has changed
+        /// since the last run (by default that run's figures stand).
+        #[arg(long)]
+        recompute: bool,
     },
     /// Land every source in safer.toml into the lake (`run --only ingest`).
     Ingest {
@@ -506,10 +511,12 @@ pub async fn run(cli: Cli) -> Result<i32> {
             no_ingest,
             lake_as_of,
             rebuild_outputs,
+            recompute,
         } => {
             let cfg = load_config(cli.config.as_deref())?;
             let mut spec = JobSpec::manual();
             spec.rebuild_outputs = rebuild_outputs;
+            spec.recompute = recompute;
             if let Some(text) = &lake_as_of {
                 let ledger = Ledger::open_for(&cfg).await?;
                 let pin = crate::pipeline::resolve_pin(&ledger, text)
@@ -1483,7 +1490,12 @@ pub fn render_run(r: &RunRecord) -> String {
         }
     }
     let failed: Vec<_> = r.failed_indicators().collect();
-    if !r.indicators.is_empty() {
+    if let Some(from) = &r.figures_from {
+        line(format!(
+            "Indicators: {} unchanged; nothing they read had changed since run {from}, so its figures stand",
+            r.indicators.len()
+        ));
+    } else if !r.indicators.is_empty() {
         line(format!(
             "Indicators: {} ran, {} failed",
             r.indicators.len(),
@@ -1776,7 +1788,12 @@ fn print_dataset(source: &str, d: &DatasetReport) {
 
 fn print_run(r: &RunRecord) {
     print_sources(&r.sources);
-    println!("Indicators:");
+    match &r.figures_from {
+        Some(from) => println!(
+            "Indicators (unchanged: nothing they read had changed since run {from}, whose figures stand):"
+        ),
+        None => println!("Indicators:"),
+    }
     for i in &r.indicators {
         match &i.error {
             Some(e) => println!("  {:<40} FAILED: {e}", i.id),

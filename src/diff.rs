@@ -146,9 +146,21 @@ pub async fn between(
     };
     let a = get(run_a).await?;
     let b = get(run_b).await?;
+    // A run that found nothing changed reports the figures of the run it
+    // names, and landed none of its own: compare those.
+    let computed = |r: &RunRecord| {
+        let from = r.figures_from.clone();
+        let r = r.clone();
+        async move {
+            match from {
+                Some(f) => get(&f).await,
+                None => Ok(r),
+            }
+        }
+    };
     let lake = Lake::open(cfg.lake_dir()).map_err(|e| e.to_string())?;
-    let fa = figures(cfg, &lake, &a, only).await?;
-    let fb = figures(cfg, &lake, &b, only).await?;
+    let fa = figures(cfg, &lake, &computed(&a).await?, only).await?;
+    let fb = figures(cfg, &lake, &computed(&b).await?, only).await?;
     let tables = table_changes(&lake, &a, &b)?;
     let reads = tables_read(cfg);
     Ok(compare(&a.run_id, &b.run_id, &fa, &fb, &tables, &reads))

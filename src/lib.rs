@@ -38,6 +38,7 @@ pub mod outputs;
 pub mod pipeline;
 pub mod progress;
 pub mod retry;
+pub mod reuse;
 pub mod scheduler;
 pub mod schema;
 pub mod sources;

@@ -291,6 +291,9 @@ pub struct Evaluated {
     /// Figures published before for a complete period that have moved
     /// since (a source revised its data), for the pack's restatement note.
     pub restatements: Vec<crate::diff::Change>,
+    /// The run these figures were taken from, when nothing the indicators
+    /// read had changed since it computed them ([`crate::reuse`]).
+    pub figures_from: Option<String>,
 }
 
 /// The reporting month: the latest month of the monthly police feed (the
@@ -411,6 +414,7 @@ pub async fn evaluate(
         notes,
         table_versions: engine.table_versions().clone(),
         restatements,
+        figures_from: None,
     })
 }
 
@@ -683,30 +687,114 @@ pub fn evaluate_series(measured: &Measured, ctx: &evaluation::Context) -> Vec<Re
 }
 
 /// The indicators step: open the engine on the lake as it is now, measure,
-/// evaluate, land the results.
+/// evaluate, land the results. When nothing the step reads has changed
+/// since the run that last computed its figures cleanly, and `recompute`
+/// is not asked for, that run's figures are taken instead ([`crate::reuse`]).
 pub async fn indicators_step(
     cfg: &Config,
     lake: &Lake,
     run_id: &str,
     select: &[String],
     as_of: Option<NaiveDate>,
+    recompute: bool,
 ) -> Result<Evaluated, Error> {
     let mut problems = Vec::new();
     if let Err(e) = crate::geography::land_crosswalk(lake) {
         problems.push(format!("geography crosswalk: {e}"));
     }
-    let engine = Engine::open(lake, engine_limits(cfg)).await?;
-    problems.extend(engine.view_problems().iter().map(ToString::to_string));
     let (catalogue, load_problems) = catalogue(cfg, select);
     for p in &load_problems {
         tracing::error!(error = %p, "Indicator file could not be loaded.");
     }
+    // Only a clean catalogue over the lake as it is can be fingerprinted:
+    // a pinned lake lands nothing, and a file that did not load is retried.
+    let key = if problems.is_empty() && load_problems.is_empty() && lake.pin().is_none() {
+        let views = cfg.resolve(&cfg.paths.queries).join(VIEWS_DIR);
+        lake.versions().ok().and_then(|versions| {
+            crate::reuse::key(cfg, &catalogue, &views, select, as_of, &versions)
+                .map(|k| (k, versions))
+        })
+    } else {
+        None
+    };
+    if let Some((k, versions)) = &key
+        && !recompute
+        && let Some(r) = crate::reuse::load(cfg, lake, k, &catalogue)
+    {
+        tracing::info!(
+            from = %r.run_id,
+            "Nothing the indicators read has changed since that run; its figures stand."
+        );
+        let records = r
+            .series
+            .iter()
+            .map(|s| IndicatorRecord {
+                id: s.indicator.id.clone(),
+                path: s.indicator.path.display().to_string(),
+                sql_hash: s.indicator.sql_hash.clone(),
+                status: IndicatorStatus::Ok,
+                points: s.points.len(),
+                error: None,
+                seconds: 0.0,
+            })
+            .collect();
+        return Ok(Evaluated {
+            reporting_month: r.reporting_month,
+            series: r.series,
+            records,
+            results: r.results,
+            tables: table_freshness(lake)?,
+            problems: Vec::new(),
+            notes: r.notes,
+            table_versions: versions.clone(),
+            // The figures are those of the newest run in the results table,
+            // which is what a restatement note compares with: nothing moved.
+            restatements: Vec::new(),
+            figures_from: Some(r.run_id),
+        });
+    }
+    let engine = Engine::open(lake, engine_limits(cfg)).await?;
+    problems.extend(engine.view_problems().iter().map(ToString::to_string));
     problems.extend(load_problems);
     let last = as_of.map(last_complete_month);
     let measured = measure(&engine, catalogue, last).await;
     let mut evaluated = evaluate(cfg, lake, &engine, measured, run_id, as_of, true).await?;
     problems.append(&mut evaluated.problems);
     evaluated.problems = problems;
+    let clean = evaluated.problems.is_empty()
+        && evaluated
+            .records
+            .iter()
+            .all(|r| r.status == IndicatorStatus::Ok);
+    match key {
+        // The engine read the versions the key was made from (the run holds
+        // the lake lock), and the results were landed: the next run with
+        // the same inputs may take them.
+        Some((k, versions))
+            if clean
+                && !evaluated.results.is_empty()
+                && versions
+                    .iter()
+                    .filter(|(t, _)| *t != evaluation::results::TABLE)
+                    .all(|(t, v)| evaluated.table_versions.get(t) == Some(v)) =>
+        {
+            let t = Instant::now();
+            crate::reuse::save(
+                cfg,
+                &k,
+                run_id,
+                evaluated.reporting_month,
+                &evaluated.series,
+                &evaluated.results,
+                &evaluated.notes,
+            );
+            tracing::debug!(
+                seconds = t.elapsed().as_secs_f64(),
+                "Figures saved for reuse."
+            );
+        }
+        _ => crate::reuse::forget(cfg),
+    }
     Ok(evaluated)
 }
 
@@ -919,6 +1007,9 @@ pub struct JobSpec {
     /// Build every output even where the published pack is already what
     /// this run would build (a new font for the PDF, say).
     pub rebuild_outputs: bool,
+    /// Run and evaluate every indicator even when nothing they read has
+    /// changed since the last run's figures (by default those stand).
+    pub recompute: bool,
 }
 
 impl JobSpec {
@@ -938,6 +1029,7 @@ impl JobSpec {
             today: chrono::Local::now().date_naive(),
             lake_pin: None,
             rebuild_outputs: false,
+            recompute: false,
         }
     }
 }
@@ -1046,6 +1138,7 @@ async fn run_job_inner(cfg: &Config, ledger: &Ledger, spec: &JobSpec) -> Result<
         indicators: Vec::new(),
         outputs: Vec::new(),
         kept_outputs: Vec::new(),
+        figures_from: None,
         problems: Vec::new(),
         warnings: Vec::new(),
         lake_versions: Default::default(),
@@ -1183,6 +1276,7 @@ async fn run_job_inner(cfg: &Config, ledger: &Ledger, spec: &JobSpec) -> Result<
         record.kept_outputs.extend(outcome.kept);
         if let Some(e) = outcome.evaluated {
             record.indicators = e.records.clone();
+            record.figures_from = e.figures_from.clone();
             record.lake_versions = e.table_versions.clone();
             evaluated = Some(e);
         }
@@ -1319,7 +1413,15 @@ async fn run_step(
             }
         }
         Step::Indicators => {
-            let r = indicators_step(cfg, lake, &spec.run_id, &spec.indicators, spec.as_of).await;
+            let r = indicators_step(
+                cfg,
+                lake,
+                &spec.run_id,
+                &spec.indicators,
+                spec.as_of,
+                spec.recompute,
+            )
+            .await;
             match r {
                 Ok(e) => {
                     let failed = e

@@ -19,7 +19,7 @@ pub mod suppress;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::geography::{Area, Crosswalk, DISTRICTS, LANCASHIRE_12_CODE, LANCASHIRE_14_CODE};
 use crate::indicators::{Indicator, Point};
@@ -97,7 +97,7 @@ pub struct Context {
 }
 
 /// One result: indicator × area × period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultRow {
     /// Run id.
     pub run_id: String,

@@ -8,7 +8,7 @@
 //! indicators and incomplete periods get no RAG: a partial year is never
 //! rated as if it were a result.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::spc::Polarity;
 
@@ -122,7 +122,7 @@ impl Rag {
 
 /// The status of a rated period: the RAG colour and why. Within tolerance
 /// is its own status, so a miss is never called "on target".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The target is met.
@@ -227,7 +227,7 @@ pub fn better(value: f64, than: f64, polarity: Polarity) -> bool {
 }
 
 /// Which way a value moved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Arrow {
     /// Higher than the comparator.
@@ -239,7 +239,7 @@ pub enum Arrow {
 }
 
 /// Whether a move is good, by the indicator's polarity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Judgement {
     /// In the good direction.
@@ -251,7 +251,7 @@ pub enum Judgement {
 }
 
 /// Direction of travel against a comparator.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Direction {
     /// value - comparator.
     pub change: f64,

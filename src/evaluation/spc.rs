@@ -100,7 +100,7 @@ pub struct Signal {
 }
 
 /// What a variation means for the indicator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Variation {
     /// No special cause.
@@ -126,7 +126,7 @@ impl Variation {
 }
 
 /// Target assurance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Assurance {
     /// The target lies outside the limits on the good side: consistently met.

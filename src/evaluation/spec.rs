@@ -4,7 +4,7 @@
 //! females`); this turns them into types once, and lists every problem so a
 //! broken header is reported whole, with the file.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::periods::{Calendar, PeriodType};
 use super::rag::{Target, Tolerance};
@@ -12,7 +12,7 @@ use super::spc::Polarity;
 use crate::indicators::Indicator;
 
 /// What the value is.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Unit {
     /// A count.
     Count,

@@ -312,6 +312,11 @@ pub struct RunRecord {
     /// its folder and the run that built it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kept_outputs: Vec<String>,
+    /// The run whose figures this run reports, when nothing the indicators
+    /// read had changed since it computed them (see [`crate::reuse`]);
+    /// `None` when this run computed its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub figures_from: Option<String>,
     /// Problems that are not tied to one source or indicator.
     pub problems: Vec<String>,
     /// Things worth knowing that did not fail the run (a PDF engine that is

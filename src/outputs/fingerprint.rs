@@ -230,7 +230,7 @@ mod erased {
 /// of the running program, so a rebuilt or upgraded safer (a change to how
 /// a pack is laid out, with the same figures) builds its packs afresh.
 /// `None` when the program cannot be looked at: then no pack is kept.
-fn build_identity() -> Option<String> {
+pub(crate) fn build_identity() -> Option<String> {
     let m = std::env::current_exe().and_then(std::fs::metadata).ok()?;
     let t = m
         .modified()

@@ -7,7 +7,7 @@
 //! and renamed into place whole; the pointer moves last, so a failed or
 //! partial run never replaces the last good pack.
 
-mod fingerprint;
+pub(crate) mod fingerprint;
 pub use fingerprint::view_fingerprint;
 use fingerprint::{output_fingerprint, unchanged_pack};
 pub mod pack;

@@ -81,6 +81,7 @@ impl Runner for PipelineRunner {
             today: fire.logical_date,
             lake_pin: None,
             rebuild_outputs: false,
+            recompute: false,
         };
         Box::pin(async move {
             // A run that cannot start (the ledger database is restarting,

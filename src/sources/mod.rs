@@ -13,6 +13,7 @@ pub mod checks;
 pub mod files;
 pub mod ons;
 pub mod police_uk;
+pub mod probe;
 pub mod sql;
 pub mod stats19;
 pub mod typed_csv;
@@ -684,11 +685,13 @@ async fn run_once(
                     });
                 }
             };
+            let probes = probe::dir(&cfg.resolve(&cfg.paths.ledger));
             sql::land(
                 lake,
                 s,
                 &url,
                 &cfg.base_dir,
+                Some(&probes),
                 Duration::from_secs(cfg.limits.connect_timeout_secs),
                 Duration::from_secs(cfg.limits.source_timeout_secs),
             )

@@ -149,7 +149,13 @@ fn setup(tmp: &Path) -> Setup {
     let (code, out) = run(
         &root,
         &tmpdir,
-        &["run", "--only", "outputs", "--rebuild-outputs"],
+        &[
+            "run",
+            "--only",
+            "outputs",
+            "--rebuild-outputs",
+            "--recompute",
+        ],
         &[],
     );
     let outputs_secs = t.elapsed().as_secs_f64();
@@ -329,7 +335,13 @@ fn kill_9_at_any_moment_leaves_the_lake_and_the_packs_sound() {
         let (code, out) = run(
             &s.root,
             &s.tmpdir,
-            &["run", "--only", "outputs", "--rebuild-outputs"],
+            &[
+                "run",
+                "--only",
+                "outputs",
+                "--rebuild-outputs",
+                "--recompute",
+            ],
             &[("SAFER_FAULT_CRASH_AT", point)],
         );
         assert_eq!(
@@ -344,7 +356,13 @@ fn kill_9_at_any_moment_leaves_the_lake_and_the_packs_sound() {
         }
         check_recovery(
             &s,
-            &["run", "--only", "outputs", "--rebuild-outputs"],
+            &[
+                "run",
+                "--only",
+                "outputs",
+                "--rebuild-outputs",
+                "--recompute",
+            ],
             point,
         );
     }
@@ -370,7 +388,13 @@ fn kill_9_at_any_moment_leaves_the_lake_and_the_packs_sound() {
         let after = Duration::from_secs_f64(rng.f64() * (s.outputs_secs * 1.1));
         kill_after(
             &s,
-            &["run", "--only", "outputs", "--rebuild-outputs"],
+            &[
+                "run",
+                "--only",
+                "outputs",
+                "--rebuild-outputs",
+                "--recompute",
+            ],
             after,
         );
         kills += 1;
@@ -383,7 +407,13 @@ fn kill_9_at_any_moment_leaves_the_lake_and_the_packs_sound() {
         if i % 4 == 3 || i == 23 {
             check_recovery(
                 &s,
-                &["run", "--only", "outputs", "--rebuild-outputs"],
+                &[
+                    "run",
+                    "--only",
+                    "outputs",
+                    "--rebuild-outputs",
+                    "--recompute",
+                ],
                 &context,
             );
         }
@@ -499,7 +529,13 @@ fn a_full_disk_is_a_clear_error_and_nothing_is_published_or_lost() {
     let (code, out) = run(
         &root,
         &tmpdir,
-        &["run", "--only", "outputs", "--rebuild-outputs"],
+        &[
+            "run",
+            "--only",
+            "outputs",
+            "--rebuild-outputs",
+            "--recompute",
+        ],
         &[],
     );
     assert_eq!(code, Some(1), "{out}");

@@ -28,6 +28,7 @@ fn record(run_id: &str, schedule: &str, night: (i32, u32, u32)) -> RunRecord {
         indicators: Vec::new(),
         outputs: Vec::new(),
         kept_outputs: Vec::new(),
+        figures_from: None,
         problems: Vec::new(),
         warnings: Vec::new(),
         lake_versions: Default::default(),

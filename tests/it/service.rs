@@ -648,6 +648,123 @@ fn a_night_with_no_new_data_keeps_the_published_pack() {
     );
 }
 
+/// The count of figures `safer diff` compared and found equal, from its
+/// summary line.
+fn unchanged_figures(diff: &str) -> usize {
+    let line = diff
+        .lines()
+        .find(|l| l.contains("figure(s) changed"))
+        .unwrap_or_else(|| panic!("no summary in {diff}"));
+    assert!(line.starts_with("0 figure(s) changed, "), "{diff}");
+    line.split(", ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_night_with_nothing_new_reports_the_figures_already_computed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = project::make(tmp.path(), &["html"], "");
+    let (code, out, err) = safer(&["run"], &root);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let first = project::run_id_of(&out).unwrap();
+    let computed =
+        |out: &str| out.contains("Indicators:\n") && !out.contains("whose figures stand");
+    assert!(out.contains("Indicators:\n"), "{out}");
+
+    // Nothing changed: the first run's figures stand, and the run says so.
+    let (code, out, err) = safer(&["run"], &root);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let second = project::run_id_of(&out).unwrap();
+    assert!(
+        out.contains(&format!(
+            "Indicators (unchanged: nothing they read had changed since run {first}, whose figures stand):"
+        )),
+        "{out}"
+    );
+    let (_, shown, _) = safer(&["runs", "show", &second], &root);
+    assert!(
+        shown.contains(&format!(
+            "unchanged; nothing they read had changed since run {first}, so its figures stand"
+        )),
+        "{shown}"
+    );
+    // Its figures are the first run's, and `safer diff` finds them.
+    let (code, diff, err) = safer(&["diff", &first, &second], &root);
+    assert_eq!(code, 0, "{diff}\n{err}");
+    let compared = unchanged_figures(&diff);
+    assert!(compared > 100, "{diff}");
+
+    // Computing afresh gives the same figures: the engine, not the saved
+    // file, is the reference.
+    let (code, out, err) = safer(&["run", "--recompute"], &root);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let third = project::run_id_of(&out).unwrap();
+    assert!(computed(&out), "{out}");
+    let (code, diff, err) = safer(&["diff", &second, &third], &root);
+    assert_eq!(code, 0, "{diff}\n{err}");
+    assert_eq!(unchanged_figures(&diff), compared, "{diff}");
+
+    // Each thing the figures depend on, changed, makes the next run compute:
+    // an indicator's SQL (a comment is enough: the file is what is hashed),
+    // a shared view, and the project file.
+    let sql = walk_sql(&root.join("queries"))
+        .into_iter()
+        .find(|p| !p.to_string_lossy().contains("_views"))
+        .unwrap();
+    let mut text = std::fs::read_to_string(&sql).unwrap();
+    text.push_str("\n-- reviewed\n");
+    std::fs::write(&sql, text).unwrap();
+    let (code, out, err) = safer(&["run"], &root);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(computed(&out), "{out}");
+    let (_, out, _) = safer(&["run"], &root);
+    assert!(!computed(&out), "{out}");
+
+    std::fs::write(
+        root.join("queries/_views/unused_view.sql"),
+        "-- view: unused_view\n-- tables: police_uk_street\nSELECT 1 AS one\n",
+    )
+    .unwrap();
+    let (_, out, _) = safer(&["run"], &root);
+    assert!(computed(&out), "{out}");
+
+    let cfg = root.join("safer.toml");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text = text.replacen("[organisation]", "# edited\n[organisation]", 1);
+    std::fs::write(&cfg, &text).unwrap();
+    let (_, out, _) = safer(&["run"], &root);
+    // A comment is not a setting: the settings are what is fingerprinted.
+    assert!(!computed(&out), "{out}");
+    text = text.replacen("[limits]", "[limits]\nquery_timeout_secs = 299", 1);
+    if !text.contains("query_timeout_secs = 299") {
+        text.push_str("\n[limits]\nquery_timeout_secs = 299\n");
+    }
+    std::fs::write(&cfg, &text).unwrap();
+    let (code, out, err) = safer(&["run"], &root);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(computed(&out), "{out}");
+}
+
+fn walk_sql(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_sql(&p));
+        } else if p.extension().is_some_and(|x| x == "sql") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
 #[test]
 fn as_of_rebuilds_an_earlier_month_without_moving_latest_backwards() {
     let tmp = tempfile::tempdir().unwrap();

@@ -59,6 +59,7 @@ async fn land(
         src,
         url,
         Path::new("."),
+        None,
         Duration::from_secs(5),
         Duration::from_secs(60),
     )
@@ -376,4 +377,138 @@ async fn sqlite_incremental_full_refresh_and_quarantine() {
     let e = land(&lake, &bad, &url).await.unwrap_err().to_string();
     assert!(e.contains("lacks declared columns `amount`"), "{e}");
     assert_eq!(scalar(&lake, "SELECT COUNT(*) FROM lite_full").await, "3");
+}
+
+/// Move a file's modification time back, as if it had been still since.
+fn settle(path: &Path, ago: Duration) -> std::time::SystemTime {
+    let t = std::time::SystemTime::now() - ago;
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+    t
+}
+
+#[tokio::test]
+async fn a_sqlite_file_untouched_since_its_last_pull_is_not_read_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("partner.sqlite");
+    let url = format!("sqlite://{}", db.display());
+    // Rollback journal, as many partner extracts are: every commit bumps
+    // the change counter in the file header.
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&db)
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Delete);
+    let write = async |sql: &str| {
+        let pool = sqlx::SqlitePool::connect_with(opts.clone()).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    };
+    write(
+        "CREATE TABLE t (id INTEGER, district TEXT, amount REAL, happened TEXT, \
+         flagged INTEGER, updated_at TEXT)",
+    )
+    .await;
+    write(
+        "INSERT INTO t VALUES \
+         (1, 'E07000117', 1.5, '2024-01-15', 1, '2024-02-01 10:00:00'), \
+         (2, 'E07000118', 2.5, '2024-01-20', 0, '2024-02-01 10:00:00'), \
+         (3, 'E07000119', 4.0, '2024-02-03', 0, '2024-02-05 09:00:00')",
+    )
+    .await;
+    let lake = Lake::open(tmp.path().join("lake")).unwrap();
+    let probes = tmp.path().join("probes");
+    let src = source(
+        "probed",
+        "SELECT id, district, amount, happened, flagged, updated_at FROM t".into(),
+        SqlMode::Full,
+    );
+    let pull = async |src: &SqlSource| {
+        sql::land(
+            &lake,
+            src,
+            &url,
+            Path::new("."),
+            Some(&probes),
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap()
+    };
+
+    settle(&db, Duration::from_secs(60));
+    let r = pull(&src).await;
+    assert_eq!((r.rows_read, r.inputs_landed), (3, 1));
+    // Untouched: not read at all, and the table is as it was.
+    let r = pull(&src).await;
+    assert_eq!((r.rows_read, r.inputs_unchanged, r.total_rows), (0, 1, 3));
+
+    // A write that keeps the file's size, with its old time put back, is
+    // still seen: SQLite's change counter moved.
+    let size = std::fs::metadata(&db).unwrap().len();
+    let when = std::fs::metadata(&db).unwrap().modified().unwrap();
+    write("UPDATE t SET amount = 9.5 WHERE id = 1").await;
+    assert_eq!(std::fs::metadata(&db).unwrap().len(), size);
+    std::fs::File::options()
+        .write(true)
+        .open(&db)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+    let r = pull(&src).await;
+    assert_eq!((r.rows_read, r.inputs_landed), (3, 1));
+    assert_eq!(
+        scalar(&lake, "SELECT SUM(amount) FROM probed").await,
+        "16.0"
+    );
+
+    // A file written moments ago is read every time until it has been
+    // still for a while: its clock may not have ticked since the write.
+    write("UPDATE t SET amount = 3.0 WHERE id = 2").await;
+    for _ in 0..2 {
+        let r = pull(&src).await;
+        assert_eq!(r.rows_read, 3);
+    }
+    assert_eq!(
+        scalar(&lake, "SELECT SUM(amount) FROM probed").await,
+        "16.5"
+    );
+
+    // A changed query reads the file again, though the file is untouched.
+    settle(&db, Duration::from_secs(30));
+    assert_eq!(pull(&src).await.rows_read, 3);
+    assert_eq!(pull(&src).await.rows_read, 0);
+    let mut narrower = src.clone();
+    narrower.query.push_str(" WHERE id < 3");
+    let r = pull(&narrower).await;
+    assert_eq!((r.rows_read, r.total_rows), (2, 2));
+
+    // The table moved on without this source (another machine landed it):
+    // the file is read again rather than trusted.
+    assert_eq!(pull(&narrower).await.rows_read, 0);
+    let r = pull(&src).await;
+    assert_eq!(r.rows_read, 3);
+    let landed_elsewhere = {
+        let mut other = src.clone();
+        other.name = "another_source_same_table".into();
+        other.query.push_str(" WHERE id = 3");
+        sql::land(
+            &lake,
+            &other,
+            &url,
+            Path::new("."),
+            None,
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap()
+    };
+    assert_eq!(landed_elsewhere.total_rows, 1);
+    let r = pull(&src).await;
+    assert_eq!((r.rows_read, r.total_rows), (3, 3));
 }

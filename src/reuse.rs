@@ -1,0 +1,275 @@
+//! A night with nothing new: the indicators step takes the figures of the
+//! run that last computed them instead of computing them again.
+//!
+//! The figures are a function of what the step reads: every lake table at
+//! its version, the query files (indicators and shared views), the project
+//! file, which indicators were asked for, the `--as-of` date, and the
+//! program itself. When all of those are as the last run had them, running
+//! the 52 queries, evaluating half a million rows, comparing them with the
+//! same rows and landing them again gives the figures already landed, and
+//! on a ten-year county that was most of a nightly run. So a run that
+//! computed its figures cleanly saves them beside the ledger with a
+//! fingerprint of those inputs ([`key`]); a run whose inputs have the same
+//! fingerprint takes them ([`load`]), and its ledger record names the run
+//! whose figures it reports (`figures_from`).
+//!
+//! Anything doubtful means computing afresh: a fingerprint that cannot be
+//! worked out, a saved file that cannot be read or decoded, a results table
+//! whose newest run is not the saved one (another machine ran, or the run
+//! was pruned), a catalogue that no longer matches. A run with any failed
+//! indicator or problem saves nothing, so a failure is retried every night
+//! rather than remembered. `safer run --recompute` computes regardless.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::evaluation::{ResultRow, results};
+use crate::indicators::{Indicator, Point};
+use crate::lake::Lake;
+use crate::outputs::Series;
+
+/// Names the layout of the saved file; a new layout changes every key.
+const FORMAT: &str = "safer saved figures v1";
+
+/// The saved file, in the ledger folder. One file: only the newest run's
+/// figures can be taken (they must be the results table's newest).
+const FILE: &str = "figures.postcard.zst";
+
+/// What a run saves: enough to hand the outputs what computing would.
+#[derive(Debug, Serialize, Deserialize)]
+struct Saved {
+    /// The fingerprint of the inputs the figures came from.
+    key: String,
+    /// The run that computed and landed them.
+    run_id: String,
+    /// The reporting month they end at.
+    reporting_month: Option<NaiveDate>,
+    /// Each indicator's id and measured points, in catalogue order.
+    series: Vec<(String, Vec<Point>)>,
+    /// The evaluated results.
+    results: Vec<ResultRow>,
+    /// Notes for members by indicator id (a change of basis).
+    notes: BTreeMap<String, String>,
+}
+
+/// Figures taken from an earlier run.
+#[derive(Debug)]
+pub struct Reused {
+    /// The run that computed them.
+    pub run_id: String,
+    /// The reporting month.
+    pub reporting_month: Option<NaiveDate>,
+    /// The series, each with this run's catalogue entry.
+    pub series: Vec<Series>,
+    /// The evaluated results, stamped with the run that computed them.
+    pub results: Vec<ResultRow>,
+    /// Notes by indicator id.
+    pub notes: BTreeMap<String, String>,
+}
+
+fn path(cfg: &Config) -> PathBuf {
+    cfg.resolve(&cfg.paths.ledger).join(FILE)
+}
+
+/// The fingerprint of everything the indicators step reads, or `None` when
+/// some part of it cannot be known (then nothing is reused or saved).
+///
+/// `versions` are the lake's table versions; the results table's own is
+/// left out (it is what the step writes, not what it reads). The project
+/// file is taken whole, so an edit anywhere in it (an alert address, say)
+/// means one night computed afresh: cheaper than a wrong guess about which
+/// settings reach the figures.
+pub fn key(
+    cfg: &Config,
+    catalogue: &[Indicator],
+    views_dir: &Path,
+    select: &[String],
+    as_of: Option<NaiveDate>,
+    versions: &BTreeMap<String, u64>,
+) -> Option<String> {
+    let mut h = Sha256::new();
+    let mut feed = |label: &str, bytes: &[u8]| {
+        h.update(label.as_bytes());
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    feed("format", FORMAT.as_bytes());
+    feed(
+        "build",
+        crate::outputs::fingerprint::build_identity()?.as_bytes(),
+    );
+    feed("config", &serde_json::to_vec(cfg).ok()?);
+    feed("base", cfg.base_dir.to_string_lossy().as_bytes());
+    for ind in catalogue {
+        feed("indicator", ind.id.as_bytes());
+        feed("path", ind.path.to_string_lossy().as_bytes());
+        feed("sql", ind.sql_hash.as_bytes());
+    }
+    // The engine registers every file in the folder, readable or not, so a
+    // file that cannot be read is a reason not to guess.
+    let mut views: Vec<PathBuf> = std::fs::read_dir(views_dir)
+        .into_iter()
+        .flatten()
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    views.sort();
+    for v in views {
+        feed("view", v.to_string_lossy().as_bytes());
+        if v.is_file() {
+            feed("text", &std::fs::read(&v).ok()?);
+        }
+    }
+    for s in select {
+        feed("select", s.as_bytes());
+    }
+    feed(
+        "as_of",
+        as_of.map(|d| d.to_string()).unwrap_or_default().as_bytes(),
+    );
+    for (table, version) in versions {
+        if table != results::TABLE {
+            feed("table", table.as_bytes());
+            feed("version", &version.to_le_bytes());
+        }
+    }
+    Some(hex::encode(h.finalize()))
+}
+
+/// The run whose figures the results table holds as its newest: the only
+/// run whose figures may be taken, since a night's restatement note
+/// compares with that run and `safer diff` reads its figures from there.
+fn newest_results_run(lake: &Lake) -> Option<String> {
+    let m = lake.latest(results::TABLE).ok()??;
+    m.inputs
+        .iter()
+        .filter(|(u, e)| u.starts_with("run-") && !e.origin.ends_with(results::PINNED))
+        .max_by(|a, b| a.1.landed_at.cmp(&b.1.landed_at).then(a.0.cmp(b.0)))
+        .map(|(u, _)| u.trim_start_matches("run-").to_string())
+}
+
+/// The saved figures, when they came from inputs with this `key`, are the
+/// results table's newest run, and cover exactly this `catalogue`.
+pub fn load(cfg: &Config, lake: &Lake, key: &str, catalogue: &[Indicator]) -> Option<Reused> {
+    let file = path(cfg);
+    let bytes = match std::fs::read(&file) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            tracing::warn!(error = %e, "Saved figures unreadable; computing afresh.");
+            return None;
+        }
+    };
+    let saved: Saved = match zstd::decode_all(bytes.as_slice())
+        .map_err(|e| e.to_string())
+        .and_then(|raw| postcard::from_bytes(&raw).map_err(|e| e.to_string()))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "Saved figures could not be decoded; computing afresh.");
+            return None;
+        }
+    };
+    if saved.key != key {
+        tracing::debug!("Inputs differ from the saved figures' run; computing afresh.");
+        return None;
+    }
+    if newest_results_run(lake).as_deref() != Some(saved.run_id.as_str()) {
+        tracing::debug!(
+            saved = %saved.run_id,
+            "The saved figures are not the results table's newest run; computing afresh."
+        );
+        return None;
+    }
+    if saved.series.len() != catalogue.len()
+        || saved
+            .series
+            .iter()
+            .zip(catalogue)
+            .any(|((id, _), ind)| *id != ind.id)
+    {
+        return None;
+    }
+    let series = saved
+        .series
+        .into_iter()
+        .zip(catalogue)
+        .map(|((_, points), ind)| Series {
+            indicator: ind.clone(),
+            points,
+            error: None,
+        })
+        .collect();
+    Some(Reused {
+        run_id: saved.run_id,
+        reporting_month: saved.reporting_month,
+        series,
+        results: saved.results,
+        notes: saved.notes,
+    })
+}
+
+/// Save a cleanly computed and landed run's figures for the next run with
+/// the same inputs. A failure to save costs the next night a computation,
+/// nothing more, so it is logged, not raised.
+pub fn save(
+    cfg: &Config,
+    key: &str,
+    run_id: &str,
+    reporting_month: Option<NaiveDate>,
+    series: &[Series],
+    results: &[ResultRow],
+    notes: &BTreeMap<String, String>,
+) {
+    #[derive(Serialize)]
+    struct SavedRef<'a> {
+        key: &'a str,
+        run_id: &'a str,
+        reporting_month: Option<NaiveDate>,
+        series: Vec<(&'a str, &'a [Point])>,
+        results: &'a [ResultRow],
+        notes: &'a BTreeMap<String, String>,
+    }
+    let out = SavedRef {
+        key,
+        run_id,
+        reporting_month,
+        series: series
+            .iter()
+            .map(|s| (s.indicator.id.as_str(), s.points.as_slice()))
+            .collect(),
+        results,
+        notes,
+    };
+    let file = path(cfg);
+    let written = postcard::to_stdvec(&out)
+        .map_err(|e| e.to_string())
+        // Level 1: the ids, hashes and labels repeat on every row, so even
+        // the fastest level takes the file to a tenth.
+        .and_then(|raw| zstd::encode_all(raw.as_slice(), 1).map_err(|e| e.to_string()))
+        .and_then(|z| {
+            std::fs::create_dir_all(file.parent().unwrap_or(Path::new(".")))
+                .map_err(|e| e.to_string())?;
+            crate::lake::atomic_write(&file, &z).map_err(|e| e.to_string())
+        });
+    if let Err(e) = written {
+        tracing::warn!(error = %e, "Could not save this run's figures; the next run computes afresh.");
+        forget(cfg);
+    }
+}
+
+/// Drop the saved figures (a run that did not compute cleanly): the next
+/// run computes afresh.
+pub fn forget(cfg: &Config) {
+    let file = path(cfg);
+    match std::fs::remove_file(&file) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(error = %e, "Could not remove the saved figures."),
+    }
+}
