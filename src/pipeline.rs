@@ -294,6 +294,9 @@ pub struct Evaluated {
     /// The run these figures were taken from, when nothing the indicators
     /// read had changed since it computed them ([`crate::reuse`]).
     pub figures_from: Option<String>,
+    /// [`outputs::figures_digest`] of the series and results, when worked
+    /// out already (saved or reused figures).
+    pub figures_digest: Option<String>,
 }
 
 /// The reporting month: the latest month of the monthly police feed (the
@@ -415,6 +418,7 @@ pub async fn evaluate(
         table_versions: engine.table_versions().clone(),
         restatements,
         figures_from: None,
+        figures_digest: None,
     })
 }
 
@@ -751,6 +755,7 @@ pub async fn indicators_step(
             // which is what a restatement note compares with: nothing moved.
             restatements: Vec::new(),
             figures_from: Some(r.run_id),
+            figures_digest: Some(r.figures_digest),
         });
     }
     let engine = Engine::open(lake, engine_limits(cfg)).await?;
@@ -779,15 +784,23 @@ pub async fn indicators_step(
                     .all(|(t, v)| evaluated.table_versions.get(t) == Some(v)) =>
         {
             let t = Instant::now();
-            crate::reuse::save(
-                cfg,
-                &k,
-                run_id,
-                evaluated.reporting_month,
-                &evaluated.series,
-                &evaluated.results,
-                &evaluated.notes,
-            );
+            evaluated.figures_digest =
+                outputs::figures_digest(&evaluated.series, &evaluated.results);
+            match &evaluated.figures_digest {
+                Some(digest) => crate::reuse::save(
+                    cfg,
+                    &crate::reuse::ToSave {
+                        key: &k,
+                        run_id,
+                        reporting_month: evaluated.reporting_month,
+                        series: &evaluated.series,
+                        results: &evaluated.results,
+                        notes: &evaluated.notes,
+                        figures_digest: digest,
+                    },
+                ),
+                None => crate::reuse::forget(cfg),
+            }
             tracing::debug!(
                 seconds = t.elapsed().as_secs_f64(),
                 "Figures saved for reuse."
@@ -1205,8 +1218,15 @@ async fn run_job_inner(cfg: &Config, ledger: &Ledger, spec: &JobSpec) -> Result<
         }
         let t = Instant::now();
         let span = tracing::info_span!("step", step = %step);
-        let outcome = run_step(cfg, &lake, &lake_guard, spec, step, evaluated.as_ref())
-            .instrument(span.clone());
+        // The outputs step is the last to read the figures: it takes them,
+        // rather than copying half a million rows.
+        let figures = if step == Step::Outputs {
+            evaluated.take()
+        } else {
+            None
+        };
+        let outcome =
+            run_step(cfg, &lake, &lake_guard, spec, step, figures).instrument(span.clone());
         // The outputs step keeps its own time (its work is on a blocking
         // thread that must be stopped and waited for, not just left).
         let limit = spec.step_timeout.filter(|_| step != Step::Outputs);
@@ -1385,7 +1405,7 @@ async fn run_step(
     guard: &Arc<LakeLock>,
     spec: &JobSpec,
     step: Step,
-    evaluated: Option<&Evaluated>,
+    evaluated: Option<Evaluated>,
 ) -> StepOutcome {
     match step {
         Step::Ingest if lake.pin().is_some() => StepOutcome {
@@ -1461,17 +1481,18 @@ async fn run_step(
                 run_id: spec.run_id.clone(),
                 run_time: now_rfc3339(),
                 latest_month: e.reporting_month,
-                freshness: e.tables.clone(),
+                freshness: e.tables,
                 sources: sources::freshness(cfg, lake, reference).unwrap_or_default(),
                 view_tables: view_tables(cfg),
-                notes: e.notes.clone(),
+                notes: e.notes,
                 data_checks: sources::checks::latest(lake)
                     .into_iter()
                     .filter(|o| !o.passed)
                     .collect(),
-                series: e.series.clone(),
-                results: e.results.clone(),
-                restatements: e.restatements.clone(),
+                series: e.series,
+                results: e.results,
+                restatements: e.restatements,
+                figures_digest: e.figures_digest,
             };
             let (p, timed_out) = publish(
                 cfg,

@@ -33,20 +33,30 @@ use crate::indicators::{Indicator, Point};
 use crate::lake::Lake;
 use crate::outputs::Series;
 
-/// Names the layout of the saved file; a new layout changes every key.
+/// Names the layout of the saved file. A program whose layout differs
+/// never gets as far as the figures: the header says so first.
 const FORMAT: &str = "safer saved figures v1";
 
 /// The saved file, in the ledger folder. One file: only the newest run's
 /// figures can be taken (they must be the results table's newest).
 const FILE: &str = "figures.postcard.zst";
 
-/// What a run saves: enough to hand the outputs what computing would.
+/// The start of the file, uncompressed, so a run whose inputs differ reads
+/// a few bytes, not the figures.
 #[derive(Debug, Serialize, Deserialize)]
-struct Saved {
-    /// The fingerprint of the inputs the figures came from.
+struct Header {
+    /// [`FORMAT`].
+    format: String,
+    /// The fingerprint of the inputs the figures came from ([`key`]).
     key: String,
     /// The run that computed and landed them.
     run_id: String,
+}
+
+/// The figures, zstd-compressed after the header: enough to hand the
+/// outputs what computing would.
+#[derive(Debug, Serialize, Deserialize)]
+struct Saved {
     /// The reporting month they end at.
     reporting_month: Option<NaiveDate>,
     /// Each indicator's id and measured points, in catalogue order.
@@ -55,6 +65,8 @@ struct Saved {
     results: Vec<ResultRow>,
     /// Notes for members by indicator id (a change of basis).
     notes: BTreeMap<String, String>,
+    /// [`crate::outputs::figures_digest`] of the series and results.
+    figures_digest: String,
 }
 
 /// Figures taken from an earlier run.
@@ -70,6 +82,9 @@ pub struct Reused {
     pub results: Vec<ResultRow>,
     /// Notes by indicator id.
     pub notes: BTreeMap<String, String>,
+    /// The digest of the series and results, worked out when they were
+    /// saved.
+    pub figures_digest: String,
 }
 
 fn path(cfg: &Config) -> PathBuf {
@@ -165,7 +180,22 @@ pub fn load(cfg: &Config, lake: &Lake, key: &str, catalogue: &[Indicator]) -> Op
             return None;
         }
     };
-    let saved: Saved = match zstd::decode_all(bytes.as_slice())
+    let Ok((header, rest)) = postcard::take_from_bytes::<Header>(&bytes) else {
+        tracing::warn!("Saved figures have no readable header; computing afresh.");
+        return None;
+    };
+    if header.format != FORMAT || header.key != key {
+        tracing::debug!("Inputs differ from the saved figures' run; computing afresh.");
+        return None;
+    }
+    if newest_results_run(lake).as_deref() != Some(header.run_id.as_str()) {
+        tracing::debug!(
+            saved = %header.run_id,
+            "The saved figures are not the results table's newest run; computing afresh."
+        );
+        return None;
+    }
+    let saved: Saved = match zstd::decode_all(rest)
         .map_err(|e| e.to_string())
         .and_then(|raw| postcard::from_bytes(&raw).map_err(|e| e.to_string()))
     {
@@ -175,17 +205,6 @@ pub fn load(cfg: &Config, lake: &Lake, key: &str, catalogue: &[Indicator]) -> Op
             return None;
         }
     };
-    if saved.key != key {
-        tracing::debug!("Inputs differ from the saved figures' run; computing afresh.");
-        return None;
-    }
-    if newest_results_run(lake).as_deref() != Some(saved.run_id.as_str()) {
-        tracing::debug!(
-            saved = %saved.run_id,
-            "The saved figures are not the results table's newest run; computing afresh."
-        );
-        return None;
-    }
     if saved.series.len() != catalogue.len()
         || saved
             .series
@@ -206,56 +225,73 @@ pub fn load(cfg: &Config, lake: &Lake, key: &str, catalogue: &[Indicator]) -> Op
         })
         .collect();
     Some(Reused {
-        run_id: saved.run_id,
+        run_id: header.run_id,
         reporting_month: saved.reporting_month,
         series,
         results: saved.results,
         notes: saved.notes,
+        figures_digest: saved.figures_digest,
     })
 }
 
-/// Save a cleanly computed and landed run's figures for the next run with
-/// the same inputs. A failure to save costs the next night a computation,
-/// nothing more, so it is logged, not raised.
-pub fn save(
-    cfg: &Config,
-    key: &str,
-    run_id: &str,
-    reporting_month: Option<NaiveDate>,
-    series: &[Series],
-    results: &[ResultRow],
-    notes: &BTreeMap<String, String>,
-) {
+/// The figures of a cleanly computed and landed run, to save for the next
+/// run with the same inputs.
+pub struct ToSave<'a> {
+    /// [`key`] of the inputs they came from.
+    pub key: &'a str,
+    /// The run that computed and landed them.
+    pub run_id: &'a str,
+    /// The reporting month.
+    pub reporting_month: Option<NaiveDate>,
+    /// The series, in catalogue order.
+    pub series: &'a [Series],
+    /// The evaluated results.
+    pub results: &'a [ResultRow],
+    /// Notes by indicator id.
+    pub notes: &'a BTreeMap<String, String>,
+    /// [`crate::outputs::figures_digest`] of `series` and `results`.
+    pub figures_digest: &'a str,
+}
+
+/// Save the figures. A failure to save costs the next night a
+/// computation, nothing more, so it is logged, not raised.
+pub fn save(cfg: &Config, f: &ToSave<'_>) {
     #[derive(Serialize)]
     struct SavedRef<'a> {
-        key: &'a str,
-        run_id: &'a str,
         reporting_month: Option<NaiveDate>,
         series: Vec<(&'a str, &'a [Point])>,
         results: &'a [ResultRow],
         notes: &'a BTreeMap<String, String>,
+        figures_digest: &'a str,
     }
-    let out = SavedRef {
-        key,
-        run_id,
-        reporting_month,
-        series: series
+    let header = Header {
+        format: FORMAT.into(),
+        key: f.key.into(),
+        run_id: f.run_id.into(),
+    };
+    let body = SavedRef {
+        reporting_month: f.reporting_month,
+        series: f
+            .series
             .iter()
             .map(|s| (s.indicator.id.as_str(), s.points.as_slice()))
             .collect(),
-        results,
-        notes,
+        results: f.results,
+        notes: f.notes,
+        figures_digest: f.figures_digest,
     };
     let file = path(cfg);
-    let written = postcard::to_stdvec(&out)
+    let written = postcard::to_stdvec(&body)
         .map_err(|e| e.to_string())
         // Level 1: the ids, hashes and labels repeat on every row, so even
         // the fastest level takes the file to a tenth.
         .and_then(|raw| zstd::encode_all(raw.as_slice(), 1).map_err(|e| e.to_string()))
         .and_then(|z| {
+            let mut out = postcard::to_stdvec(&header).map_err(|e| e.to_string())?;
+            out.extend_from_slice(&z);
             std::fs::create_dir_all(file.parent().unwrap_or(Path::new(".")))
                 .map_err(|e| e.to_string())?;
-            crate::lake::atomic_write(&file, &z).map_err(|e| e.to_string())
+            crate::lake::atomic_write(&file, &out).map_err(|e| e.to_string())
         });
     if let Err(e) = written {
         tracing::warn!(error = %e, "Could not save this run's figures; the next run computes afresh.");

@@ -196,6 +196,7 @@ pub async fn run(data: &Path, work: &Path, repeats: u32) -> anyhow::Result<Repor
             series: measured.series,
             results,
             restatements: Vec::new(),
+            figures_digest: None,
         };
         let def = crate::outputs::OutputDef::default_returns();
         // Built every time: the workbook's cost is what is measured.

@@ -8,7 +8,7 @@
 //! partial run never replaces the last good pack.
 
 pub(crate) mod fingerprint;
-pub use fingerprint::view_fingerprint;
+pub use fingerprint::{figures_digest, view_fingerprint};
 use fingerprint::{output_fingerprint, unchanged_pack};
 pub mod pack;
 pub mod pdf;
@@ -114,6 +114,9 @@ pub struct RunView {
     /// Figures published before for a complete period that have moved
     /// since (a source revised its data).
     pub restatements: Vec<crate::diff::Change>,
+    /// [`figures_digest`] of `series` and `results`, when the run already
+    /// has it (figures saved or reused); `None` works it out.
+    pub figures_digest: Option<String>,
 }
 
 impl RunView {
@@ -642,6 +645,30 @@ pub struct PackData<'a> {
     pub commentary: HashMap<String, String>,
 }
 
+/// Officer commentary for the month, by indicator id, for the indicators
+/// `def` admits: `outputs/commentary/<YYYY-MM>/<indicator id>.md`.
+pub(crate) fn commentary_for(
+    def: &OutputDef,
+    view: &RunView,
+    commentary_dir: &Path,
+) -> HashMap<String, String> {
+    let mut commentary = HashMap::new();
+    let Some(p) = view.latest_month.map(|m| m.format("%Y-%m").to_string()) else {
+        return commentary;
+    };
+    for s in view.series.iter().filter(|s| def.admits(&s.indicator)) {
+        let f = commentary_dir
+            .join(&p)
+            .join(format!("{}.md", s.indicator.id));
+        if let Ok(text) = std::fs::read_to_string(&f)
+            && !text.trim().is_empty()
+        {
+            commentary.insert(s.indicator.id.clone(), text);
+        }
+    }
+    commentary
+}
+
 impl<'a> PackData<'a> {
     /// Assemble the data for one output.
     pub fn new(def: &'a OutputDef, view: &'a RunView, commentary_dir: &Path) -> PackData<'a> {
@@ -714,20 +741,7 @@ impl<'a> PackData<'a> {
                 .or_default()
                 .push(r);
         }
-        let period = view.latest_month.map(|m| m.format("%Y-%m").to_string());
-        let mut commentary = HashMap::new();
-        if let Some(p) = &period {
-            for s in &series {
-                let f = commentary_dir
-                    .join(p)
-                    .join(format!("{}.md", s.indicator.id));
-                if let Ok(text) = std::fs::read_to_string(&f)
-                    && !text.trim().is_empty()
-                {
-                    commentary.insert(s.indicator.id.clone(), text);
-                }
-            }
-        }
+        let commentary = commentary_for(def, view, commentary_dir);
         PackData {
             def,
             public: def.audience == Audience::Public,
@@ -1124,9 +1138,16 @@ pub fn write_output(
         .map(|m| m.format("%Y-%m").to_string())
         .unwrap_or_else(|| "no-data".into());
     let base = outputs_dir.join(&def.name);
-    let data = PackData::new(def, view, commentary_dir);
     let stem = format!("{}-{}", def.name, period);
-    let fp = output_fingerprint(view_fp, def, &data);
+    // The keep check needs only the commentary: indexing half a million
+    // results for a pack that is then kept was most of a quiet night's
+    // outputs step.
+    let fp = output_fingerprint(
+        view_fp,
+        def,
+        &commentary_for(def, view, commentary_dir),
+        &view.run_id,
+    );
     let dest = base.join(&period);
     if !rebuild && let Some(run) = unchanged_pack(&dest, &fp, def, &stem) {
         let mut files: Vec<PathBuf> = def
@@ -1141,6 +1162,7 @@ pub fn write_output(
             kept_from: Some(run),
         });
     }
+    let data = PackData::new(def, view, commentary_dir);
     let staging = base.join(format!("{STAGING_PREFIX}{}", view.run_id));
     let io = |path: &Path| {
         let path = path.to_path_buf();

@@ -643,6 +643,7 @@ fn pct_view(
         }],
         results,
         restatements: Vec::new(),
+        figures_digest: None,
     }
 }
 
