@@ -119,10 +119,19 @@ pub fn key(
         crate::outputs::fingerprint::build_identity()?.as_bytes(),
     );
     feed("config", &serde_json::to_vec(cfg).ok()?);
-    feed("base", cfg.base_dir.to_string_lossy().as_bytes());
+    // The project's folder as the file system names it, and each file
+    // within it, so `cd project && safer run` and `safer run --config
+    // /path/to/project/safer.toml` (cron) fingerprint alike.
+    let base = std::fs::canonicalize(&cfg.base_dir).ok()?;
+    feed("base", base.to_string_lossy().as_bytes());
+    let queries = std::fs::canonicalize(cfg.resolve(&cfg.paths.queries)).ok()?;
+    let within = |p: &Path| -> Option<PathBuf> {
+        let p = std::fs::canonicalize(p).ok()?;
+        Some(p.strip_prefix(&queries).map(Path::to_path_buf).unwrap_or(p))
+    };
     for ind in catalogue {
         feed("indicator", ind.id.as_bytes());
-        feed("path", ind.path.to_string_lossy().as_bytes());
+        feed("path", within(&ind.path)?.to_string_lossy().as_bytes());
         feed("sql", ind.sql_hash.as_bytes());
     }
     // The engine registers every file in the folder, readable or not, so a
@@ -135,7 +144,7 @@ pub fn key(
         .ok()?;
     views.sort();
     for v in views {
-        feed("view", v.to_string_lossy().as_bytes());
+        feed("view", within(&v)?.to_string_lossy().as_bytes());
         if v.is_file() {
             feed("text", &std::fs::read(&v).ok()?);
         }

@@ -694,6 +694,12 @@ fn a_night_with_nothing_new_reports_the_figures_already_computed() {
         )),
         "{shown}"
     );
+    // The same project named from elsewhere (as cron does) is the same
+    // inputs.
+    let cfg_path = root.join("safer.toml");
+    let (code, out, err) = safer(&["run", "--config", cfg_path.to_str().unwrap()], tmp.path());
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(!computed(&out), "{out}");
     // Its figures are the first run's, and `safer diff` finds them.
     let (code, diff, err) = safer(&["diff", &first, &second], &root);
     assert_eq!(code, 0, "{diff}\n{err}");
