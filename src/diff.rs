@@ -110,6 +110,8 @@ pub struct Diff {
     pub removed: usize,
     /// How each table read changed between the runs: table -> reason.
     pub tables: BTreeMap<String, Reason>,
+    /// Said before the figures: a run that reports another run's figures.
+    pub notes: Vec<String>,
 }
 
 /// One figure of one run.
@@ -163,7 +165,16 @@ pub async fn between(
     let fb = figures(cfg, &lake, &computed(&b).await?, only).await?;
     let tables = table_changes(&lake, &a, &b)?;
     let reads = tables_read(cfg);
-    Ok(compare(&a.run_id, &b.run_id, &fa, &fb, &tables, &reads))
+    let mut d = compare(&a.run_id, &b.run_id, &fa, &fb, &tables, &reads);
+    for r in [&a, &b] {
+        if let Some(from) = &r.figures_from {
+            d.notes.push(format!(
+                "Run {} computed no figures of its own: nothing its indicators read had changed since run {from}, so it reports that run's figures, and they are what is compared here.",
+                r.run_id
+            ));
+        }
+    }
+    Ok(d)
 }
 
 /// Compare two runs' figures (pure: the tests drive it directly).
@@ -238,6 +249,7 @@ fn compare(
         changed,
         unchanged,
         tables: tables.clone(),
+        notes: Vec::new(),
     }
 }
 
@@ -542,6 +554,9 @@ pub fn render(d: &Diff) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(s, "Run {} -> run {}", d.run_a, d.run_b);
+    for n in &d.notes {
+        let _ = writeln!(s, "{n}");
+    }
     if d.tables.is_empty() {
         let _ = writeln!(s, "No lake table changed between the two runs.");
     }

@@ -714,8 +714,12 @@ pub async fn indicators_step(
     // a pinned lake lands nothing, and a file that did not load is retried.
     let key = if problems.is_empty() && load_problems.is_empty() && lake.pin().is_none() {
         let views = cfg.resolve(&cfg.paths.queries).join(VIEWS_DIR);
-        lake.versions().ok().and_then(|versions| {
-            crate::reuse::key(cfg, &catalogue, &views, select, as_of, &versions)
+        lake.datasets().ok().and_then(|tables| {
+            let versions: std::collections::BTreeMap<String, u64> = tables
+                .iter()
+                .filter_map(|m| Some((m.dataset.clone(), m.version?)))
+                .collect();
+            crate::reuse::key(cfg, &catalogue, &views, select, as_of, &tables)
                 .map(|k| (k, versions))
         })
     } else {
@@ -1320,9 +1324,24 @@ async fn run_job_inner(cfg: &Config, ledger: &Ledger, spec: &JobSpec) -> Result<
 
     // The outcome is recorded before anyone is told, so an alert never
     // describes a run the ledger does not have.
-    if let Err(e) = ledger.finish(&record).await {
-        tracing::error!(error = %e, "Could not record the run's end in the ledger.");
-        record.problems.push(format!("ledger: {e}"));
+    match ledger.finish(&record).await {
+        Err(e) => {
+            tracing::error!(error = %e, "Could not record the run's end in the ledger.");
+            record.problems.push(format!("ledger: {e}"));
+        }
+        // Figures saved by this run may be taken by a later one only now
+        // that the ledger has the run, finished, with its indicators ok.
+        Ok(())
+            if record.figures_from.is_none()
+                && !stopped
+                && record
+                    .steps
+                    .iter()
+                    .any(|s| s.step == Step::Indicators && s.status == StepStatus::Ok) =>
+        {
+            crate::reuse::commit(cfg, &record.run_id)
+        }
+        Ok(()) => {}
     }
     let deliveries = crate::alerts::send(cfg, &record).await;
     let mut undelivered = false;

@@ -27,10 +27,10 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::config::Config;
+use crate::config::{Config, QueryEngine};
 use crate::evaluation::{ResultRow, results};
 use crate::indicators::{Indicator, Point};
-use crate::lake::Lake;
+use crate::lake::{Lake, Manifest};
 use crate::outputs::Series;
 
 /// Names the layout of the saved file. A program whose layout differs
@@ -91,22 +91,50 @@ fn path(cfg: &Config) -> PathBuf {
     cfg.resolve(&cfg.paths.ledger).join(FILE)
 }
 
+/// Where a run's figures wait until the run is recorded as finished: a run
+/// killed after saving them never has them taken.
+fn pending(cfg: &Config) -> PathBuf {
+    cfg.resolve(&cfg.paths.ledger)
+        .join(format!("{FILE}.pending"))
+}
+
+/// The longest header read before the figures: a format name, a hex
+/// fingerprint and a run id.
+const HEADER_MAX: usize = 1024;
+
 /// The fingerprint of everything the indicators step reads, or `None` when
-/// some part of it cannot be known (then nothing is reused or saved).
+/// some part of it cannot be known or cannot be trusted to stay still
+/// (then nothing is reused or saved).
 ///
-/// `versions` are the lake's table versions; the results table's own is
-/// left out (it is what the step writes, not what it reads). The project
+/// `tables` are the lake's tables as the step would read them, each by its
+/// version and the files that version is made of (a table deleted and
+/// landed again starts its versions afresh; its files are new). The
+/// results table is left out: it is what the step writes. The project
 /// file is taken whole, so an edit anywhere in it (an alert address, say)
 /// means one night computed afresh: cheaper than a wrong guess about which
 /// settings reach the figures.
+///
+/// Never reused: SQL that reads the clock (`now()`, `current_date`, ...:
+/// its answer moves with the date, not with the data) or the results table
+/// itself, and queries run by another program (a Ballista cluster, a
+/// worker program named by `SAFER_WORKER_EXE`), whose build this one
+/// cannot see.
 pub fn key(
     cfg: &Config,
     catalogue: &[Indicator],
     views_dir: &Path,
     select: &[String],
     as_of: Option<NaiveDate>,
-    versions: &BTreeMap<String, u64>,
+    tables: &[Manifest],
 ) -> Option<String> {
+    if !matches!(cfg.engine, QueryEngine::InProcess)
+        || std::env::var_os("SAFER_WORKER_EXE").is_some()
+    {
+        return None;
+    }
+    if catalogue.iter().any(|i| moves_by_itself(&i.sql)) {
+        return None;
+    }
     let mut h = Sha256::new();
     let mut feed = |label: &str, bytes: &[u8]| {
         h.update(label.as_bytes());
@@ -146,7 +174,11 @@ pub fn key(
     for v in views {
         feed("view", within(&v)?.to_string_lossy().as_bytes());
         if v.is_file() {
-            feed("text", &std::fs::read(&v).ok()?);
+            let text = std::fs::read(&v).ok()?;
+            if moves_by_itself(&String::from_utf8_lossy(&text)) {
+                return None;
+            }
+            feed("text", &text);
         }
     }
     for s in select {
@@ -156,13 +188,34 @@ pub fn key(
         "as_of",
         as_of.map(|d| d.to_string()).unwrap_or_default().as_bytes(),
     );
-    for (table, version) in versions {
-        if table != results::TABLE {
-            feed("table", table.as_bytes());
-            feed("version", &version.to_le_bytes());
+    for m in tables.iter().filter(|m| m.dataset != results::TABLE) {
+        feed("table", m.dataset.as_bytes());
+        feed("version", &m.version?.to_le_bytes());
+        for (partition, f) in &m.files {
+            feed("partition", partition.as_bytes());
+            feed("file", f.path.as_bytes());
         }
     }
     Some(hex::encode(h.finalize()))
+}
+
+/// SQL whose answer can change while the lake does not: it reads the clock,
+/// or the results table that every run adds to. (A word in a comment counts
+/// too; a night computed afresh is the safe side.)
+pub fn moves_by_itself(sql: &str) -> bool {
+    let sql = sql.to_ascii_lowercase();
+    [
+        "now(",
+        "today(",
+        "current_date",
+        "current_time",
+        "localtime",
+        "utc_timestamp",
+        "sysdate",
+        results::TABLE,
+    ]
+    .iter()
+    .any(|w| sql.contains(w))
 }
 
 /// The run whose figures the results table holds as its newest: the only
@@ -180,21 +233,37 @@ fn newest_results_run(lake: &Lake) -> Option<String> {
 /// The saved figures, when they came from inputs with this `key`, are the
 /// results table's newest run, and cover exactly this `catalogue`.
 pub fn load(cfg: &Config, lake: &Lake, key: &str, catalogue: &[Indicator]) -> Option<Reused> {
+    use std::io::{Read, Seek};
     let file = path(cfg);
-    let bytes = match std::fs::read(&file) {
-        Ok(b) => b,
+    let mut f = match std::fs::File::open(&file) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => {
             tracing::warn!(error = %e, "Saved figures unreadable; computing afresh.");
             return None;
         }
     };
-    let Ok((header, rest)) = postcard::take_from_bytes::<Header>(&bytes) else {
+    // The header first: a night whose inputs differ reads a kilobyte.
+    let mut head = Vec::with_capacity(HEADER_MAX);
+    if (&mut f)
+        .take(HEADER_MAX as u64)
+        .read_to_end(&mut head)
+        .is_err()
+    {
+        return None;
+    }
+    let Ok((header, after)) = postcard::take_from_bytes::<Header>(&head) else {
         tracing::warn!("Saved figures have no readable header; computing afresh.");
         return None;
     };
     if header.format != FORMAT || header.key != key {
         tracing::debug!("Inputs differ from the saved figures' run; computing afresh.");
+        return None;
+    }
+    let mut rest = Vec::new();
+    let body_at = (head.len() - after.len()) as u64;
+    if f.seek(std::io::SeekFrom::Start(body_at)).is_err() || f.read_to_end(&mut rest).is_err() {
+        tracing::warn!("Saved figures unreadable; computing afresh.");
         return None;
     }
     if newest_results_run(lake).as_deref() != Some(header.run_id.as_str()) {
@@ -204,7 +273,7 @@ pub fn load(cfg: &Config, lake: &Lake, key: &str, catalogue: &[Indicator]) -> Op
         );
         return None;
     }
-    let saved: Saved = match zstd::decode_all(rest)
+    let saved: Saved = match zstd::decode_all(rest.as_slice())
         .map_err(|e| e.to_string())
         .and_then(|raw| postcard::from_bytes(&raw).map_err(|e| e.to_string()))
     {
@@ -262,8 +331,9 @@ pub struct ToSave<'a> {
     pub figures_digest: &'a str,
 }
 
-/// Save the figures. A failure to save costs the next night a
-/// computation, nothing more, so it is logged, not raised.
+/// Save the figures, pending until [`commit`] once the run is recorded as
+/// finished. A failure to save costs the next night a computation, nothing
+/// more, so it is logged, not raised.
 pub fn save(cfg: &Config, f: &ToSave<'_>) {
     #[derive(Serialize)]
     struct SavedRef<'a> {
@@ -289,7 +359,7 @@ pub fn save(cfg: &Config, f: &ToSave<'_>) {
         notes: f.notes,
         figures_digest: f.figures_digest,
     };
-    let file = path(cfg);
+    let file = pending(cfg);
     let written = postcard::to_stdvec(&body)
         .map_err(|e| e.to_string())
         // Level 1: the ids, hashes and labels repeat on every row, so even
@@ -308,13 +378,46 @@ pub fn save(cfg: &Config, f: &ToSave<'_>) {
     }
 }
 
+/// Make `run_id`'s pending figures the ones a later run may take: called
+/// once the ledger records the run as finished with its indicators step
+/// ok. Pending figures of another run (one killed before it was recorded)
+/// are dropped.
+pub fn commit(cfg: &Config, run_id: &str) {
+    let from = pending(cfg);
+    let head = std::fs::File::open(&from).and_then(|f| {
+        use std::io::Read;
+        let mut head = Vec::new();
+        f.take(HEADER_MAX as u64).read_to_end(&mut head)?;
+        Ok(head)
+    });
+    let ours = match &head {
+        Ok(h) => postcard::take_from_bytes::<Header>(h).is_ok_and(|(h, _)| h.run_id == run_id),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(_) => false,
+    };
+    let to = path(cfg);
+    let done = if ours {
+        std::fs::rename(&from, &to).and_then(|_| {
+            crate::lake::sync_dir(to.parent().unwrap_or(Path::new(".")))
+                .map_err(std::io::Error::other)
+        })
+    } else {
+        std::fs::remove_file(&from)
+    };
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "Could not put this run's saved figures in place; the next run computes afresh.");
+        forget(cfg);
+    }
+}
+
 /// Drop the saved figures (a run that did not compute cleanly): the next
 /// run computes afresh.
 pub fn forget(cfg: &Config) {
-    let file = path(cfg);
-    match std::fs::remove_file(&file) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(error = %e, "Could not remove the saved figures."),
+    for file in [path(cfg), pending(cfg)] {
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(error = %e, "Could not remove the saved figures."),
+        }
     }
 }

@@ -17,8 +17,13 @@
 //! A file written in the last few seconds is never recorded: its time may
 //! not have ticked since the last write (the "racily clean" case), so only
 //! a file that has been still for a while can be trusted to look different
-//! after a change. Server databases (PostgreSQL, MySQL) cannot be looked at
-//! this way and are always queried; incremental mode is their cheap path.
+//! after a change. A query that reads the clock (`date('now')`) is always
+//! run, and a new safer build reads every file again. Server databases
+//! (PostgreSQL, MySQL) cannot be looked at this way and are always queried;
+//! incremental mode is their cheap path. A database on a network share
+//! whose client caches file times, or a tool that writes a file and puts
+//! its old time back in WAL mode, can hide a change: delete
+//! `ledger/source-probes/` (or `touch` the file) to have it read.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -57,6 +62,13 @@ fn file(dir: &Path, src: &SqlSource) -> PathBuf {
 /// query, columns and mode), or `None` when the file cannot be looked at
 /// or has changed too recently to be trusted.
 pub fn look(src: &SqlSource, db: &Path) -> Option<String> {
+    // A query that reads the clock moves while the file stands still.
+    if crate::reuse::moves_by_itself(&src.query) || src.query.to_ascii_lowercase().contains("'now'")
+    {
+        return None;
+    }
+    // SQLite follows a link and keeps its log beside the real file.
+    let db = &std::fs::canonicalize(db).ok()?;
     let now = SystemTime::now();
     let stat = |p: &Path| -> Option<Option<(u64, u128)>> {
         match std::fs::metadata(p) {
@@ -88,9 +100,13 @@ pub fn look(src: &SqlSource, db: &Path) -> Option<String> {
         .and_then(|mut f| f.read_exact(&mut header))
         .ok()?;
     let counter = u32::from_be_bytes([header[24], header[25], header[26], header[27]]);
+    // The source as declared, and the program that decodes its rows: an
+    // upgrade that reads them differently reads them again.
     let source = serde_json::to_vec(src).ok()?;
     let mut h = Sha256::new();
     h.update(&source);
+    h.update(crate::outputs::fingerprint::build_identity()?.as_bytes());
+    h.update(db.to_string_lossy().as_bytes());
     Some(format!(
         "sqlite {} {} counter {counter} wal {:?} source {}",
         main.0,

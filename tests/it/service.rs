@@ -705,6 +705,18 @@ fn a_night_with_nothing_new_reports_the_figures_already_computed() {
     assert_eq!(code, 0, "{diff}\n{err}");
     let compared = unchanged_figures(&diff);
     assert!(compared > 100, "{diff}");
+    assert!(
+        diff.contains(&format!("Run {second} computed no figures of its own")),
+        "{diff}"
+    );
+
+    // Figures a run saved but never saw recorded as finished (killed
+    // between the two) are never taken.
+    let saved = root.join("ledger/figures.postcard.zst");
+    std::fs::rename(&saved, root.join("ledger/figures.postcard.zst.pending")).unwrap();
+    let (_, out, _) = safer(&["run"], &root);
+    assert!(computed(&out), "{out}");
+    assert!(saved.is_file());
 
     // Computing afresh gives the same figures: the engine, not the saved
     // file, is the reference.
@@ -729,6 +741,24 @@ fn a_night_with_nothing_new_reports_the_figures_already_computed() {
     let (code, out, err) = safer(&["run"], &root);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(computed(&out), "{out}");
+    let (_, out, _) = safer(&["run"], &root);
+    assert!(!computed(&out), "{out}");
+
+    // SQL that reads the clock is computed every night, whatever the lake.
+    let mut text = std::fs::read_to_string(&sql).unwrap();
+    let plain = text.clone();
+    text.push_str("-- compared with current_date by hand\n");
+    std::fs::write(&sql, &text).unwrap();
+    for _ in 0..2 {
+        let (_, out, _) = safer(&["run"], &root);
+        assert!(computed(&out), "{out}");
+    }
+    std::fs::write(&sql, plain).unwrap();
+    let (_, out, _) = safer(&["run"], &root);
+    assert!(
+        computed(&out),
+        "nothing was saved by a clock-reading night: {out}"
+    );
     let (_, out, _) = safer(&["run"], &root);
     assert!(!computed(&out), "{out}");
 
