@@ -1055,6 +1055,10 @@ struct OutputManifest<'a> {
     audience: Audience,
     period: String,
     run_id: &'a str,
+    /// The run that computed the figures and landed them in the results
+    /// table: this run, or on a night with nothing new the run whose
+    /// figures it reports (`figures_from` in the ledger).
+    figures_run_id: &'a str,
     run_time: &'a str,
     software_version: &'static str,
     /// What the pack was built from (`output_fingerprint`: the run's
@@ -1262,6 +1266,11 @@ fn finish_staging(
         audience: def.audience,
         period: period.to_string(),
         run_id: &view.run_id,
+        // Every result carries the run that computed it.
+        figures_run_id: view
+            .results
+            .first()
+            .map_or(view.run_id.as_str(), |r| r.run_id.as_str()),
         run_time: &view.run_time,
         software_version: env!("CARGO_PKG_VERSION"),
         content_sha256,

@@ -710,6 +710,18 @@ fn a_night_with_nothing_new_reports_the_figures_already_computed() {
         "{diff}"
     );
 
+    // A pack built on such a night names both runs: the one that built it
+    // and the one whose figures it prints.
+    let (code, out, err) = safer(&["run", "--rebuild-outputs"], &root);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let rebuilt = project::run_id_of(&out).unwrap();
+    let m: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join("outputs/committee-pack/2026-09/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(m["run_id"], rebuilt.as_str());
+    assert_eq!(m["figures_run_id"], first.as_str());
+
     // Figures a run saved but never saw recorded as finished (killed
     // between the two) are never taken.
     let saved = root.join("ledger/figures.postcard.zst");
