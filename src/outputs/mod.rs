@@ -120,6 +120,15 @@ pub struct RunView {
 }
 
 impl RunView {
+    /// The run that computed the figures: every result carries it. This
+    /// run, or on a night with nothing new the run whose figures it
+    /// reports.
+    pub fn figures_run_id(&self) -> &str {
+        self.results
+            .first()
+            .map_or(self.run_id.as_str(), |r| r.run_id.as_str())
+    }
+
     /// `January 2025`, or `no data`.
     pub fn period_label(&self) -> String {
         self.latest_month
@@ -611,6 +620,9 @@ pub struct PackData<'a> {
     pub organisation: String,
     /// Run id.
     pub run_id: &'a str,
+    /// The run that computed the figures: `run_id`, or on a night with
+    /// nothing new the run whose figures this one reports.
+    pub figures_run_id: &'a str,
     /// Run time.
     pub run_time: &'a str,
     /// Reporting period label (`September 2025`).
@@ -747,6 +759,7 @@ impl<'a> PackData<'a> {
             public: def.audience == Audience::Public,
             organisation: view.organisation.clone(),
             run_id: &view.run_id,
+            figures_run_id: view.figures_run_id(),
             run_time: &view.run_time,
             period_label: view.period_label(),
             reporting_month: view.latest_month,
@@ -1266,11 +1279,7 @@ fn finish_staging(
         audience: def.audience,
         period: period.to_string(),
         run_id: &view.run_id,
-        // Every result carries the run that computed it.
-        figures_run_id: view
-            .results
-            .first()
-            .map_or(view.run_id.as_str(), |r| r.run_id.as_str()),
+        figures_run_id: view.figures_run_id(),
         run_time: &view.run_time,
         software_version: env!("CARGO_PKG_VERSION"),
         content_sha256,

@@ -173,9 +173,17 @@ pub fn build(d: &PackData<'_>) -> String {
             "Internal: not for publication (contains unsuppressed small numbers)"
         }
     );
+    let figures = if d.figures_run_id == d.run_id {
+        String::new()
+    } else {
+        format!(
+            "; the figures are those computed by run {}, as nothing they are drawn from has changed since",
+            esc(d.figures_run_id)
+        )
+    };
     let _ = write!(
         h,
-        r#"<h1>{}</h1><p class="meta">Reporting period: {}. Produced {} (run {}).</p>"#,
+        r#"<h1>{}</h1><p class="meta">Reporting period: {}. Produced {} (run {}{figures}).</p>"#,
         esc(&d.def.title),
         esc(&d.period_label),
         esc(d.run_time),

@@ -664,6 +664,9 @@ pub fn build(view: &RunView, d: &PackData<'_>) -> Result<Vec<u8>, Error> {
         .map_err(xerr)?;
     ws.write_string(1, 1, format!("safer {}", env!("CARGO_PKG_VERSION")))
         .map_err(xerr)?;
+    ws.write_string_with_format(2, 0, "Figures computed by run", &f.bold)
+        .map_err(xerr)?;
+    ws.write_string(2, 1, d.figures_run_id).map_err(xerr)?;
     let mut row = 3u32;
     for (c, h) in ["Query", "File", "SHA-256", "Status"].iter().enumerate() {
         ws.write_string_with_format(row, c as u16, *h, &f.bold)

@@ -721,6 +721,16 @@ fn a_night_with_nothing_new_reports_the_figures_already_computed() {
     .unwrap();
     assert_eq!(m["run_id"], rebuilt.as_str());
     assert_eq!(m["figures_run_id"], first.as_str());
+    let html = std::fs::read_to_string(
+        root.join("outputs/committee-pack/2026-09/committee-pack-2026-09.html"),
+    )
+    .unwrap();
+    assert!(
+        html.contains(&format!(
+            "(run {rebuilt}; the figures are those computed by run {first},"
+        )),
+        "{html}"
+    );
 
     // Figures a run saved but never saw recorded as finished (killed
     // between the two) are never taken.
