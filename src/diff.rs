@@ -372,20 +372,7 @@ pub async fn restatements(
     let Some(m) = lake.latest(results::TABLE).map_err(|e| e.to_string())? else {
         return Ok(Vec::new());
     };
-    let own = format!("run-{run_id}");
-    let landed = |e: &crate::lake::InputEntry| {
-        chrono::DateTime::parse_from_rfc3339(&e.landed_at)
-            .ok()
-            .map(|t| t.with_timezone(&chrono::Utc))
-    };
-    let Some((prev_unit, prev)) = m
-        .inputs
-        .iter()
-        .filter(|(u, e)| {
-            u.starts_with("run-") && **u != own && !e.origin.ends_with(results::PINNED)
-        })
-        .max_by(|a, b| landed(a.1).cmp(&landed(b.1)).then(a.0.cmp(b.0)))
-    else {
+    let Some((prev_unit, prev)) = results::newest_run(&m, Some(run_id)) else {
         return Ok(Vec::new());
     };
     let prev_run = prev_unit.trim_start_matches("run-").to_string();

@@ -212,6 +212,7 @@ pub fn moves_by_itself(sql: &str) -> bool {
         "localtime",
         "utc_timestamp",
         "sysdate",
+        "'now'",
         results::TABLE,
     ]
     .iter()
@@ -223,47 +224,42 @@ pub fn moves_by_itself(sql: &str) -> bool {
 /// compares with that run and `safer diff` reads its figures from there.
 fn newest_results_run(lake: &Lake) -> Option<String> {
     let m = lake.latest(results::TABLE).ok()??;
-    m.inputs
-        .iter()
-        .filter(|(u, e)| u.starts_with("run-") && !e.origin.ends_with(results::PINNED))
-        .max_by(|a, b| a.1.landed_at.cmp(&b.1.landed_at).then(a.0.cmp(b.0)))
-        .map(|(u, _)| u.trim_start_matches("run-").to_string())
+    results::newest_run(&m, None).map(|(u, _)| u.trim_start_matches("run-").to_string())
+}
+
+/// Open a saved figures file and read its header, leaving the file at the
+/// start of the figures: a night whose inputs differ reads a kilobyte.
+/// `Ok(None)` when the header cannot be read.
+fn open_with_header(file: &Path) -> std::io::Result<Option<(std::fs::File, Header)>> {
+    use std::io::{Read, Seek};
+    let mut f = std::fs::File::open(file)?;
+    let mut head = Vec::with_capacity(HEADER_MAX);
+    (&mut f).take(HEADER_MAX as u64).read_to_end(&mut head)?;
+    let Ok((header, after)) = postcard::take_from_bytes::<Header>(&head) else {
+        return Ok(None);
+    };
+    f.seek(std::io::SeekFrom::Start((head.len() - after.len()) as u64))?;
+    Ok(Some((f, header)))
 }
 
 /// The saved figures, when they came from inputs with this `key`, are the
 /// results table's newest run, and cover exactly this `catalogue`.
 pub fn load(cfg: &Config, lake: &Lake, key: &str, catalogue: &[Indicator]) -> Option<Reused> {
-    use std::io::{Read, Seek};
-    let file = path(cfg);
-    let mut f = match std::fs::File::open(&file) {
-        Ok(f) => f,
+    use std::io::Read;
+    let (mut f, header) = match open_with_header(&path(cfg)) {
+        Ok(Some(opened)) => opened,
+        Ok(None) => {
+            tracing::warn!("Saved figures have no readable header; computing afresh.");
+            return None;
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => {
             tracing::warn!(error = %e, "Saved figures unreadable; computing afresh.");
             return None;
         }
     };
-    // The header first: a night whose inputs differ reads a kilobyte.
-    let mut head = Vec::with_capacity(HEADER_MAX);
-    if (&mut f)
-        .take(HEADER_MAX as u64)
-        .read_to_end(&mut head)
-        .is_err()
-    {
-        return None;
-    }
-    let Ok((header, after)) = postcard::take_from_bytes::<Header>(&head) else {
-        tracing::warn!("Saved figures have no readable header; computing afresh.");
-        return None;
-    };
     if header.format != FORMAT || header.key != key {
         tracing::debug!("Inputs differ from the saved figures' run; computing afresh.");
-        return None;
-    }
-    let mut rest = Vec::new();
-    let body_at = (head.len() - after.len()) as u64;
-    if f.seek(std::io::SeekFrom::Start(body_at)).is_err() || f.read_to_end(&mut rest).is_err() {
-        tracing::warn!("Saved figures unreadable; computing afresh.");
         return None;
     }
     if newest_results_run(lake).as_deref() != Some(header.run_id.as_str()) {
@@ -271,6 +267,11 @@ pub fn load(cfg: &Config, lake: &Lake, key: &str, catalogue: &[Indicator]) -> Op
             saved = %header.run_id,
             "The saved figures are not the results table's newest run; computing afresh."
         );
+        return None;
+    }
+    let mut rest = Vec::new();
+    if let Err(e) = f.read_to_end(&mut rest) {
+        tracing::warn!(error = %e, "Saved figures unreadable; computing afresh.");
         return None;
     }
     let saved: Saved = match zstd::decode_all(rest.as_slice())
@@ -384,14 +385,8 @@ pub fn save(cfg: &Config, f: &ToSave<'_>) {
 /// are dropped.
 pub fn commit(cfg: &Config, run_id: &str) {
     let from = pending(cfg);
-    let head = std::fs::File::open(&from).and_then(|f| {
-        use std::io::Read;
-        let mut head = Vec::new();
-        f.take(HEADER_MAX as u64).read_to_end(&mut head)?;
-        Ok(head)
-    });
-    let ours = match &head {
-        Ok(h) => postcard::take_from_bytes::<Header>(h).is_ok_and(|(h, _)| h.run_id == run_id),
+    let ours = match open_with_header(&from) {
+        Ok(opened) => opened.is_some_and(|(_, h)| h.run_id == run_id),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
         Err(_) => false,
     };

@@ -162,6 +162,29 @@ pub fn to_batch(rows: &[ResultRow], unit: &str) -> Result<RecordBatch, lake::Err
 /// stay whatever happens to its rows here.
 pub const KEEP_RUNS: usize = 35;
 
+/// The newest run whose figures a version of the results table holds, less
+/// `except` (a run's own unit) and runs that read a pinned lake: its unit
+/// and input entry. What a restatement note compares with, and the only
+/// run whose saved figures a later run may take.
+pub fn newest_run<'m>(
+    m: &'m lake::Manifest,
+    except: Option<&str>,
+) -> Option<(&'m String, &'m InputEntry)> {
+    let landed = |e: &InputEntry| {
+        chrono::DateTime::parse_from_rfc3339(&e.landed_at)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    m.inputs
+        .iter()
+        .filter(|(u, e)| {
+            u.starts_with("run-")
+                && except.is_none_or(|x| u.trim_start_matches("run-") != x)
+                && !e.origin.ends_with(PINNED)
+        })
+        .max_by(|a, b| landed(a.1).cmp(&landed(b.1)).then(a.0.cmp(b.0)))
+}
+
 /// Land a run's results as a new unit of the results table, keeping the
 /// newest `keep` runs (this one included).
 pub fn land(
