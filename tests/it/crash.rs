@@ -37,6 +37,17 @@ struct Setup {
     outputs_secs: f64,
 }
 
+/// Publish again from the lake as it is, computing the figures and building
+/// every pack afresh: the runs these tests kill and check are about
+/// landing and publishing, not about keeping or reusing.
+const REPUBLISH: &[&str] = &[
+    "run",
+    "--only",
+    "outputs",
+    "--rebuild-outputs",
+    "--recompute",
+];
+
 fn run(root: &Path, tmpdir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_safer"));
     cmd.args(args)
@@ -146,18 +157,7 @@ fn setup(tmp: &Path) -> Setup {
     let new_a = tmp.join("state-new-a");
     save(&root, &new_a);
     let t = Instant::now();
-    let (code, out) = run(
-        &root,
-        &tmpdir,
-        &[
-            "run",
-            "--only",
-            "outputs",
-            "--rebuild-outputs",
-            "--recompute",
-        ],
-        &[],
-    );
+    let (code, out) = run(&root, &tmpdir, REPUBLISH, &[]);
     let outputs_secs = t.elapsed().as_secs_f64();
     assert_eq!(code, Some(0), "{out}");
     let reference = results_of(&root.join("lake"), &project::run_id_of(&out).unwrap());
@@ -335,13 +335,7 @@ fn kill_9_at_any_moment_leaves_the_lake_and_the_packs_sound() {
         let (code, out) = run(
             &s.root,
             &s.tmpdir,
-            &[
-                "run",
-                "--only",
-                "outputs",
-                "--rebuild-outputs",
-                "--recompute",
-            ],
+            REPUBLISH,
             &[("SAFER_FAULT_CRASH_AT", point)],
         );
         assert_eq!(
@@ -354,17 +348,7 @@ fn kill_9_at_any_moment_leaves_the_lake_and_the_packs_sound() {
         if std::ptr::eq(state, &s.new_b) {
             assert_eq!(period, "2026-09", "{point}: this month's pack, old or new");
         }
-        check_recovery(
-            &s,
-            &[
-                "run",
-                "--only",
-                "outputs",
-                "--rebuild-outputs",
-                "--recompute",
-            ],
-            point,
-        );
+        check_recovery(&s, REPUBLISH, point);
     }
 
     // Random SIGKILLs during the ingest.
@@ -386,17 +370,7 @@ fn kill_9_at_any_moment_leaves_the_lake_and_the_packs_sound() {
         let state = if i % 2 == 0 { &s.new_a } else { &s.new_b };
         restore(&s.root, state);
         let after = Duration::from_secs_f64(rng.f64() * (s.outputs_secs * 1.1));
-        kill_after(
-            &s,
-            &[
-                "run",
-                "--only",
-                "outputs",
-                "--rebuild-outputs",
-                "--recompute",
-            ],
-            after,
-        );
+        kill_after(&s, REPUBLISH, after);
         kills += 1;
         let context = format!("outputs kill {i} after {after:?}");
         check_lake(&s, &context);
@@ -405,17 +379,7 @@ fn kill_9_at_any_moment_leaves_the_lake_and_the_packs_sound() {
             assert_eq!(period, "2026-09", "{context}");
         }
         if i % 4 == 3 || i == 23 {
-            check_recovery(
-                &s,
-                &[
-                    "run",
-                    "--only",
-                    "outputs",
-                    "--rebuild-outputs",
-                    "--recompute",
-                ],
-                &context,
-            );
+            check_recovery(&s, REPUBLISH, &context);
         }
     }
     assert!(kills >= 50, "{kills}");
@@ -526,18 +490,7 @@ fn a_full_disk_is_a_clear_error_and_nothing_is_published_or_lost() {
     // The outputs disk is full: the publish fails, says so, and the last
     // good pack stays exactly as it was.
     fill(&outputs, 16 * 1024);
-    let (code, out) = run(
-        &root,
-        &tmpdir,
-        &[
-            "run",
-            "--only",
-            "outputs",
-            "--rebuild-outputs",
-            "--recompute",
-        ],
-        &[],
-    );
+    let (code, out) = run(&root, &tmpdir, REPUBLISH, &[]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("No space left on device"), "{out}");
     assert!(
