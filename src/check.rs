@@ -268,7 +268,7 @@ async fn indicator(engine: &Engine, ind: &Indicator, lake_empty: bool, f: &mut V
             )),
             "area_code" => Some((
                 "text (a district, partnership or county code)",
-                matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View),
+                crate::schema::is_text(t),
             )),
             "numerator" | "denominator" => Some(("a number", t.is_numeric())),
             _ => None,

@@ -56,6 +56,8 @@ pub fn arrow_words(t: &datafusion::arrow::datatypes::DataType) -> &'static str {
         Boolean => "yes/no",
         Date32 | Date64 => "date",
         Timestamp(..) => "date and time",
+        // Text of few values is read as a dictionary of text.
+        Dictionary(_, values) => arrow_words(values),
         _ => "other",
     }
 }

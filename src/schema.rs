@@ -90,6 +90,14 @@ pub struct Column {
     /// chrono format for `date`/`timestamp` columns in CSV (default ISO 8601).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    /// A text column whose values repeat (a force, a crime type, an
+    /// outcome, an LSOA): queries read it as a dictionary, each distinct
+    /// value once per row group with a small number per row, so a filter
+    /// or a grouping looks at the few values instead of every row's text.
+    /// It changes how the column is read, not what it holds, so turning it
+    /// on or off never rebuilds a table (see [`same_declaration`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub few_values: bool,
 }
 
 impl Column {
@@ -101,6 +109,23 @@ impl Column {
             source: None,
             required: false,
             format: None,
+            few_values: false,
+        }
+    }
+
+    /// Mark a text column as one whose values repeat (see `few_values`).
+    pub fn few_values(mut self) -> Self {
+        self.few_values = true;
+        self
+    }
+
+    /// The Arrow type queries read this column as: the landed type, but a
+    /// dictionary for text with few values.
+    pub fn read_type(&self) -> DataType {
+        if self.few_values && self.ty == ColumnType::String {
+            read_as_dictionary()
+        } else {
+            self.ty.arrow()
         }
     }
 
@@ -138,6 +163,46 @@ pub fn lake_schema(columns: &[Column]) -> SchemaRef {
         .collect();
     fields.push(Field::new(INPUT_COLUMN, DataType::Utf8, false));
     Arc::new(Schema::new(fields))
+}
+
+/// The Arrow schema queries read a table as: [`lake_schema`] with text of
+/// few values as dictionaries. Files are written with this schema as their
+/// Arrow hint (the Parquet bytes are the same either way), so the reader
+/// hands the engine the Parquet dictionary pages as they are instead of
+/// copying every row's text out of them.
+pub fn read_schema(columns: &[Column]) -> SchemaRef {
+    let mut fields: Vec<Field> = columns
+        .iter()
+        .map(|c| Field::new(&c.name, c.read_type(), true))
+        .collect();
+    fields.push(Field::new(INPUT_COLUMN, DataType::Utf8, false));
+    Arc::new(Schema::new(fields))
+}
+
+/// The dictionary type text of few values is read as.
+pub fn read_as_dictionary() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+/// Whether an answer's column holds text, however the engine carries it
+/// (plain, a view, or a dictionary for text of few values).
+pub fn is_text(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, v) => is_text(v),
+        _ => false,
+    }
+}
+
+/// Whether two declarations describe the same rows: equal but perhaps for
+/// how text is read (`few_values`). A table whose declaration changes only
+/// that keeps its rows; any other change rebuilds it from its inputs.
+pub fn same_declaration(a: &[Column], b: &[Column]) -> bool {
+    let rows = |c: &Column| Column {
+        few_values: false,
+        ..c.clone()
+    };
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| rows(x) == rows(y))
 }
 
 /// Parse `name:type,name:type` as given to `safer import csv --columns`.
@@ -203,5 +268,42 @@ mod tests {
         assert_eq!(cols[1].ty, ColumnType::Int);
         assert!(parse_column_list("a").is_err());
         assert!(parse_column_list("a:blob").is_err());
+    }
+
+    #[test]
+    fn few_values_changes_how_text_is_read_not_what_is_declared() {
+        let plain = vec![
+            Column::new("force", ColumnType::String),
+            Column::new("n", ColumnType::Int),
+        ];
+        let few = vec![
+            Column::new("force", ColumnType::String).few_values(),
+            // Only text becomes a dictionary.
+            Column::new("n", ColumnType::Int).few_values(),
+        ];
+        assert!(same_declaration(&plain, &few));
+        let retyped = vec![
+            Column::new("force", ColumnType::Int),
+            Column::new("n", ColumnType::Int),
+        ];
+        assert!(!same_declaration(&plain, &retyped));
+        assert!(!same_declaration(&plain, &plain[..1]));
+
+        let read = read_schema(&few);
+        assert_eq!(read.field(0).data_type(), &read_as_dictionary());
+        assert_eq!(read.field(1).data_type(), &DataType::Int64);
+        assert_eq!(read.field(2).name(), INPUT_COLUMN);
+        // What lands (and what Delta records) is plain text.
+        assert_eq!(lake_schema(&few).field(0).data_type(), &DataType::Utf8);
+        assert!(is_text(&read_as_dictionary()));
+        assert!(!is_text(&DataType::Int64));
+
+        // Declared in safer.toml and kept in the table's properties; absent
+        // when off, so older declarations read the same.
+        let c: Column =
+            serde_json::from_str(r#"{"name":"force","type":"string","few_values":true}"#).unwrap();
+        assert!(c.few_values);
+        let off = serde_json::to_string(&Column::new("force", ColumnType::String)).unwrap();
+        assert!(!off.contains("few_values"), "{off}");
     }
 }

@@ -265,7 +265,7 @@ fn build_batch(
     }
     let fields: Vec<Field> = columns
         .iter()
-        .map(|c| Field::new(&c.name, c.ty.arrow(), true))
+        .map(|c| Field::new(&c.name, c.read_type(), true))
         .collect();
     let schema = Arc::new(Schema::new(fields));
     let mut arrays: Vec<ArrayRef> = Vec::new();
@@ -291,7 +291,7 @@ fn build_batch(
             Arc::new(b) as ArrayRef
         } else {
             let text: ArrayRef = Arc::new(datafusion::arrow::array::StringArray::from(values));
-            datafusion::arrow::compute::cast(&text, &c.ty.arrow())
+            datafusion::arrow::compute::cast(&text, &c.read_type())
                 .map_err(|e| fail(block.line, format!("`{}`: {e}", c.name)))?
         };
         arrays.push(a);
@@ -393,7 +393,7 @@ async fn run_inner(
         line,
         message,
     };
-    let ctx = SessionContext::new();
+    let ctx = crate::engine::grouping::session();
     crate::engine::guard::install(&ctx);
     // The shared views, planned over empty tables of every declared table,
     // so their columns are known too.
@@ -404,7 +404,7 @@ async fn run_inner(
         for (name, cols) in declared {
             let fields: Vec<Field> = cols
                 .iter()
-                .map(|c| Field::new(&c.name, c.ty.arrow(), true))
+                .map(|c| Field::new(&c.name, c.read_type(), true))
                 .collect();
             let t = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])
                 .map_err(|e| fail(None, e.to_string()))?;

@@ -69,6 +69,7 @@ pub async fn remote(
         .with_default_features()
         .with_config(config)
         .with_runtime_env(runtime)
+        .with_analyzer_rules(super::grouping::analyzer_rules())
         .build();
     SessionContext::remote_with_state(&format!("df://{address}"), state)
         .await

@@ -194,15 +194,21 @@ fn int_min(v: &ColumnarValue) -> Option<i64> {
 }
 
 fn text_max_len(v: &ColumnarValue) -> i64 {
-    let len = |a: &dyn Array| -> i64 {
+    fn len(a: &dyn Array) -> i64 {
         match a.data_type() {
             DataType::Utf8 => a.as_string::<i32>().iter().flatten().map(str::len).max(),
             DataType::LargeUtf8 => a.as_string::<i64>().iter().flatten().map(str::len).max(),
             DataType::Utf8View => a.as_string_view().iter().flatten().map(str::len).max(),
+            // Text of few values is read as a dictionary: its longest value
+            // is the longest of the distinct values (an upper bound, as a
+            // value may be unused).
+            DataType::Dictionary(..) => a
+                .as_any_dictionary_opt()
+                .map(|d| len(d.values().as_ref()) as usize),
             _ => None,
         }
         .unwrap_or(0) as i64
-    };
+    }
     match v {
         ColumnarValue::Scalar(s) => s.to_array().map(|a| len(a.as_ref())).unwrap_or(0),
         ColumnarValue::Array(a) => len(a.as_ref()),

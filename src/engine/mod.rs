@@ -30,6 +30,7 @@ use crate::lake::{Lake, Manifest};
 use crate::schema::INPUT_COLUMN;
 
 pub mod cluster;
+pub mod grouping;
 pub mod guard;
 pub mod worker;
 
@@ -385,9 +386,14 @@ impl Engine {
             .skip_partial_aggregation_probe_ratio_threshold = 0.1;
         let mut limits = limits;
         let ctx = match &limits.engine {
-            crate::config::QueryEngine::InProcess => {
-                SessionContext::new_with_config_rt(config, runtime)
-            }
+            crate::config::QueryEngine::InProcess => SessionContext::new_with_state(
+                datafusion::execution::SessionStateBuilder::new()
+                    .with_config(config)
+                    .with_runtime_env(runtime)
+                    .with_default_features()
+                    .with_analyzer_rules(grouping::analyzer_rules())
+                    .build(),
+            ),
             crate::config::QueryEngine::Ballista { host, port } => {
                 // The executors run the plans, under their own memory
                 // limit; this process only plans and collects the answer.
@@ -639,15 +645,24 @@ impl Engine {
     }
 }
 
-/// `schema` with string views as plain strings: what the engine's answers
-/// carry. The lake is read as plain strings, but some functions return
-/// views, and everything after the engine reads answers as plain strings.
+/// `schema` with string views and dictionaries as plain strings: what the
+/// engine's answers carry. Text of few values is read as a dictionary and
+/// some functions return views, but everything after the engine (results,
+/// workbooks, packs, tests) reads answers as plain strings.
 fn plain_strings(schema: &SchemaRef) -> SchemaRef {
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let plain = |t: &DataType| match t {
+        DataType::Utf8View => Some(DataType::Utf8),
+        DataType::Dictionary(_, v) => Some(match v.as_ref() {
+            DataType::Utf8View | DataType::Utf8 => DataType::Utf8,
+            other => other.clone(),
+        }),
+        _ => None,
+    };
     if !schema
         .fields()
         .iter()
-        .any(|f| matches!(f.data_type(), DataType::Utf8View))
+        .any(|f| plain(f.data_type()).is_some())
     {
         return schema.clone();
     }
@@ -655,9 +670,9 @@ fn plain_strings(schema: &SchemaRef) -> SchemaRef {
         schema
             .fields()
             .iter()
-            .map(|f| match f.data_type() {
-                DataType::Utf8View => f.as_ref().clone().with_data_type(DataType::Utf8),
-                _ => f.as_ref().clone(),
+            .map(|f| match plain(f.data_type()) {
+                Some(t) => f.as_ref().clone().with_data_type(t),
+                None => f.as_ref().clone(),
             })
             .collect::<Vec<Field>>(),
         schema.metadata().clone(),
@@ -854,8 +869,10 @@ async fn table_for(
     // peer benchmark, but a TopK or sort over them accounts the whole
     // buffers each view points into, and a national GROUP BY that fits the
     // default 1 GiB with plain strings was stopped for memory with views
-    // (docs/performance.md).
-    let schema = crate::schema::lake_schema(&m.columns);
+    // (docs/performance.md). Text declared with few values is read as a
+    // dictionary, as its files' Arrow hint says (`schema::read_schema`);
+    // a file landed before the hint existed is cast to it as it is read.
+    let schema = crate::schema::read_schema(&m.columns);
     let dir = lake.dataset_dir(&m.dataset);
     if remote && m.files.is_empty() {
         return cluster::empty_table(ctx, &schema);

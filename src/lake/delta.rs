@@ -42,6 +42,11 @@ pub const PROP_WATERMARK: &str = "safer.watermark";
 pub const PROP_UPDATED_AT: &str = "safer.updatedAt";
 /// Table property holding the key an incremental source merges on (JSON list).
 pub const PROP_KEY: &str = "safer.key";
+/// Table property naming the text columns read as dictionaries (JSON list).
+/// Kept apart from `safer.columns` so that a safer from before it existed,
+/// which refuses a column description it does not know, still reads the
+/// table after a rollback (as plain text).
+pub const PROP_FEW_VALUES: &str = "safer.fewValues";
 
 /// Folder of the transaction log inside a table.
 pub const LOG_DIR: &str = "_delta_log";

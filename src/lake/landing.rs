@@ -22,8 +22,9 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::SchemaRef;
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
+use parquet::arrow::{ArrowWriter, add_encoded_arrow_schema_to_metadata};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
@@ -33,7 +34,7 @@ use super::{
     Error, FileEntry, InputEntry, Lake, Manifest, QUARANTINE_DATASET, now_rfc3339, sync_dir,
     unique_suffix,
 };
-use crate::schema::{Column, INPUT_COLUMN, lake_schema};
+use crate::schema::{Column, INPUT_COLUMN, lake_schema, read_schema, same_declaration};
 
 /// Rows per Parquet row group: large enough for good compression and few
 /// footers, small enough that a writer's buffer stays bounded (~tens of MB).
@@ -78,6 +79,10 @@ pub struct Landing {
     old: Manifest,
     replaced: HashSet<String>,
     full_refresh: bool,
+    /// The declaration changes only which text is read as a dictionary:
+    /// every old file is rewritten once with the new hint, from the file
+    /// (no input is read again), so the table is read one way throughout.
+    rehint: bool,
     writers: BTreeMap<String, PartitionWriter>,
     inputs: BTreeMap<String, InputEntry>,
     quarantine: Vec<QuarantineRow>,
@@ -98,11 +103,19 @@ impl Landing {
     pub fn begin(lake: &Lake, dataset: &str, columns: Vec<Column>) -> Result<Landing, Error> {
         let dir = lake.dataset_dir(dataset);
         let old = lake.latest(dataset)?;
-        let full_refresh = matches!(&old, Some(m) if m.columns != columns);
+        let full_refresh = matches!(&old, Some(m) if !same_declaration(&m.columns, &columns));
         if full_refresh {
             tracing::warn!(
                 dataset,
                 "Declared columns changed; rebuilding the dataset from its inputs."
+            );
+        }
+        let rehint =
+            !full_refresh && matches!(&old, Some(m) if m.columns != columns && !m.files.is_empty());
+        if rehint {
+            tracing::info!(
+                dataset,
+                "Text of few values is read differently now; rewriting the table's files once (no input is read again)."
             );
         }
         let old = old.unwrap_or_else(|| Manifest {
@@ -138,6 +151,7 @@ impl Landing {
             old,
             replaced: HashSet::new(),
             full_refresh,
+            rehint,
             writers: BTreeMap::new(),
             inputs: BTreeMap::new(),
             quarantine: Vec::new(),
@@ -214,7 +228,7 @@ impl Landing {
             lake: self.lake.clone(),
             dataset: self.dataset.clone(),
             dir: self.dir.clone(),
-            schema: self.schema.clone(),
+            columns: self.columns.clone(),
             // A merge copies old rows at commit, once every new key is known.
             old_files: if self.full_refresh || self.merge.is_some() {
                 BTreeMap::new()
@@ -267,6 +281,9 @@ impl Landing {
         // Partitions that held replaced units but received no new rows still
         // need rewriting without those units.
         let mut affected: BTreeSet<String> = BTreeSet::new();
+        if self.rehint {
+            affected.extend(self.old.files.keys().cloned());
+        }
         for unit in &self.replaced {
             if let Some(i) = self.old.inputs.get(unit) {
                 affected.extend(i.partitions.iter().cloned());
@@ -283,7 +300,7 @@ impl Landing {
                     if !self.writers.contains_key(p)
                         && (affected.contains(p) || merge.touches(&path)?)
                     {
-                        let w = PartitionWriter::create(&self.dir, p, self.schema.clone())?;
+                        let w = PartitionWriter::create(&self.dir, p, &self.columns)?;
                         self.writers.insert(p.clone(), w);
                     }
                     if let Some(w) = self.writers.get_mut(p) {
@@ -480,7 +497,9 @@ impl Landing {
                         .is_some_and(|c| c.has_tests(&self.dataset));
                     let refusal = if attempts >= 8 {
                         Some("other writers kept committing first (8 attempts)")
-                    } else if self.full_refresh || latest.columns != manifest.columns {
+                    } else if self.full_refresh
+                        || !same_declaration(&latest.columns, &manifest.columns)
+                    {
                         Some("this landing rebuilds the whole table")
                     } else if !self.key.is_empty() {
                         Some(
@@ -657,20 +676,18 @@ pub(super) fn compact(
     crowded: Vec<(String, Vec<LogFile>)>,
 ) -> Result<Vec<String>, Error> {
     let dir = lake.dataset_dir(table);
-    let columns: Vec<Column> = snapshot
-        .property(delta::PROP_COLUMNS)
-        .and_then(|c| serde_json::from_str(c).ok())
+    let columns: Vec<Column> = super::manifest::snapshot_columns(snapshot)
+        .and_then(Result::ok)
         .ok_or_else(|| Error::Manifest {
             path: dir.clone(),
             message: "table property safer.columns is missing or unreadable".into(),
         })?;
-    let schema = lake_schema(&columns);
     let mut adds = Vec::new();
     let mut removes = Vec::new();
     let mut written = Vec::new();
     let mut done = Vec::new();
     for (partition, files) in crowded {
-        let mut w = PartitionWriter::create(&dir, &partition, schema.clone())?;
+        let mut w = PartitionWriter::create(&dir, &partition, &columns)?;
         for f in &files {
             w.copy_from(&lake.local_file(table, &f.path)?, &HashSet::new(), None)?;
         }
@@ -690,7 +707,7 @@ pub(super) fn compact(
         lake,
         table,
         Some(snapshot.version),
-        &schema,
+        &lake_schema(&columns),
         Vec::new(),
         &adds,
         &removes,
@@ -786,7 +803,7 @@ pub struct PartitionOpener {
     lake: Lake,
     dataset: String,
     dir: PathBuf,
-    schema: SchemaRef,
+    columns: Vec<Column>,
     old_files: BTreeMap<String, FileEntry>,
     replaced: HashSet<String>,
 }
@@ -794,7 +811,7 @@ pub struct PartitionOpener {
 impl PartitionOpener {
     /// A writer for `partition`, pre-filled with the old rows that stay.
     pub fn open(&self, partition: &str) -> Result<PartitionWriter, Error> {
-        let mut w = PartitionWriter::create(&self.dir, partition, self.schema.clone())?;
+        let mut w = PartitionWriter::create(&self.dir, partition, &self.columns)?;
         if let Some(old) = self.old_files.get(partition) {
             let path = self.lake.local_file(&self.dataset, &old.path)?;
             w.copy_from(&path, &self.replaced, None)?;
@@ -823,7 +840,7 @@ impl std::fmt::Debug for PartitionWriter {
 }
 
 impl PartitionWriter {
-    fn create(dataset_dir: &Path, partition: &str, schema: SchemaRef) -> Result<Self, Error> {
+    fn create(dataset_dir: &Path, partition: &str, columns: &[Column]) -> Result<Self, Error> {
         let dir = dataset_dir.join(partition);
         std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
             path: dir.clone(),
@@ -834,14 +851,24 @@ impl PartitionWriter {
             path: tmp.clone(),
             source,
         })?;
-        let props = WriterProperties::builder()
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(
                 ZstdLevel::try_new(1).map_err(|e| Error::Internal(format!("zstd level: {e}")))?,
             ))
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .build();
-        let writer =
-            ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| Error::Parquet {
+        // Batches arrive as plain text and are written as such; the Arrow
+        // schema the file carries for its readers is the read schema, which
+        // asks for text of few values as dictionaries. Both describe the
+        // same Parquet column (a dictionary-encoded UTF-8 byte array), so
+        // the hint costs nothing here and saves copying every row's text
+        // on every query. Readers that do not want it skip it (`copy_from`).
+        add_encoded_arrow_schema_to_metadata(&read_schema(columns), &mut props);
+        let options = ArrowWriterOptions::new()
+            .with_properties(props)
+            .with_skip_arrow_metadata(true);
+        let writer = ArrowWriter::try_new_with_options(file, lake_schema(columns), options)
+            .map_err(|e| Error::Parquet {
                 path: tmp.clone(),
                 message: e.to_string(),
             })?;
@@ -898,7 +925,10 @@ impl PartitionWriter {
             path: old.to_path_buf(),
             source,
         })?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        // Plain text, whatever the file's hint says: the rows go straight
+        // back into a writer that takes plain text (see `create`).
+        let plain = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+        let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(file, plain)
             .map_err(|e| perr(&e))?
             .with_batch_size(64 * 1024)
             .build()

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Error;
 use super::delta::{
-    self, At, PROP_COLUMNS, PROP_INPUTS, PROP_KEY, PROP_UPDATED_AT, PROP_WATERMARK,
+    self, At, PROP_COLUMNS, PROP_FEW_VALUES, PROP_INPUTS, PROP_KEY, PROP_UPDATED_AT, PROP_WATERMARK,
 };
 use crate::schema::Column;
 
@@ -147,8 +147,9 @@ impl Manifest {
                 .map(|v| serde_json::from_str(v).map_err(|e| bad(key, &e)))
                 .transpose()
         };
-        let columns: Vec<Column> = match json(PROP_COLUMNS)? {
-            Some(v) => serde_json::from_value(v).map_err(|e| bad(PROP_COLUMNS, &e))?,
+        let columns = match snapshot_columns(s) {
+            Some(Ok(c)) => c,
+            Some(Err((key, e))) => return Err(bad(key, &e)),
             None => {
                 return Err(bad(
                     PROP_COLUMNS,
@@ -200,10 +201,31 @@ impl Manifest {
         let enc = |v: serde_json::Result<String>| {
             v.map_err(|e| Error::Internal(format!("encoding table properties: {e}")))
         };
+        // `few_values` goes in a property of its own (see PROP_FEW_VALUES).
+        let declared: Vec<Column> = self
+            .columns
+            .iter()
+            .map(|c| Column {
+                few_values: false,
+                ..c.clone()
+            })
+            .collect();
+        let few: Vec<&str> = self
+            .columns
+            .iter()
+            .filter(|c| c.few_values)
+            .map(|c| c.name.as_str())
+            .collect();
         Ok(vec![
             (
                 PROP_COLUMNS.to_string(),
-                Some(enc(serde_json::to_string(&self.columns))?),
+                Some(enc(serde_json::to_string(&declared))?),
+            ),
+            (
+                PROP_FEW_VALUES.to_string(),
+                (!few.is_empty())
+                    .then(|| enc(serde_json::to_string(&few)))
+                    .transpose()?,
             ),
             (
                 PROP_INPUTS.to_string(),
@@ -253,4 +275,27 @@ pub(super) fn partition_of(path: &str) -> String {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// The declared columns a snapshot records: `safer.columns`, with the text
+/// columns named in `safer.fewValues` marked as such. `None` when the table
+/// has no `safer.columns` (not written by safer); the error names the
+/// property that did not parse.
+pub fn snapshot_columns(
+    s: &delta::Snapshot,
+) -> Option<Result<Vec<Column>, (&'static str, String)>> {
+    let parse = || -> Result<Vec<Column>, (&'static str, String)> {
+        let text = s.property(PROP_COLUMNS).unwrap_or_default();
+        let mut columns: Vec<Column> =
+            serde_json::from_str(text).map_err(|e| (PROP_COLUMNS, e.to_string()))?;
+        if let Some(few) = s.property(PROP_FEW_VALUES) {
+            let few: Vec<String> =
+                serde_json::from_str(few).map_err(|e| (PROP_FEW_VALUES, e.to_string()))?;
+            for c in &mut columns {
+                c.few_values = few.contains(&c.name);
+            }
+        }
+        Ok(columns)
+    };
+    s.property(PROP_COLUMNS).map(|_| parse())
 }

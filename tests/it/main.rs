@@ -14,6 +14,7 @@ mod crash;
 mod delta;
 mod evaluation;
 mod explore;
+mod few_values;
 mod hostile;
 mod lake;
 mod ledger;
