@@ -110,8 +110,9 @@ impl Landing {
                 "Declared columns changed; rebuilding the dataset from its inputs."
             );
         }
-        let rehint =
-            !full_refresh && matches!(&old, Some(m) if m.columns != columns && !m.files.is_empty());
+        let rehint = !full_refresh
+            && matches!(&old, Some(m) if read_schema(&m.columns) != read_schema(&columns)
+                && !m.files.is_empty());
         if rehint {
             tracing::info!(
                 dataset,
