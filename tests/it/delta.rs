@@ -11,7 +11,7 @@ use std::process::Command;
 use safer::lake::{Lake, Pin};
 use safer::sources::land_police_uk;
 
-use crate::common::{fixture, scalar};
+use crate::common::{fixture, input_entry, scalar};
 use crate::police_uk::copy_dir;
 
 fn python_has_deltalake() -> bool {
@@ -184,23 +184,6 @@ fn batch(
     datafusion::arrow::array::RecordBatch::try_new(landing.schema(), cols).unwrap()
 }
 
-fn entry(partition: &str, rows: u64) -> safer::lake::InputEntry {
-    safer::lake::InputEntry {
-        origin: "test".into(),
-        fingerprint: format!("fp-{partition}-{rows}"),
-        partitions: vec![partition.into()],
-        rows_read: rows,
-        rows_landed: rows,
-        rows_quarantined: 0,
-        rows_superseded: 0,
-        table_versions: Default::default(),
-        min_month: None,
-        max_month: None,
-        landed_at: "2026-12-06T00:00:00Z".into(),
-        stat: None,
-    }
-}
-
 /// Two writers start from the same version. Optimistic commits: when they
 /// wrote different partitions the later one is rebased and both land; when
 /// they rewrote the same partition the later one is refused whole, its
@@ -217,17 +200,17 @@ async fn concurrent_writers_rebase_or_refuse_and_lose_nothing() {
     first
         .write("year=2024", &batch(&first, "u0", &[1, 2, 3]))
         .unwrap();
-    first.record_input("u0", entry("year=2024", 3));
+    first.record_input("u0", input_entry("year=2024", 3));
     first.commit().unwrap();
 
     // Different partitions: both land.
     let mut a = Landing::begin(&lake, "t", cols.clone()).unwrap();
     let mut b = Landing::begin(&lake, "t", cols.clone()).unwrap();
     a.write("year=2025", &batch(&a, "ua", &[10, 20])).unwrap();
-    a.record_input("ua", entry("year=2025", 2));
+    a.record_input("ua", input_entry("year=2025", 2));
     b.write("year=2026", &batch(&b, "ub", &[100, 200, 300]))
         .unwrap();
-    b.record_input("ub", entry("year=2026", 3));
+    b.record_input("ub", input_entry("year=2026", 3));
     b.commit().unwrap();
     let summary = a.commit().unwrap();
     assert_eq!(summary.total_rows, 8);
@@ -248,9 +231,9 @@ async fn concurrent_writers_rebase_or_refuse_and_lose_nothing() {
     let mut c = Landing::begin(&lake, "t", cols.clone()).unwrap();
     let mut d = Landing::begin(&lake, "t", cols.clone()).unwrap();
     c.write("year=2024", &batch(&c, "uc", &[1000])).unwrap();
-    c.record_input("uc", entry("year=2024", 1));
+    c.record_input("uc", input_entry("year=2024", 1));
     d.write("year=2024", &batch(&d, "ud", &[5000])).unwrap();
-    d.record_input("ud", entry("year=2024", 1));
+    d.record_input("ud", input_entry("year=2024", 1));
     d.commit().unwrap();
     let e = c.commit().unwrap_err();
     assert!(matches!(e, safer::lake::Error::Conflict { .. }), "{e}");
@@ -330,7 +313,7 @@ async fn a_long_history_is_checkpointed_and_stays_readable() {
         let unit = format!("u{i:03}");
         let mut l = Landing::begin(&lake, "t", cols.clone()).unwrap();
         l.write("year=2024", &batch(&l, &unit, &[i])).unwrap();
-        l.record_input(&unit, entry("year=2024", 1));
+        l.record_input(&unit, input_entry("year=2024", 1));
         l.commit().unwrap();
     }
     let log = tmp.path().join("lake/t/_delta_log");

@@ -16,7 +16,7 @@ use safer::lake::{Lake, Landing};
 use safer::schema::{Column, ColumnType};
 use safer::sources::{land_police_uk, police_uk};
 
-use crate::common::{fixture, rows, scalar};
+use crate::common::{fixture, input_entry, rows, scalar};
 
 /// The Arrow type a landed file asks its readers to read `column` as.
 fn hinted_type(file: &Path, column: &str) -> DataType {
@@ -175,23 +175,6 @@ fn batch(landing: &Landing, unit: &str, area: &[&str], n: &[i64]) -> RecordBatch
     RecordBatch::try_new(landing.schema(), cols).unwrap()
 }
 
-fn entry(partition: &str, rows: u64) -> safer::lake::InputEntry {
-    safer::lake::InputEntry {
-        origin: "test".into(),
-        fingerprint: format!("fp-{partition}-{rows}"),
-        partitions: vec![partition.into()],
-        rows_read: rows,
-        rows_landed: rows,
-        rows_quarantined: 0,
-        rows_superseded: 0,
-        table_versions: Default::default(),
-        min_month: None,
-        max_month: None,
-        landed_at: "2026-12-06T00:00:00Z".into(),
-        stat: None,
-    }
-}
-
 /// A lake landed before `few_values` existed: marking a column so is not a
 /// new declaration. The table is not rebuilt from its inputs; its files are
 /// rewritten once, from the files, with the new hint, so every file is read
@@ -217,7 +200,7 @@ async fn marking_text_as_few_values_keeps_the_rows_already_landed() {
             &batch(&first, "u0", &["A", "B", "A"], &[1, 2, 3]),
         )
         .unwrap();
-    first.record_input("u0", entry("year=2024", 3));
+    first.record_input("u0", input_entry("year=2024", 3));
     first.commit().unwrap();
     let old_file = lake.manifest("t").unwrap().unwrap().files["year=2024"]
         .path
@@ -230,7 +213,7 @@ async fn marking_text_as_few_values_keeps_the_rows_already_landed() {
     second
         .write("year=2025", &batch(&second, "u1", &["B", "C"], &[10, 20]))
         .unwrap();
-    second.record_input("u1", entry("year=2025", 2));
+    second.record_input("u1", input_entry("year=2025", 2));
     let summary = second.commit().unwrap();
     assert_eq!(summary.total_rows, 5, "the 2024 rows were kept");
     assert_eq!(summary.partitions_written, ["year=2024", "year=2025"]);
@@ -260,11 +243,7 @@ async fn marking_text_as_few_values_keeps_the_rows_already_landed() {
     assert_eq!(config["safer.fewValues"].as_str(), Some(r#"["area"]"#));
 
     // A: 1 + 3; B: 2 + 10; C: 20.
-    let got = rows(
-        &lake,
-        "SELECT area, sum(n) FROM t GROUP BY area ORDER BY area",
-    )
-    .await;
+    let got = sums_by_area(&lake).await;
     assert_eq!(
         got,
         [["A", "4"], ["B", "12"], ["C", "20"]].map(|r| r.map(String::from).to_vec())
@@ -280,7 +259,7 @@ async fn marking_text_as_few_values_keeps_the_rows_already_landed() {
     third
         .write("year=2026", &batch(&third, "u2", &["D"], &[100]))
         .unwrap();
-    third.record_input("u2", entry("year=2026", 1));
+    third.record_input("u2", input_entry("year=2026", 1));
     assert_eq!(third.commit().unwrap().partitions_written.len(), 3);
     let m = lake.manifest("t").unwrap().unwrap();
     for p in ["year=2024", "year=2025", "year=2026"] {
@@ -295,18 +274,23 @@ async fn marking_text_as_few_values_keeps_the_rows_already_landed() {
     fourth
         .write("year=2026", &batch(&fourth, "u3", &["D"], &[1000]))
         .unwrap();
-    fourth.record_input("u3", entry("year=2026", 1));
+    fourth.record_input("u3", input_entry("year=2026", 1));
     assert_eq!(fourth.commit().unwrap().partitions_written, ["year=2026"]);
     // A 4, B 12, C 20, D 100 + 1000.
-    let got = rows(
-        &lake,
-        "SELECT area, sum(n) FROM t GROUP BY area ORDER BY area",
-    )
-    .await;
+    let got = sums_by_area(&lake).await;
     assert_eq!(
         got,
         [["A", "4"], ["B", "12"], ["C", "20"], ["D", "1100"]].map(|r| r.map(String::from).to_vec())
     );
+}
+
+/// `area` and the sum of `n`, in the order of `area`.
+async fn sums_by_area(lake: &Lake) -> Vec<Vec<String>> {
+    rows(
+        lake,
+        "SELECT area, sum(n) FROM t GROUP BY area ORDER BY area",
+    )
+    .await
 }
 
 /// The column description of a safer from before `few_values` (the same
