@@ -32,6 +32,7 @@ use crate::schema::INPUT_COLUMN;
 pub mod cluster;
 pub mod grouping;
 pub mod guard;
+pub mod shared;
 pub mod worker;
 
 /// Whether queries go to a cluster rather than run here.
@@ -608,8 +609,29 @@ impl Engine {
         let schema: SchemaRef = plain_strings(&Arc::new(df.schema().as_arrow().clone()));
         let max_bytes = self.limits.memory_bytes;
         let out_schema = schema.clone();
+        let share = !ctx_is_remote(&self.limits);
         let run = async move {
-            let mut stream = df.execute_stream().await.map_err(Error::from_df)?;
+            // A summary the query reads twice (this year against last) is
+            // worked out once, inside the time limit (`shared`); each held
+            // answer may take an eighth of the memory limit. Sharing looks
+            // at the optimised plan, so two copies that differ (a filter
+            // pushed into one) are each worked out as written.
+            let mut stream = if share {
+                let (state, plan) = df.into_parts();
+                let plan = state.optimize(&plan).map_err(Error::from_df)?;
+                let plan = shared::work_out_once(&state, plan, max_bytes / 8)
+                    .await
+                    .map_err(Error::from_df)?;
+                let physical = state
+                    .query_planner()
+                    .create_physical_plan(&plan, &state)
+                    .await
+                    .map_err(Error::from_df)?;
+                datafusion::physical_plan::execute_stream(physical, state.task_ctx())
+                    .map_err(Error::from_df)?
+            } else {
+                df.execute_stream().await.map_err(Error::from_df)?
+            };
             let mut out = Vec::new();
             let (mut rows, mut bytes) = (0usize, 0usize);
             while let Some(b) = stream.next().await {
