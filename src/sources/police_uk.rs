@@ -272,6 +272,13 @@ fn has_control(s: &str) -> bool {
     suspect && s.chars().any(|c| c.is_control() && c != '\t')
 }
 
+/// True if every byte of `s` is a hexadecimal digit. Every byte is looked
+/// at (no early exit), so the compiler checks them many at a time: this
+/// runs for nearly every row.
+fn all_hex(s: &str) -> bool {
+    s.bytes().fold(true, |ok, b| ok & b.is_ascii_hexdigit())
+}
+
 /// Check one record against the contract; `Err` is the quarantine reason.
 fn validate<'a>(
     rec: &'a csv::ByteRecord,
@@ -298,9 +305,7 @@ fn validate<'a>(
         return Err(format!("`{}` contains {what}", HEADER[i]));
     }
     let crime_id = fields[0].trim();
-    if !crime_id.is_empty()
-        && (crime_id.len() != 64 || !crime_id.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
+    if !crime_id.is_empty() && (crime_id.len() != 64 || !all_hex(crime_id)) {
         return Err(format!(
             "`Crime ID` `{crime_id}` is not 64 hexadecimal characters"
         ));
@@ -607,6 +612,12 @@ mod tests {
             validate(&old, None).unwrap().crime_type,
             "Violence and sexual offences"
         );
+        let bad_id = rec(&format!(
+            "{}g,2024-01,L,L,,,No Location,,,Drugs,,",
+            "a".repeat(63)
+        ));
+        assert!(validate(&bad_id, m).unwrap_err().contains("hexadecimal"));
+        assert!(all_hex("0123456789abcdefABCDEF") && !all_hex("0123x") && !all_hex("é"));
         let short = rec(",2024-01,L");
         assert!(validate(&short, m).unwrap_err().contains("found 3"));
     }
