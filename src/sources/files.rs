@@ -140,21 +140,11 @@ pub enum Next {
 /// file), each with its 1-based line, splitting a record a stray quote ran
 /// over several lines back into its lines. Shared by the published-format
 /// and declared-CSV readers so both report a typo the same way.
-///
-/// Most lines of a published file hold no quote: those are split on their
-/// commas here, which is what the CSV reader would make of them, at a
-/// fraction of its cost (its byte-at-a-time state machine was an eighth
-/// of the national ingest's CPU time). A line with a quote or a carriage
-/// return before its end goes to the CSV reader.
 pub struct Records<'a> {
     body: &'a [u8],
-    rdr: csv::Reader<std::io::Cursor<&'a [u8]>>,
+    rdr: csv::Reader<&'a [u8]>,
     lines: LineCounter<'a>,
     pending: std::collections::VecDeque<(u64, csv::ByteRecord)>,
-    /// The next byte to read.
-    at: usize,
-    /// Where the CSV reader stands, if it is in step with `at`.
-    reader_at: Option<usize>,
 }
 
 impl<'a> Records<'a> {
@@ -165,14 +155,9 @@ impl<'a> Records<'a> {
             rdr: csv::ReaderBuilder::new()
                 .has_headers(false)
                 .flexible(true)
-                // Small: the reader is moved to each quoted line after
-                // plain ones, and each move refills its buffer.
-                .buffer_capacity(1024)
-                .from_reader(std::io::Cursor::new(body)),
+                .from_reader(body),
             lines: LineCounter::new(body),
             pending: std::collections::VecDeque::new(),
-            at: 0,
-            reader_at: Some(0),
         }
     }
 
@@ -188,26 +173,7 @@ impl<'a> Records<'a> {
             *rec = r;
             return Next::Record(line);
         }
-        if let Some(line) = self.next_plain_line(rec) {
-            return line;
-        }
-        if self.reader_at != Some(self.at) {
-            let mut p = csv::Position::new();
-            p.set_byte(self.at as u64);
-            if let Err(e) = self
-                .rdr
-                .seek_raw(std::io::SeekFrom::Start(self.at as u64), p)
-            {
-                return Next::Unreadable {
-                    line: self.lines.line_at(self.at as u64),
-                    message: format!("unreadable CSV: {e}"),
-                };
-            }
-        }
-        let read = self.rdr.read_byte_record(rec);
-        self.at = (self.rdr.position().byte() as usize).min(self.body.len());
-        self.reader_at = Some(self.at);
-        match read {
+        match self.rdr.read_byte_record(rec) {
             Ok(false) => Next::End,
             Ok(true) => {
                 let start = rec.position().map(|p| p.byte()).unwrap_or(0);
@@ -238,42 +204,6 @@ impl<'a> Records<'a> {
                     .unwrap_or(0),
                 message: format!("unreadable CSV: {e}"),
             },
-        }
-    }
-}
-
-impl Records<'_> {
-    /// The next line split on its commas, if it holds no quote and no
-    /// carriage return before its end (the CSV reader would read it the
-    /// same way); blank lines are skipped, as the CSV reader skips them.
-    /// `None` leaves the line to the CSV reader.
-    fn next_plain_line(&mut self, rec: &mut csv::ByteRecord) -> Option<Next> {
-        loop {
-            let rest = self.body.get(self.at..)?;
-            if rest.is_empty() {
-                return Some(Next::End);
-            }
-            let (line, next) = match memchr::memchr(b'\n', rest) {
-                Some(i) => (&rest[..i], self.at + i + 1),
-                None => (rest, self.body.len()),
-            };
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if memchr::memchr2(b'"', b'\r', line).is_some() {
-                return None;
-            }
-            let start = self.at;
-            self.at = next;
-            if line.is_empty() {
-                continue;
-            }
-            rec.clear();
-            for field in line.split(|b| *b == b',') {
-                rec.push_field(field);
-            }
-            let mut p = csv::Position::new();
-            p.set_byte(start as u64);
-            rec.set_position(Some(p));
-            return Some(Next::Record(self.lines.line_at(start as u64)));
         }
     }
 }
@@ -832,93 +762,5 @@ mod tests {
             // header, a, the two-line quoted field, b
             assert_eq!(lines, [1, 2, 3, 5], "{}", String::from_utf8_lossy(data));
         }
-    }
-
-    /// Every record and its line, as the CSV reader alone reads `body`.
-    fn by_the_csv_reader(body: &[u8]) -> Vec<(u64, Vec<Vec<u8>>)> {
-        let mut r = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(body);
-        let mut lc = LineCounter::new(body);
-        let mut rec = csv::ByteRecord::new();
-        let mut out = Vec::new();
-        while r.read_byte_record(&mut rec).unwrap() {
-            let line = lc.line_at(rec.position().unwrap().byte());
-            out.push((line, rec.iter().map(<[u8]>::to_vec).collect()));
-        }
-        out
-    }
-
-    fn by_records(body: &[u8]) -> Vec<(u64, Vec<Vec<u8>>)> {
-        let mut records = Records::new(body);
-        let mut rec = csv::ByteRecord::new();
-        let mut out = Vec::new();
-        loop {
-            match records.next(&mut rec, |_| false) {
-                Next::Record(line) => {
-                    out.push((line, rec.iter().map(<[u8]>::to_vec).collect()));
-                }
-                Next::End => return out,
-                Next::StrayQuote { .. } | Next::Unreadable { .. } => {
-                    panic!("{}", String::from_utf8_lossy(body))
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn plain_lines_split_here_read_as_the_csv_reader_reads_them() {
-        for body in [
-            &b"h1,h2\r\na,b\r\nc,d\r\n"[..],
-            b"h1,h2\na,b\nc,d",
-            b"h\r\n\"q, with comma\",x\r\nplain,y\r\n\"a\"\"b\",z\r\nlast,w\r\n",
-            b"h\n\"x\ny\",1\nb,2\n\"c\",3\n\"d\",4\ne,5\n",
-            b"only\r",
-            b"",
-            b"\n\n",
-            b"tail,\"open\"\n,\n",
-        ] {
-            assert_eq!(
-                by_records(body),
-                by_the_csv_reader(body),
-                "{}",
-                String::from_utf8_lossy(body)
-            );
-        }
-        // Blank lines are skipped, and the lines after them keep their
-        // numbers in the file (the CSV reader alone counts a record after a
-        // blank line from the blank line's end, one line early).
-        let blank = b"h\n\n\na,,\n,\n\r\n \n";
-        let field = |s: &str| s.as_bytes().to_vec();
-        assert_eq!(
-            by_records(blank),
-            vec![
-                (1, vec![field("h")]),
-                (4, vec![field("a"), field(""), field("")]),
-                (5, vec![field(""), field("")]),
-                (7, vec![field(" ")]),
-            ]
-        );
-        // A carriage return alone ends a record, as in the CSV reader.
-        assert_eq!(
-            by_records(b"a,b\rc,d\ne,f\r\r\ng,h"),
-            vec![
-                (1, vec![field("a"), field("b")]),
-                (1, vec![field("c"), field("d")]),
-                (2, vec![field("e"), field("f")]),
-                (3, vec![field("g"), field("h")]),
-            ]
-        );
-        // The same after a quoted line read by the CSV reader.
-        let quoted = b"\"h\"\r\n\r\n\"a\",b\r\n\r\nc,d\r\n";
-        assert_eq!(
-            by_records(quoted),
-            vec![
-                (1, vec![field("h")]),
-                (3, vec![field("a"), field("b")]),
-                (5, vec![field("c"), field("d")]),
-            ]
-        );
     }
 }
