@@ -612,8 +612,8 @@ impl Engine {
         let share = !ctx_is_remote(&self.limits);
         let run = async move {
             // A summary the query reads twice (this year against last) is
-            // worked out once, inside the time limit (`shared`); each held
-            // answer may take an eighth of the memory limit. Sharing looks
+            // worked out once, inside the time limit (`shared`); the held
+            // answers may take an eighth of the memory limit. Sharing looks
             // at the optimised plan, so two copies that differ (a filter
             // pushed into one) are each worked out as written.
             let mut stream = if share {

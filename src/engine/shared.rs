@@ -43,7 +43,7 @@ use futures::StreamExt;
 pub const MAX_SHARED: usize = 8;
 
 /// `plan`, optimised, with every repeated summary worked out once (see the
-/// module). Each answer held may take at most `max_bytes`. The plan
+/// module). The answers held take at most `max_bytes` together. The plan
 /// returned is optimised too: plan it physically without optimising again.
 pub async fn work_out_once(
     state: &SessionState,
@@ -56,12 +56,16 @@ pub async fn work_out_once(
     }
     let mut plan = plan;
     let mut too_large: Vec<LogicalPlan> = Vec::new();
+    let mut budget = max_bytes;
     for n in 0..MAX_SHARED {
         let Some(repeated) = first_repeated(&plan, &too_large)? else {
             break;
         };
-        match held(state, &repeated, max_bytes, n).await {
-            Ok(Some(scan)) => plan = replace(plan, &repeated, &scan)?,
+        match held(state, &repeated, budget, n).await {
+            Ok(Some((scan, bytes))) => {
+                budget = budget.saturating_sub(bytes);
+                plan = replace(plan, &repeated, &scan)?;
+            }
             // Too large, or failed on its own where the whole query might
             // not (a filter from outside can keep a bad row from it): left
             // as written, so the query behaves as it always did.
@@ -129,14 +133,14 @@ fn has_placeholder(e: &Expr) -> bool {
 }
 
 /// Runs `plan` and returns a plan that scans its answer, with the same
-/// schema (qualifiers, names, types), or `None` if the answer is larger
-/// than `max_bytes` or does not fit the schema.
+/// schema (qualifiers, names, types), and the answer's size; `None` if the
+/// answer is larger than `max_bytes` or does not fit the schema.
 async fn held(
     state: &SessionState,
     plan: &LogicalPlan,
     max_bytes: usize,
     n: usize,
-) -> Result<Option<LogicalPlan>> {
+) -> Result<Option<(LogicalPlan, usize)>> {
     // Already optimised, as part of the whole.
     let physical = state
         .query_planner()
@@ -190,7 +194,7 @@ async fn held(
     LogicalPlanBuilder::scan(name.as_str(), provider_as_source(Arc::new(table)), None)?
         .project(columns)?
         .build()
-        .map(Some)
+        .map(|scan| Some((scan, bytes)))
 }
 
 /// `plan` with every copy of `repeated` replaced by `with`.
