@@ -10,17 +10,20 @@
 //!
 //! Before a query runs, the first subtree of its optimised plan that
 //! appears more than once, reads a table and groups (a GROUP BY or
-//! DISTINCT) is run on its own, and every copy is replaced by a scan of the answer held in
-//! memory, under the same names. Then the next, up to [`MAX_SHARED`]. A
-//! subtree is left as written when it calls something volatile
-//! (`random()`), refers to an outer query, is recursive, or its answer is
-//! larger than the bound the caller gives, or it fails on its own (it is
-//! then worked out once per copy, as before, and the rows read for the
-//! attempt are dropped). The answer is the same either way; only the work
-//! changes. Copies are compared after optimisation: when a filter was
-//! pushed into one copy and not the other, they differ, and each is
+//! DISTINCT) is run on its own, and every copy is replaced by a scan of
+//! the answer held in memory, under the same names. Then the next, up to
+//! [`MAX_SHARED`]. Copies are compared after optimisation: when a filter
+//! was pushed into one copy and not the other, they differ, and each is
 //! worked out as written (reading all of it once could cost more than
 //! reading a month of it twice).
+//!
+//! A subtree is left as written when it calls something volatile
+//! (`random()`), refers to an outer query or a placeholder, is recursive,
+//! would take the answers held past the bound the caller gives, or fails
+//! on its own (a filter from outside can keep a bad row from it). It is
+//! then worked out once per copy, as before, and the rows read for the
+//! attempt are dropped. The answer is the same either way; only the work
+//! changes.
 //!
 //! This runs in-process only: a plan for a Ballista cluster must travel,
 //! and an answer held in this process's memory cannot.
@@ -127,6 +130,7 @@ fn worth_sharing(plan: &LogicalPlan) -> bool {
     fit && reads && groups
 }
 
+/// True if `e` holds a parameter (`$1`) still to be filled in.
 fn has_placeholder(e: &Expr) -> bool {
     e.exists(|e| Ok(matches!(e, Expr::Placeholder(_))))
         .unwrap_or(true)
