@@ -177,7 +177,7 @@ impl<'a> Records<'a> {
             Ok(false) => Next::End,
             Ok(true) => {
                 let start = rec.position().map(|p| p.byte()).unwrap_or(0);
-                let line = self.lines.line_at(start);
+                let line = self.lines.record_line(start);
                 if suspect(rec) {
                     let end = self.rdr.position().byte();
                     let len = self.body.len();
@@ -301,6 +301,24 @@ impl<'a> LineCounter<'a> {
             offset: 0,
             line: 1,
         }
+    }
+
+    /// 1-based line of a record the csv crate says starts at `offset`.
+    ///
+    /// After blank lines the crate reports the record as starting where
+    /// the blank lines start; the record's line is that of its first byte
+    /// that is not a line break (a record cannot begin with a bare one).
+    pub fn record_line(&mut self, offset: u64) -> u64 {
+        let skip = self
+            .bytes
+            .get(offset as usize..)
+            .map(|rest| {
+                rest.iter()
+                    .take_while(|b| matches!(b, b'\r' | b'\n'))
+                    .count()
+            })
+            .unwrap_or(0);
+        self.line_at(offset + skip as u64)
     }
 
     /// 1-based line of the record starting at byte `offset`.
@@ -762,5 +780,26 @@ mod tests {
             // header, a, the two-line quoted field, b
             assert_eq!(lines, [1, 2, 3, 5], "{}", String::from_utf8_lossy(data));
         }
+    }
+
+    #[test]
+    fn lines_after_blank_lines_are_the_records_own() {
+        let lines = |body: &[u8]| {
+            let mut records = Records::new(body);
+            let mut rec = csv::ByteRecord::new();
+            let mut out = Vec::new();
+            while let Next::Record(line) = records.next(&mut rec, |_| false) {
+                out.push(line);
+            }
+            out
+        };
+        // h on 1, blank 2 and 3, `a,,` on 4, `,` on 5, a lone CR on 6
+        // (blank), a space on 7.
+        assert_eq!(lines(b"h\n\n\na,,\n,\n\r\n \n"), [1, 4, 5, 7]);
+        assert_eq!(lines(b"h\r\n\r\na\r\nb\r\n"), [1, 3, 4]);
+        // A quoted field over two lines after a blank line starts on 3.
+        assert_eq!(lines(b"h\n\n\"x\ny\",1\nb,2\n"), [1, 3, 5]);
+        // Without blank lines, nothing moves.
+        assert_eq!(lines(b"h\r\na\r\n\"q,r\",s\r\nb"), [1, 2, 3, 4]);
     }
 }

@@ -152,7 +152,10 @@ impl Format for MidYearEstimates {
         let mut rec = csv::StringRecord::new();
         loop {
             let more = rdr.read_record(&mut rec);
-            let line = rec.position().map(|p| lines.line_at(p.byte())).unwrap_or(0);
+            let line = rec
+                .position()
+                .map(|p| lines.record_line(p.byte()))
+                .unwrap_or(0);
             let bad = |reason: String, rec: &csv::StringRecord| QuarantineRow {
                 input: file.unit.clone(),
                 file: file.path.display().to_string(),
