@@ -276,20 +276,13 @@ pub fn land_crosswalk(lake: &crate::lake::Lake) -> Result<(), crate::lake::Error
     landing.write("all", &batch)?;
     landing.record_input(
         "reference",
-        crate::lake::InputEntry {
-            origin: "built-in geography".into(),
+        crate::lake::InputEntry::whole(
+            "built-in geography".into(),
             fingerprint,
-            partitions: vec!["all".into()],
-            rows_read: n as u64,
-            rows_landed: n as u64,
-            rows_quarantined: 0,
-            rows_superseded: 0,
-            table_versions: Default::default(),
-            min_month: None,
-            max_month: None,
-            landed_at: crate::lake::now_rfc3339(),
-            stat: None,
-        },
+            "all",
+            n as u64,
+            crate::lake::now_rfc3339(),
+        ),
     );
     landing.commit().map(|_| ())
 }

@@ -58,10 +58,10 @@ pub async fn work_out_once(
         return Ok(plan);
     }
     let mut plan = plan;
-    let mut too_large: Vec<LogicalPlan> = Vec::new();
+    let mut left_as_written: Vec<LogicalPlan> = Vec::new();
     let mut budget = max_bytes;
     for n in 0..MAX_SHARED {
-        let Some(repeated) = first_repeated(&plan, &too_large)? else {
+        let Some(repeated) = first_repeated(&plan, &left_as_written)? else {
             break;
         };
         match held(state, &repeated, budget, n).await {
@@ -72,7 +72,7 @@ pub async fn work_out_once(
             // Too large, or failed on its own where the whole query might
             // not (a filter from outside can keep a bad row from it): left
             // as written, so the query behaves as it always did.
-            Ok(None) | Err(_) => too_large.push(repeated),
+            Ok(None) | Err(_) => left_as_written.push(repeated),
         }
     }
     Ok(plan)
@@ -81,6 +81,17 @@ pub async fn work_out_once(
 /// The first subtree, top down, that appears more than once and is worth
 /// working out once.
 fn first_repeated(plan: &LogicalPlan, skip: &[LogicalPlan]) -> Result<Option<LogicalPlan>> {
+    // A copy worth sharing reads a table, so a plan with fewer than two
+    // scans has none; most indicators' plans stop here, before every
+    // subtree is counted.
+    let mut scans = 0;
+    plan.apply_with_subqueries(|node| {
+        scans += usize::from(matches!(node, LogicalPlan::TableScan(_)));
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    if scans < 2 {
+        return Ok(None);
+    }
     let mut seen: HashMap<LogicalPlan, usize> = HashMap::new();
     plan.apply_with_subqueries(|node| {
         *seen.entry(node.clone()).or_default() += 1;

@@ -226,27 +226,25 @@ pub fn land(
     landing.record_input(
         &unit,
         InputEntry {
-            // A run that read the lake as it was says so: its figures are a
-            // rebuild, not news, and restatement notes skip it.
-            origin: if lake.pin().is_some() {
-                format!("run:{run_id} {PINNED}")
-            } else {
-                format!("run:{run_id}")
-            },
-            fingerprint: String::new(),
-            partitions: vec![partition],
-            rows_read: rows.len() as u64,
-            rows_landed: rows.len() as u64,
-            rows_quarantined: 0,
-            rows_superseded: 0,
             table_versions: table_versions.clone(),
             min_month: months.iter().min().cloned(),
             max_month: months.iter().max().cloned(),
-            // To the millisecond: a later run's restatement check reads
-            // each table as it was at this moment, and a landing in the
-            // same second must not count as already seen.
-            landed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            stat: None,
+            ..InputEntry::whole(
+                // A run that read the lake as it was says so: its figures
+                // are a rebuild, not news, and restatement notes skip it.
+                if lake.pin().is_some() {
+                    format!("run:{run_id} {PINNED}")
+                } else {
+                    format!("run:{run_id}")
+                },
+                String::new(),
+                &partition,
+                rows.len() as u64,
+                // To the millisecond: a later run's restatement check reads
+                // each table as it was at this moment, and a landing in the
+                // same second must not count as already seen.
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            )
         },
     );
     Ok(landing.commit()?.total_rows)

@@ -93,6 +93,34 @@ pub struct InputEntry {
     pub stat: Option<FileStat>,
 }
 
+impl InputEntry {
+    /// An input unit whose `rows` rows all landed in one partition, with
+    /// nothing quarantined or superseded and no months, versions or file
+    /// times to record; callers that have them set them over this.
+    pub fn whole(
+        origin: String,
+        fingerprint: String,
+        partition: &str,
+        rows: u64,
+        landed_at: String,
+    ) -> InputEntry {
+        InputEntry {
+            origin,
+            fingerprint,
+            partitions: vec![partition.to_string()],
+            rows_read: rows,
+            rows_landed: rows,
+            rows_quarantined: 0,
+            rows_superseded: 0,
+            table_versions: BTreeMap::new(),
+            min_month: None,
+            max_month: None,
+            landed_at,
+            stat: None,
+        }
+    }
+}
+
 /// A file's size and modification time, to see that it has not changed
 /// without reading it.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -550,20 +550,13 @@ fn store(
 }
 
 fn entry(dataset: &str, rows: u64, partition: &str, at: &str) -> InputEntry {
-    InputEntry {
-        origin: format!("source tests of {dataset}"),
-        fingerprint: String::new(),
-        partitions: vec![partition.to_string()],
-        rows_read: rows,
-        rows_landed: rows,
-        rows_quarantined: 0,
-        rows_superseded: 0,
-        table_versions: Default::default(),
-        min_month: None,
-        max_month: None,
-        landed_at: at.to_string(),
-        stat: None,
-    }
+    InputEntry::whole(
+        format!("source tests of {dataset}"),
+        String::new(),
+        partition,
+        rows,
+        at.to_string(),
+    )
 }
 
 /// The latest outcome of every source test, from the lake (for `status`

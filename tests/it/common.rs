@@ -143,20 +143,13 @@ pub fn delta_log_state(dir: &Path) -> Vec<(String, String)> {
 /// The record of an input unit of `rows` rows landed into one partition,
 /// for tests that drive a `Landing` by hand.
 pub fn input_entry(partition: &str, rows: u64) -> safer::lake::InputEntry {
-    safer::lake::InputEntry {
-        origin: "test".into(),
-        fingerprint: format!("fp-{partition}-{rows}"),
-        partitions: vec![partition.into()],
-        rows_read: rows,
-        rows_landed: rows,
-        rows_quarantined: 0,
-        rows_superseded: 0,
-        table_versions: Default::default(),
-        min_month: None,
-        max_month: None,
-        landed_at: "2026-12-06T00:00:00Z".into(),
-        stat: None,
-    }
+    safer::lake::InputEntry::whole(
+        "test".into(),
+        format!("fp-{partition}-{rows}"),
+        partition,
+        rows,
+        "2026-12-06T00:00:00Z".into(),
+    )
 }
 
 /// Whether database tests must run (CI) or may be skipped.
