@@ -7,7 +7,17 @@
 //! peer benchmark's query 09 (4.2 million groups) held half a gigabyte more
 //! than the same query over plain text and ran no faster.
 //!
-//! So before type coercion, every plain GROUP BY key of dictionary text is
+//! A grouping whose keys are all of few values (dictionary text, dates,
+//! whole numbers: a force, a crime type and a month) is left to that row
+//! grouping: it encodes each batch's dictionary values once and looks rows
+//! up by the encoded key, and on the peer benchmark's force x crime type x
+//! outcome grouping (25 million rows, 60,000 groups) it took 1.3-1.7 s
+//! against 2.2 s for the same keys as views (DataFusion's Python package
+//! 55, same lake).
+//!
+//! A grouping with a key of free text or a measurement (a location, a
+//! coordinate: many groups) is where the row grouping's memory hurts. There
+//! every plain GROUP BY key of dictionary text is
 //! cast to a string view under its own name, and a projection above the
 //! grouping casts it on to plain text. A view of a dictionary value is made
 //! without copying the text, and views compare faster than plain strings
@@ -78,6 +88,16 @@ impl AnalyzerRule for GroupTextAsPlainText {
                 return Ok(Transformed::no(LogicalPlan::Aggregate(agg)));
             }
             let input = agg.input.schema();
+            // Keys all of few values are left as dictionaries (see the
+            // module): DataFusion's row grouping encodes each batch's
+            // dictionary values once, not every row's text.
+            let spread = agg
+                .group_expr
+                .iter()
+                .any(|e| e.get_type(input).is_ok_and(|t| many_values(&t)));
+            if !spread {
+                return Ok(Transformed::no(LogicalPlan::Aggregate(agg)));
+            }
             let mut viewed = Vec::with_capacity(agg.group_expr.len());
             let group_expr: Vec<Expr> = agg
                 .group_expr
@@ -124,6 +144,20 @@ impl AnalyzerRule for GroupTextAsPlainText {
     fn name(&self) -> &str {
         "safer_group_text_as_plain_text"
     }
+}
+
+/// Types whose keys usually spread over many groups: free text (a
+/// location) and measurements (coordinates).
+fn many_values(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Float16
+            | DataType::Float32
+            | DataType::Float64
+    )
 }
 
 fn is_text_dictionary(t: &DataType) -> bool {
