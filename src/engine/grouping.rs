@@ -164,3 +164,98 @@ fn is_text_dictionary(t: &DataType) -> bool {
     matches!(t, DataType::Dictionary(_, v)
         if matches!(v.as_ref(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{
+        Array, ArrayRef, DictionaryArray, Int64Array, RecordBatch, StringArray,
+    };
+    use datafusion::arrow::datatypes::{Field, Int32Type, Schema};
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::datasource::MemTable;
+
+    /// A crime type as a dictionary, a place as plain text, a count.
+    fn session() -> datafusion::prelude::SessionContext {
+        let ct: DictionaryArray<Int32Type> =
+            vec!["Burglary", "Shoplifting", "Burglary", "Burglary"]
+                .into_iter()
+                .collect();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("ct", ct.data_type().clone(), false),
+            Field::new("place", DataType::Utf8, false),
+            Field::new("n", DataType::Int64, false),
+        ]));
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(ct),
+            Arc::new(StringArray::from(vec![
+                "High St", "High St", "Mill Rd", "High St",
+            ])),
+            Arc::new(Int64Array::from(vec![1, 2, 3, 4])),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), cols).unwrap();
+        let ctx = super::session();
+        ctx.register_table(
+            "t",
+            Arc::new(MemTable::try_new(schema, vec![vec![batch]]).unwrap()),
+        )
+        .unwrap();
+        ctx
+    }
+
+    /// The grouping's keys as the analysed plan has them.
+    async fn key_types(ctx: &datafusion::prelude::SessionContext, sql: &str) -> Vec<DataType> {
+        // The analyzer runs as the plan is optimised.
+        let plan = ctx.sql(sql).await.unwrap().into_optimized_plan().unwrap();
+        let mut found = Vec::new();
+        plan.apply(|node| {
+            if let LogicalPlan::Aggregate(agg) = node {
+                for e in &agg.group_expr {
+                    found.push(e.get_type(agg.input.schema()).unwrap());
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })
+        .unwrap();
+        found
+    }
+
+    async fn text(ctx: &datafusion::prelude::SessionContext, sql: &str) -> String {
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn keys_of_few_values_stay_dictionaries_and_free_text_groups_as_views() {
+        let ctx = session();
+        // Only a dictionary key: left for the row grouping, as written.
+        let sql = "SELECT ct, sum(n) AS n FROM t GROUP BY ct ORDER BY ct";
+        let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        assert_eq!(key_types(&ctx, sql).await, vec![dict.clone()]);
+        // Burglary 1 + 3 + 4, Shoplifting 2.
+        let got = text(&ctx, sql).await;
+        assert!(got.contains("| Burglary    | 8 |"), "{got}");
+        assert!(got.contains("| Shoplifting | 2 |"), "{got}");
+
+        // Beside a key of free text: the dictionary key is grouped as a view
+        // and handed on as plain text.
+        let sql = "SELECT ct, place, sum(n) AS n FROM t GROUP BY ct, place ORDER BY ct, place";
+        assert_eq!(
+            key_types(&ctx, sql).await,
+            vec![DataType::Utf8View, DataType::Utf8]
+        );
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        assert_eq!(batches[0].schema().field(0).data_type(), &DataType::Utf8);
+        // Burglary at High St 1 + 4, at Mill Rd 3; Shoplifting at High St 2.
+        let got = text(&ctx, sql).await;
+        for line in [
+            "| Burglary    | High St | 5 |",
+            "| Burglary    | Mill Rd | 3 |",
+            "| Shoplifting | High St | 2 |",
+        ] {
+            assert!(got.contains(line), "{line} not in {got}");
+        }
+    }
+}
