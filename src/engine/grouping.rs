@@ -172,7 +172,6 @@ mod tests {
     };
     use datafusion::arrow::datatypes::{Field, Int32Type, Schema};
     use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-    use datafusion::datasource::MemTable;
 
     /// A crime type as a dictionary, a place as plain text, a count.
     fn session() -> datafusion::prelude::SessionContext {
@@ -192,13 +191,9 @@ mod tests {
             ])),
             Arc::new(Int64Array::from(vec![1, 2, 3, 4])),
         ];
-        let batch = RecordBatch::try_new(schema.clone(), cols).unwrap();
+        let batch = RecordBatch::try_new(schema, cols).unwrap();
         let ctx = super::session();
-        ctx.register_table(
-            "t",
-            Arc::new(MemTable::try_new(schema, vec![vec![batch]]).unwrap()),
-        )
-        .unwrap();
+        ctx.register_batch("t", batch).unwrap();
         ctx
     }
 

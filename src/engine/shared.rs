@@ -244,7 +244,7 @@ mod tests {
             Field::new("n", DataType::Int64, false),
         ]));
         let batch = RecordBatch::try_new(
-            schema.clone(),
+            schema,
             vec![
                 Arc::new(StringArray::from(vec!["A", "A", "B", "B", "B", "C"])),
                 Arc::new(Int64Array::from(vec![2023, 2024, 2023, 2024, 2024, 2024])),
@@ -253,11 +253,7 @@ mod tests {
         )
         .unwrap();
         let ctx = SessionContext::new();
-        ctx.register_table(
-            "crimes",
-            Arc::new(MemTable::try_new(schema, vec![vec![batch]]).unwrap()),
-        )
-        .unwrap();
+        ctx.register_batch("crimes", batch).unwrap();
         ctx
     }
 
