@@ -18,8 +18,8 @@ use datafusion::arrow::datatypes::SchemaRef;
 
 use super::Error;
 use super::files::{
-    Format, InputFile, Next, Parsed, Records, Sink, compare_header, header_fields, stray_quote,
-    strip_bom,
+    self, Format, InputFile, Next, Parsed, Records, Sink, Split, compare_header, header_fields,
+    stray_quote, strip_bom,
 };
 use crate::lake::{QuarantineRow, input_column};
 use crate::schema::{Column, ColumnType, lake_schema};
@@ -185,23 +185,25 @@ impl Builders {
         }
     }
 
+    /// The rows so far as a batch. The builders are replaced by new ones
+    /// of a batch's capacity: a finished arrow builder starts again from
+    /// nothing and would grow by doubling through every batch.
     fn finish(&mut self, schema: &SchemaRef, unit: &str) -> Result<RecordBatch, Error> {
-        let n = self.rows;
-        self.rows = 0;
+        let mut b = std::mem::replace(self, Builders::new());
         let cols: Vec<ArrayRef> = vec![
-            Arc::new(self.crime_id.finish()),
-            Arc::new(self.month.finish()),
-            Arc::new(self.reported_by.finish()),
-            Arc::new(self.falls_within.finish()),
-            Arc::new(self.longitude.finish()),
-            Arc::new(self.latitude.finish()),
-            Arc::new(self.location.finish()),
-            Arc::new(self.lsoa_code.finish()),
-            Arc::new(self.lsoa_name.finish()),
-            Arc::new(self.crime_type.finish()),
-            Arc::new(self.outcome.finish()),
-            Arc::new(self.context.finish()),
-            input_column(unit, n),
+            Arc::new(b.crime_id.finish()),
+            Arc::new(b.month.finish()),
+            Arc::new(b.reported_by.finish()),
+            Arc::new(b.falls_within.finish()),
+            Arc::new(b.longitude.finish()),
+            Arc::new(b.latitude.finish()),
+            Arc::new(b.location.finish()),
+            Arc::new(b.lsoa_code.finish()),
+            Arc::new(b.lsoa_name.finish()),
+            Arc::new(b.crime_type.finish()),
+            Arc::new(b.outcome.finish()),
+            Arc::new(b.context.finish()),
+            input_column(unit, b.rows),
         ];
         RecordBatch::try_new(schema.clone(), cols).map_err(|e| Error::Internal(e.to_string()))
     }
@@ -291,7 +293,47 @@ fn validate<'a>(
             rec.len()
         ));
     }
-    let fields = utf8_fields(rec)?;
+    validate_fields(utf8_fields(rec)?, file_month)
+}
+
+/// Check a line with no quote (nearly every line), split on its commas in
+/// place. Commas are ASCII, so when the whole line is UTF-8 every field
+/// is. A line of the wrong width or not UTF-8, and any line that fails
+/// the contract, is made into `rec` as the csv crate would have read it,
+/// so its reason and its quarantined text are those of [`validate`].
+fn validate_line<'a>(
+    text: &'a [u8],
+    rec: &'a mut csv::ByteRecord,
+    file_month: Option<NaiveDate>,
+) -> Result<Row<'a>, String> {
+    let split = std::str::from_utf8(text).ok().and_then(|all| {
+        let mut fields = [""; 12];
+        let mut parts = all.split(',');
+        for f in &mut fields {
+            *f = parts.next()?;
+        }
+        parts.next().is_none().then_some(fields)
+    });
+    match split.map(|fields| validate_fields(fields, file_month)) {
+        Some(Ok(row)) => Ok(row),
+        _ => {
+            files::fill_record(rec, text);
+            validate(rec, file_month)
+        }
+    }
+}
+
+/// `str::trim`, without decoding a field that starts and ends with a
+/// visible ASCII character (nearly every field), which has nothing to trim.
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
+/// The contract's checks on a record's twelve fields.
+fn validate_fields(fields: [&str; 12], file_month: Option<NaiveDate>) -> Result<Row<'_>, String> {
     if let Some(i) = fields.iter().position(|f| has_control(f)) {
         let c = fields[i]
             .chars()
@@ -304,13 +346,13 @@ fn validate<'a>(
         };
         return Err(format!("`{}` contains {what}", HEADER[i]));
     }
-    let crime_id = fields[0].trim();
+    let crime_id = trim(fields[0]);
     if !crime_id.is_empty() && (crime_id.len() != 64 || !all_hex(crime_id)) {
         return Err(format!(
             "`Crime ID` `{crime_id}` is not 64 hexadecimal characters"
         ));
     }
-    let month = parse_month(fields[1].trim())
+    let month = parse_month(trim(fields[1]))
         .ok_or_else(|| format!("`Month` `{}` is not a YYYY-MM month", fields[1]))?;
     if let Some(fm) = file_month
         && fm != month
@@ -321,7 +363,7 @@ fn validate<'a>(
             fm.format("%Y-%m")
         ));
     }
-    let (lon, lat) = (fields[4].trim(), fields[5].trim());
+    let (lon, lat) = (trim(fields[4]), trim(fields[5]));
     let coords = match (lon.is_empty(), lat.is_empty()) {
         (true, true) => None,
         (false, false) => {
@@ -338,7 +380,7 @@ fn validate<'a>(
         }
         _ => return Err("only one of `Longitude` and `Latitude` is given".into()),
     };
-    let ct = fields[9].trim();
+    let ct = trim(fields[9]);
     let crime_type = if let Some(known) = CRIME_TYPES.iter().find(|c| **c == ct) {
         known
     } else if let Some((_, mapped)) = HISTORICAL_CRIME_TYPES.iter().find(|(old, _)| *old == ct) {
@@ -398,21 +440,22 @@ impl Format for StreetFormat {
         loop {
             // No police.uk field holds a line break: a record over several
             // lines is a stray quote.
-            let line = match records.next(&mut rec, |_| true) {
-                Next::End => break,
-                Next::Record(line) => line,
-                Next::StrayQuote {
+            let (line, checked) = match records.next_split(&mut rec, |_| true) {
+                Split::Line(line, text) => (line, validate_line(text, &mut rec, file_month)),
+                Split::Other(Next::End) => break,
+                Split::Other(Next::Record(line)) => (line, validate(&rec, file_month)),
+                Split::Other(Next::StrayQuote {
                     line,
                     first_line,
                     swallowed,
-                } => {
+                }) => {
                     parsed.rows_read += 1;
                     parsed
                         .quarantine
                         .push(stray_quote(file, &file_name, first_line, line, swallowed));
                     continue;
                 }
-                Next::Unreadable { line, message } => {
+                Split::Other(Next::Unreadable { line, message }) => {
                     // Quarantine the remainder as one row.
                     parsed.rows_read += 1;
                     parsed.quarantine.push(QuarantineRow {
@@ -426,7 +469,7 @@ impl Format for StreetFormat {
                 }
             };
             parsed.rows_read += 1;
-            let row = match validate(&rec, file_month) {
+            let row = match checked {
                 Ok(r) => r,
                 Err(reason) => {
                     parsed.quarantine.push(QuarantineRow {
@@ -457,8 +500,8 @@ impl Format for StreetFormat {
             });
             opt(&mut b.crime_id, row.crime_id);
             b.month.append_value(crate::schema::date32(row.month));
-            opt(&mut b.reported_by, row.fields[2].trim());
-            opt(&mut b.falls_within, row.fields[3].trim());
+            opt(&mut b.reported_by, trim(row.fields[2]));
+            opt(&mut b.falls_within, trim(row.fields[3]));
             match row.coords {
                 Some((lon, lat)) => {
                     b.longitude.append_value(lon);
@@ -469,12 +512,12 @@ impl Format for StreetFormat {
                     b.latitude.append_null();
                 }
             }
-            opt(&mut b.location, row.fields[6].trim());
-            opt(&mut b.lsoa_code, row.fields[7].trim());
-            opt(&mut b.lsoa_name, row.fields[8].trim());
+            opt(&mut b.location, trim(row.fields[6]));
+            opt(&mut b.lsoa_code, trim(row.fields[7]));
+            opt(&mut b.lsoa_name, trim(row.fields[8]));
             b.crime_type.append_value(row.crime_type);
-            opt(&mut b.outcome, row.fields[10].trim());
-            opt(&mut b.context, row.fields[11].trim());
+            opt(&mut b.outcome, trim(row.fields[10]));
+            opt(&mut b.context, trim(row.fields[11]));
             b.rows += 1;
             parsed.rows_landed += 1;
             if b.rows >= BATCH_ROWS
@@ -588,6 +631,61 @@ mod tests {
         let mut out = csv::ByteRecord::new();
         r.read_byte_record(&mut out).unwrap();
         out
+    }
+
+    /// A line split in place gives what the csv crate's record of it
+    /// gives: the same row, or the same reason and quarantined text.
+    #[test]
+    fn lines_split_in_place_check_as_records_do() {
+        let m = parse_month("2024-01");
+        let id = "a".repeat(64);
+        let lines: Vec<Vec<u8>> = [
+            format!("{id},2024-01,L,Lancs,-2.7,53.7,On or near X,E01025000,Preston 001A,Drugs,Under investigation,"),
+            ",2024-01,L,L,,,No Location,,,Anti-social behaviour,,".into(),
+            " ,2024-01 , L , L ,\u{a0}-2.7, 53.7 ,x,E01,P, Drugs ,,\u{85}".into(),
+            ",2024-02,L,L,-2.7,53.7,On or near X,E01025000,Preston 001A,Drugs,,".into(),
+            ",2024-01,L,L,,,No Location,,,Jaywalking,,".into(),
+            ",2024-01,L,L,-2.7,,No Location,,,Drugs,,".into(),
+            ",2024-01,L".into(),
+            ",2024-01,L,L,,,No Location,,,Drugs,,,extra".into(),
+            ",2024-01,L\u{7},L,,,No Location,,,Drugs,,".into(),
+            format!("{}g,2024-01,L,L,,,x,,,Drugs,,", "a".repeat(63)),
+        ]
+        .into_iter()
+        .map(String::into_bytes)
+        .chain([b",2024-01,L\xC3,L,,,x,,,Drugs,,".to_vec()])
+        .collect();
+        for text in &lines {
+            let mut by_crate = csv::ByteRecord::new();
+            csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(&text[..])
+                .read_byte_record(&mut by_crate)
+                .unwrap();
+            let expected = validate(&by_crate, m).map(|r| format!("{r:?}"));
+            let mut scratch = csv::ByteRecord::new();
+            let got = validate_line(text, &mut scratch, m).map(|r| format!("{r:?}"));
+            assert_eq!(got, expected, "{}", String::from_utf8_lossy(text));
+            if got.is_err() {
+                assert_eq!(record_text(&scratch), record_text(&by_crate));
+            }
+        }
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\tq",
+            "\u{a0}x\u{a0}",
+            "x\u{85}",
+            "é",
+            "a é ",
+            "\u{3000}",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
     }
 
     #[test]
