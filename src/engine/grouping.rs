@@ -61,6 +61,7 @@ pub fn session() -> datafusion::prelude::SessionContext {
         datafusion::execution::SessionStateBuilder::new()
             .with_default_features()
             .with_analyzer_rules(analyzer_rules())
+            .with_physical_optimizer_rule(Arc::new(super::filters::CheapConditionsFirst))
             .build(),
     )
 }

@@ -30,6 +30,7 @@ use crate::lake::{Lake, Manifest};
 use crate::schema::INPUT_COLUMN;
 
 pub mod cluster;
+pub mod filters;
 pub mod grouping;
 pub mod guard;
 pub mod shared;
@@ -385,6 +386,16 @@ impl Engine {
             .options_mut()
             .execution
             .skip_partial_aggregation_probe_ratio_threshold = 0.1;
+        // `SELECT DISTINCT month ... ORDER BY month DESC LIMIT 12` (the
+        // latest twelve months, a pattern in every rolling indicator) is
+        // planned by default as a top-k grouping that keeps a heap of the
+        // twelve best months seen so far and costs about 28 ns a row; the
+        // plain hash grouping costs about 6. Over the national lake the
+        // distinct months took 0.35 s that way against 0.07 s
+        // (DataFusion's Python package 55). The top-k grouping saves memory
+        // only where a LIMIT keeps a few of millions of groups, which the
+        // memory limit and spilling already cover.
+        config.options_mut().optimizer.enable_topk_aggregation = false;
         let mut limits = limits;
         let ctx = match &limits.engine {
             crate::config::QueryEngine::InProcess => SessionContext::new_with_state(
@@ -393,6 +404,7 @@ impl Engine {
                     .with_runtime_env(runtime)
                     .with_default_features()
                     .with_analyzer_rules(grouping::analyzer_rules())
+                    .with_physical_optimizer_rule(Arc::new(filters::CheapConditionsFirst))
                     .build(),
             ),
             crate::config::QueryEngine::Ballista { host, port } => {

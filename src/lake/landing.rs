@@ -22,11 +22,19 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::SchemaRef;
-use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::arrow_writer::ArrowWriterOptions;
-use parquet::arrow::{ArrowWriter, add_encoded_arrow_schema_to_metadata};
+use parquet::arrow::{ArrowSchemaConverter, ArrowWriter, add_encoded_arrow_schema_to_metadata};
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::column::writer::ColumnCloseResult;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::properties::WriterProperties;
+use parquet::file::statistics::Statistics;
+use parquet::file::writer::SerializedFileWriter;
 
 use super::delta::{self, CommitError, LogFile, NewFile};
 use super::manifest::partition_of;
@@ -815,7 +823,7 @@ impl PartitionOpener {
         let mut w = PartitionWriter::create(&self.dir, partition, &self.columns)?;
         if let Some(old) = self.old_files.get(partition) {
             let path = self.lake.local_file(&self.dataset, &old.path)?;
-            w.copy_from(&path, &self.replaced, None)?;
+            w.carry_over(&path, &self.replaced)?;
         }
         Ok(w)
     }
@@ -828,6 +836,19 @@ pub struct PartitionWriter {
     tmp: PathBuf,
     writer: Option<ArrowWriter<File>>,
     rows: u64,
+    /// The Arrow schema written.
+    schema: SchemaRef,
+    /// Old row groups to append as they are, after the new rows.
+    spliced: Vec<Splice>,
+}
+
+/// Row groups of an old file that keep every row: their encoded bytes go
+/// into the new file unread.
+struct Splice {
+    path: PathBuf,
+    file: File,
+    metadata: Arc<ParquetMetaData>,
+    row_groups: Vec<usize>,
 }
 
 impl std::fmt::Debug for PartitionWriter {
@@ -868,10 +889,13 @@ impl PartitionWriter {
         let options = ArrowWriterOptions::new()
             .with_properties(props)
             .with_skip_arrow_metadata(true);
-        let writer = ArrowWriter::try_new_with_options(file, lake_schema(columns), options)
-            .map_err(|e| Error::Parquet {
-                path: tmp.clone(),
-                message: e.to_string(),
+        let schema = lake_schema(columns);
+        let writer =
+            ArrowWriter::try_new_with_options(file, schema.clone(), options).map_err(|e| {
+                Error::Parquet {
+                    path: tmp.clone(),
+                    message: e.to_string(),
+                }
             })?;
         Ok(PartitionWriter {
             partition: partition.to_string(),
@@ -879,6 +903,8 @@ impl PartitionWriter {
             tmp,
             writer: Some(writer),
             rows: 0,
+            schema,
+            spliced: Vec::new(),
         })
     }
 
@@ -909,6 +935,73 @@ impl PartitionWriter {
         Ok(())
     }
 
+    /// Carry an old file's rows over, minus those whose `_input` is in
+    /// `drop`. A row group whose `_input` statistics show it holds none of
+    /// the dropped units is appended as it is at [`Self::finish`], its
+    /// encoded bytes copied unread: landing one new month into a year's
+    /// file then costs a copy of the year, not a decode and re-encode of
+    /// it. Other row groups, and every row group of a file written with
+    /// another Parquet schema, are read and filtered as [`Self::copy_from`]
+    /// does.
+    fn carry_over(&mut self, old: &Path, drop: &HashSet<String>) -> Result<(), Error> {
+        let perr = |e: &dyn std::fmt::Display| Error::Parquet {
+            path: old.to_path_buf(),
+            message: e.to_string(),
+        };
+        let file = File::open(old).map_err(|source| Error::Io {
+            path: old.to_path_buf(),
+            source,
+        })?;
+        let options = ArrowReaderOptions::new()
+            .with_skip_arrow_metadata(true)
+            .with_page_index_policy(PageIndexPolicy::Optional);
+        let meta = ArrowReaderMetadata::load(&file, options).map_err(|e| perr(&e))?;
+        let metadata = Arc::clone(meta.metadata());
+        let own = ArrowSchemaConverter::new()
+            .convert(&self.schema)
+            .map_err(|e| perr(&e))?;
+        let same_schema =
+            metadata.file_metadata().schema_descr().root_schema() == own.root_schema();
+        let input_col = own.columns().iter().position(|c| c.name() == INPUT_COLUMN);
+        let (mut keep, mut read): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
+        for (i, rg) in metadata.row_groups().iter().enumerate() {
+            let untouched = drop.is_empty()
+                || input_col.is_some_and(|c| none_within(rg.column(c).statistics(), drop));
+            if same_schema && untouched {
+                keep.push(i);
+            } else {
+                read.push(i);
+            }
+        }
+        if !read.is_empty() {
+            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
+                file.try_clone().map_err(|source| Error::Io {
+                    path: old.to_path_buf(),
+                    source,
+                })?,
+                meta,
+            )
+            .with_row_groups(read)
+            .with_batch_size(64 * 1024)
+            .build()
+            .map_err(|e| perr(&e))?;
+            self.copy_batches(old, reader, drop, None)?;
+        }
+        if !keep.is_empty() {
+            self.rows += keep
+                .iter()
+                .map(|&i| metadata.row_group(i).num_rows() as u64)
+                .sum::<u64>();
+            self.spliced.push(Splice {
+                path: old.to_path_buf(),
+                file,
+                metadata,
+                row_groups: keep,
+            });
+        }
+        Ok(())
+    }
+
     /// Copy an old file's rows, skipping those whose `_input` is in `drop`
     /// and, when merging on a key, those whose key a new row carries.
     /// Returns how many rows the key replaced.
@@ -934,6 +1027,22 @@ impl PartitionWriter {
             .with_batch_size(64 * 1024)
             .build()
             .map_err(|e| perr(&e))?;
+        self.copy_batches(old, reader, drop, merge)
+    }
+
+    /// Write `reader`'s rows but those of a dropped unit or a merged key;
+    /// returns how many rows the key replaced.
+    fn copy_batches(
+        &mut self,
+        old: &Path,
+        reader: ParquetRecordBatchReader,
+        drop: &HashSet<String>,
+        merge: Option<&KeyMerge>,
+    ) -> Result<u64, Error> {
+        let perr = |e: &dyn std::fmt::Display| Error::Parquet {
+            path: old.to_path_buf(),
+            message: e.to_string(),
+        };
         let mut superseded = 0u64;
         for batch in reader {
             let batch = batch.map_err(|e| perr(&e))?;
@@ -974,10 +1083,22 @@ impl PartitionWriter {
             .writer
             .take()
             .ok_or_else(|| Error::Internal("finish twice".into()))?;
-        w.close().map_err(|e| Error::Parquet {
+        let perr = |e: parquet::errors::ParquetError| Error::Parquet {
             path: self.tmp.clone(),
             message: e.to_string(),
-        })?;
+        };
+        if self.spliced.is_empty() {
+            w.close().map_err(perr)?;
+        } else {
+            let (mut fw, _) = w.into_serialized_writer().map_err(perr)?;
+            for s in std::mem::take(&mut self.spliced) {
+                splice(&mut fw, &s).map_err(|e| Error::Parquet {
+                    path: s.path.clone(),
+                    message: e.to_string(),
+                })?;
+            }
+            fw.close().map_err(perr)?;
+        }
         if self.rows == 0 {
             let _ = std::fs::remove_file(&self.tmp);
             return Ok(None);
@@ -1000,6 +1121,60 @@ impl PartitionWriter {
             bytes,
         }))
     }
+}
+
+/// Append `s`'s row groups to `fw` as they are encoded, with their
+/// statistics and page index; the column chunks' offsets are moved to where
+/// they land.
+fn splice(
+    fw: &mut SerializedFileWriter<File>,
+    s: &Splice,
+) -> Result<(), parquet::errors::ParquetError> {
+    for &i in &s.row_groups {
+        let rg = s.metadata.row_group(i);
+        let mut out = fw.next_row_group()?;
+        for (c, chunk) in rg.columns().iter().enumerate() {
+            let column_index = s
+                .metadata
+                .column_index()
+                .and_then(|x| x.get(i)?.get(c).cloned())
+                .filter(|x| !matches!(x, ColumnIndexMetaData::NONE));
+            let offset_index = s
+                .metadata
+                .offset_index()
+                .and_then(|x| x.get(i)?.get(c).cloned());
+            out.append_column(
+                &s.file,
+                ColumnCloseResult {
+                    bytes_written: chunk.compressed_size() as u64,
+                    rows_written: rg.num_rows() as u64,
+                    metadata: chunk.clone(),
+                    bloom_filter: None,
+                    column_index,
+                    offset_index,
+                },
+            )?;
+        }
+        out.close()?;
+    }
+    Ok(())
+}
+
+/// Whether a row group's `_input` statistics show that none of `units` is
+/// among its values. No statistics prove nothing. Parquet may shorten long
+/// minima and maxima, but only ever to bounds that still enclose every
+/// value, so a unit outside them is not in the row group.
+fn none_within(stats: Option<&Statistics>, units: &HashSet<String>) -> bool {
+    let Some(Statistics::ByteArray(s)) = stats else {
+        return false;
+    };
+    let (Some(min), Some(max)) = (s.min_opt(), s.max_opt()) else {
+        return false;
+    };
+    let (min, max) = (min.data(), max.data());
+    units
+        .iter()
+        .all(|u| u.as_bytes() < min || u.as_bytes() > max)
 }
 
 impl Drop for PartitionWriter {

@@ -120,3 +120,126 @@ fn list(dir: &std::path::Path, suffix: &str) -> usize {
         })
         .count()
 }
+
+/// The year's file and its bytes, as the newest version lists it.
+fn year_file(lake: &Lake, year: &str) -> (std::path::PathBuf, Vec<u8>) {
+    let m = lake.manifest(police_uk::TABLE).unwrap().unwrap();
+    let path = lake
+        .dataset_dir(police_uk::TABLE)
+        .join(&m.files[&format!("year={year}")].path);
+    let bytes = std::fs::read(&path).unwrap();
+    (path, bytes)
+}
+
+/// Each row group's row count and its column chunks' encoded bytes, and
+/// a check that the page index points at each chunk's first data page.
+fn row_groups(path: &std::path::Path, bytes: &[u8]) -> Vec<(i64, Vec<Vec<u8>>)> {
+    use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
+    let file = std::fs::File::open(path).unwrap();
+    let meta = ParquetMetaDataReader::new()
+        .with_page_index_policy(PageIndexPolicy::Required)
+        .parse_and_finish(&file)
+        .unwrap();
+    let offsets = meta.offset_index().expect("a page index");
+    meta.row_groups()
+        .iter()
+        .enumerate()
+        .map(|(i, rg)| {
+            let chunks = rg
+                .columns()
+                .iter()
+                .enumerate()
+                .map(|(c, chunk)| {
+                    assert_eq!(
+                        offsets[i][c].page_locations()[0].offset,
+                        chunk.data_page_offset(),
+                        "row group {i}, column {c}: the page index is out of place"
+                    );
+                    let (start, len) = chunk.byte_range();
+                    bytes[start as usize..(start + len) as usize].to_vec()
+                })
+                .collect();
+            (rg.num_rows(), chunks)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_new_month_carries_the_year_over_without_reading_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let lake = Lake::open(tmp.path().join("lake")).unwrap();
+    let write = |month: &str, places: &[&str]| {
+        let dir = data.join(month);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut text = String::from(
+            "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category,Context\n",
+        );
+        for p in places {
+            text += &format!(
+                ",{month},Lancashire Constabulary,Lancashire Constabulary,-2.479310,53.748100,On or near {p},E01012600,Blackburn with Darwen 001A,Anti-social behaviour,,\n"
+            );
+        }
+        std::fs::write(dir.join(format!("{month}-lancashire-street.csv")), text).unwrap();
+    };
+    let land = |lake: &Lake| {
+        let mut problems = Vec::new();
+        land_police_uk(lake, &data, None, None, &mut problems).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+    };
+    let by_month = "SELECT CAST(month AS VARCHAR) AS m, count(*) FROM police_uk_street GROUP BY month ORDER BY m";
+
+    write("2025-01", &["Mill Road", "King Street", "Park Lane"]);
+    land(&lake);
+    let (path, bytes) = year_file(&lake, "2025");
+    let january = row_groups(&path, &bytes);
+    assert_eq!(january.len(), 1);
+    assert_eq!(january[0].0, 3);
+
+    // February: its two rows are encoded; January's row group is copied
+    // as it was, byte for byte.
+    write("2025-02", &["High Street", "Mill Road"]);
+    land(&lake);
+    let (path, bytes) = year_file(&lake, "2025");
+    let both = row_groups(&path, &bytes);
+    assert_eq!(both.iter().map(|r| r.0).collect::<Vec<_>>(), vec![2, 3]);
+    assert_eq!(both[1], january[0], "January's row group was re-encoded");
+    assert_eq!(
+        crate::common::rows(&lake, by_month).await,
+        vec![vec!["2025-01-01", "3"], vec!["2025-02-01", "2"]]
+    );
+    // A filter the statistics and page index take part in.
+    assert_eq!(
+        scalar(
+            &lake,
+            "SELECT count(*) FROM police_uk_street WHERE location = 'On or near Mill Road'"
+        )
+        .await,
+        "2"
+    );
+
+    // A corrected January replaces its three rows with one. February's
+    // row group holds none of January's rows and is copied; the copied
+    // January row group is read, and all of its rows drop out.
+    write("2025-01", &["Church Lane"]);
+    land(&lake);
+    let (path, bytes) = year_file(&lake, "2025");
+    let corrected = row_groups(&path, &bytes);
+    assert_eq!(
+        corrected.iter().map(|r| r.0).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert_eq!(corrected[1], both[0], "February's row group was re-encoded");
+    assert_eq!(
+        crate::common::rows(&lake, by_month).await,
+        vec![vec!["2025-01-01", "1"], vec!["2025-02-01", "2"]]
+    );
+    assert_eq!(
+        crate::common::rows(
+            &lake,
+            "SELECT location FROM police_uk_street WHERE month = DATE '2025-01-01'"
+        )
+        .await,
+        vec![vec!["On or near Church Lane"]]
+    );
+}
