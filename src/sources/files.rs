@@ -104,6 +104,13 @@ pub trait Format: Sync {
     fn check_header(&self, path: &Path, bytes: &[u8]) -> Result<(), Error>;
     /// Parse a whole file, writing good rows to `sink`.
     fn parse(&self, file: &InputFile, bytes: &[u8], sink: &mut Sink) -> Result<Parsed, Error>;
+    /// Where a file's rows go in its partition's file, relative to the
+    /// other files of its group: files are landed in the order of this key.
+    /// Rows a query groups together are then near each other in the file
+    /// (see police.uk's). By default, the order they were found in.
+    fn landing_order(&self, _file: &InputFile) -> Option<String> {
+        None
+    }
 }
 
 /// Line numbers from byte offsets. The csv crate's own line counter is off
@@ -601,7 +608,14 @@ pub fn land(
     for (f, fp) in todo {
         groups.entry(f.group.clone()).or_default().push((f, fp));
     }
-    let groups: Vec<Vec<(InputFile, String)>> = groups.into_values().collect();
+    let groups: Vec<Vec<(InputFile, String)>> = groups
+        .into_values()
+        .map(|mut g| {
+            // Stable: files with the same key keep the order they were found in.
+            g.sort_by_cached_key(|(f, _)| format.landing_order(f));
+            g
+        })
+        .collect();
     let results = parse_groups(&landing.opener(), groups, format);
 
     let mut parsed_all: Vec<(InputFile, String, Parsed)> = Vec::new();
