@@ -392,7 +392,9 @@ impl Engine {
         // twelve best months seen so far and costs about 28 ns a row; the
         // plain hash grouping costs about 6. Over the national lake the
         // distinct months took 0.35 s that way against 0.07 s
-        // (DataFusion's Python package 55). The top-k grouping saves memory
+        // (DataFusion's Python package 55), and the peer benchmark's
+        // queries 06 and 07 0.9 s against 0.6 s (`safer sql`,
+        // docs/performance.md). The top-k grouping saves memory
         // only where a LIMIT keeps a few of millions of groups, which the
         // memory limit and spilling already cover.
         config.options_mut().optimizer.enable_topk_aggregation = false;

@@ -2,9 +2,10 @@
 //! quarantine bad ones, then commit one Delta version.
 //!
 //! A `Landing` is begun against the dataset's newest version. Readers say
-//! which input units they are (re)landing; each partition they write starts
-//! with the old partition's rows minus those units, so a corrected month
-//! replaces exactly that month and everything else is carried over. Nothing
+//! which input units they are (re)landing; each partition they write holds
+//! the old partition's rows minus those units, so a corrected month
+//! replaces exactly that month and everything else is carried over (row
+//! groups that hold none of those units as they were encoded). Nothing
 //! the old version points at is touched: the commit adds the new files and
 //! removes the old ones from the log, and the old files stay on disk for
 //! time travel until vacuumed.
@@ -818,7 +819,8 @@ pub struct PartitionOpener {
 }
 
 impl PartitionOpener {
-    /// A writer for `partition`, pre-filled with the old rows that stay.
+    /// A writer for `partition` that carries over the old rows that stay
+    /// ([`PartitionWriter::carry_over`]).
     pub fn open(&self, partition: &str) -> Result<PartitionWriter, Error> {
         let mut w = PartitionWriter::create(&self.dir, partition, &self.columns)?;
         if let Some(old) = self.old_files.get(partition) {
