@@ -33,6 +33,7 @@ pub mod cluster;
 pub mod filters;
 pub mod grouping;
 pub mod guard;
+pub mod per_value;
 pub mod shared;
 pub mod worker;
 
@@ -407,6 +408,7 @@ impl Engine {
                     .with_default_features()
                     .with_analyzer_rules(grouping::analyzer_rules())
                     .with_physical_optimizer_rule(Arc::new(filters::CheapConditionsFirst))
+                    .with_physical_optimizer_rule(Arc::new(per_value::EvaluateOncePerValue))
                     .build(),
             ),
             crate::config::QueryEngine::Ballista { host, port } => {
