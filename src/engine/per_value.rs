@@ -11,8 +11,9 @@
 //! This rule wraps each such expression (one date or timestamp column in,
 //! at least one function call, nothing volatile) in [`PerValue`], which
 //! works the expression out for each distinct value of the column in the
-//! batch and hands each row its value's answer. A batch of one month costs
-//! one evaluation. The answers are the same: the expression depends on
+//! batch and hands each row its value's answer: a batch of one month costs
+//! one evaluation, and runs of a few dates (up to 64) one each. Other
+//! batches are worked out row by row, as before. The answers are the same: the expression depends on
 //! that column alone and on nothing that changes between calls.
 
 use std::fmt;
@@ -20,7 +21,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array, RecordBatch, UInt32Array};
-use datafusion::arrow::compute::{cast, take};
+use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Date32Type, FieldRef, Schema};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -198,19 +199,17 @@ impl PhysicalExpr for PerValue {
                 &answer, 0,
             )?));
         }
-        // Several: each distinct value once, then every row its answer.
-        if let Some((values, keys)) = months(col) {
-            let answers = self.over(values)?;
-            return Ok(ColumnarValue::Array(take(&answers, &keys, None)?));
+        // Runs of a few months: each once, then every row its month's
+        // answer. Anything else (many distinct values, a timestamp of the
+        // hour) is worked out row by row: hashing every row to find the
+        // distinct values could cost more than the expression.
+        match months(col) {
+            Some((values, keys)) => {
+                let answers = self.over(values)?;
+                Ok(ColumnarValue::Array(take(&answers, &keys, None)?))
+            }
+            None => self.inner.evaluate(batch),
         }
-        let key = DataType::Int32;
-        let dict = cast(
-            col,
-            &DataType::Dictionary(Box::new(key), Box::new(col.data_type().clone())),
-        )?;
-        let dict = dict.as_any_dictionary();
-        let answers = self.over(Arc::clone(dict.values()))?;
-        Ok(ColumnarValue::Array(take(&answers, dict.keys(), None)?))
     }
 
     fn children(&self) -> Vec<&Arc<dyn PhysicalExpr>> {
@@ -241,7 +240,7 @@ impl PhysicalExpr for PerValue {
 /// The distinct dates of a date column of runs (a month's rows together)
 /// and each row's index among them, found by comparing each row with the
 /// one before: cheaper than hashing every row. `None` for other types and
-/// for more than [`MAX_RUN_VALUES`] distinct dates, which are hashed.
+/// for more than [`MAX_RUN_VALUES`] distinct dates.
 fn months(col: &ArrayRef) -> Option<(ArrayRef, UInt32Array)> {
     let dates = col.as_primitive_opt::<Date32Type>()?.values();
     let mut distinct: Vec<i32> = Vec::new();
@@ -268,7 +267,8 @@ fn months(col: &ArrayRef) -> Option<(ArrayRef, UInt32Array)> {
     ))
 }
 
-/// Distinct dates looked up by comparison before hashing takes over.
+/// Distinct dates looked up by comparison before the batch is left row by
+/// row.
 const MAX_RUN_VALUES: usize = 64;
 
 impl fmt::Display for PerValue {
@@ -308,7 +308,7 @@ mod tests {
     }
 
     /// Batches of every kind `PerValue` treats apart: one month; runs of
-    /// twelve months; 100 distinct days (past the runs' limit, hashed);
+    /// twelve months; 100 distinct days (past the runs' limit: row by row);
     /// NULLs among them (row by row); and a short batch (row by row).
     fn batches() -> Vec<Vec<Option<NaiveDate>>> {
         let base = month(2020, 1);
