@@ -89,6 +89,7 @@ fn is_costly(expr: &Arc<dyn PhysicalExpr>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::test_text as text;
     use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::common::tree_node::TreeNodeRecursion;
@@ -139,13 +140,6 @@ mod tests {
         })
         .unwrap();
         found
-    }
-
-    async fn text(ctx: &datafusion::prelude::SessionContext, sql: &str) -> String {
-        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-            .unwrap()
-            .to_string()
     }
 
     #[tokio::test]

@@ -169,6 +169,7 @@ fn is_text_dictionary(t: &DataType) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::test_text as text;
     use datafusion::arrow::array::{
         Array, ArrayRef, DictionaryArray, Int64Array, RecordBatch, StringArray,
     };
@@ -214,13 +215,6 @@ mod tests {
         })
         .unwrap();
         found
-    }
-
-    async fn text(ctx: &datafusion::prelude::SessionContext, sql: &str) -> String {
-        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-            .unwrap()
-            .to_string()
     }
 
     #[tokio::test]

@@ -950,6 +950,15 @@ async fn table_for(
     Ok(df.into_view())
 }
 
+/// A query's answer as a printed table, for the engine's unit tests.
+#[cfg(test)]
+async fn test_text(ctx: &SessionContext, sql: &str) -> String {
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

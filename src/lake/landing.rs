@@ -950,10 +950,7 @@ impl PartitionWriter {
             path: old.to_path_buf(),
             message: e.to_string(),
         };
-        let file = File::open(old).map_err(|source| Error::Io {
-            path: old.to_path_buf(),
-            source,
-        })?;
+        let file = open_old(old)?;
         let options = ArrowReaderOptions::new()
             .with_skip_arrow_metadata(true)
             .with_page_index_policy(PageIndexPolicy::Optional);
@@ -1017,10 +1014,7 @@ impl PartitionWriter {
             path: old.to_path_buf(),
             message: e.to_string(),
         };
-        let file = File::open(old).map_err(|source| Error::Io {
-            path: old.to_path_buf(),
-            source,
-        })?;
+        let file = open_old(old)?;
         // Plain text, whatever the file's hint says: the rows go straight
         // back into a writer that takes plain text (see `create`).
         let plain = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
@@ -1123,6 +1117,14 @@ impl PartitionWriter {
             bytes,
         }))
     }
+}
+
+/// An old file to carry rows over from.
+fn open_old(old: &Path) -> Result<File, Error> {
+    File::open(old).map_err(|source| Error::Io {
+        path: old.to_path_buf(),
+        source,
+    })
 }
 
 /// Append `s`'s row groups to `fw` as they are encoded, with their
