@@ -65,11 +65,13 @@ pub async fn remote(
             )));
         }
     }
+    // DataFusion's own analyzer rules only: `grouping::GroupTextById`
+    // numbers text within one process, and a cluster's partitions run in
+    // several.
     let state = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
         .with_runtime_env(runtime)
-        .with_analyzer_rules(super::grouping::analyzer_rules())
         .build();
     SessionContext::remote_with_state(&format!("df://{address}"), state)
         .await

@@ -3,45 +3,38 @@
 //! The lake's text of few values (a force, an LSOA, a crime type) is read
 //! as dictionaries (`schema::read_schema`), which makes scans and filters
 //! cheap. DataFusion 55 has no grouping of its own for dictionary keys: a
-//! GROUP BY on one falls back to its row-at-a-time grouping, which on the
-//! peer benchmark's query 09 (4.2 million groups) held half a gigabyte more
-//! than the same query over plain text and ran no faster.
+//! GROUP BY on one falls back to its row-at-a-time grouping, which encodes
+//! each row's key as bytes. On the peer benchmark's query 09 (4.2 million
+//! groups) that held half a gigabyte more than plain text, and grouping on
+//! three such keys cost about 100 ns a row (query 06).
 //!
-//! A grouping whose keys are all of few values (dictionary text, dates,
-//! whole numbers: a force, a crime type and a month) is left to that row
-//! grouping: it encodes each batch's dictionary values once and looks rows
-//! up by the encoded key, and on the peer benchmark's force x crime type x
-//! outcome grouping of 25 million rows it took 1.3-1.7 s against 2.2 s for
-//! the same keys as views (DataFusion's Python package 55, same lake).
+//! This rule hands each such key to the grouping as a number instead
+//! (`text_ids`): one per distinct text, shared by the grouping's
+//! partitions, and turned back into plain text by a projection just above
+//! the grouping, under the key's own name. DataFusion groups numbers
+//! column by column, and a group holds four bytes for the key. The values,
+//! the order and the answer's column names are unchanged; type coercion,
+//! which runs next, brings every node above into line.
 //!
-//! A grouping with a key of free text or a measurement (a location, a
-//! coordinate: many groups) is where the row grouping's memory hurts. There
-//! every plain GROUP BY key of dictionary text is
-//! cast to a string view under its own name, and a projection above the
-//! grouping casts it on to plain text. A view of a dictionary value is made
-//! without copying the text, and views compare faster than plain strings
-//! (query 09: 5.9 s against 6.4 s grouped as plain text). The values, the
-//! order and the answer's column names are unchanged; type coercion, which
-//! runs next, brings every node above into line.
-//!
-//! Nothing above the grouping sees a view. A TopK or sort over the grouped
-//! views (query 09's ORDER BY ... LIMIT) would count every slice of the
-//! grouping's output as holding all of its buffers, and query 09 was once
-//! stopped at the 1 GiB limit that way (docs/performance.md); the cast to
-//! plain text gives each batch its own compact buffers.
+//! Nothing above the grouping sees a number. It sees plain text, not the
+//! dictionary it read: a TopK or sort over dictionaries or string views
+//! made from one would count every slice of the grouping's output as
+//! holding all of its buffers, and query 09 was once stopped at the 1 GiB
+//! limit that way (docs/performance.md).
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Column;
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
-use datafusion::logical_expr::{Aggregate, Expr, ExprSchemable, LogicalPlan, Projection, cast};
+use datafusion::logical_expr::{Aggregate, Expr, ExprSchemable, LogicalPlan, Projection};
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::optimizer::analyzer::Analyzer;
 
-/// DataFusion's analyzer rules with [`GroupTextAsPlainText`] just before type
+use super::text_ids::{self, TextIds};
+
+/// DataFusion's analyzer rules with [`GroupTextById`] just before type
 /// coercion.
 pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
     let mut rules = Analyzer::new().rules;
@@ -49,7 +42,7 @@ pub fn analyzer_rules() -> Vec<Arc<dyn AnalyzerRule + Send + Sync>> {
         .iter()
         .position(|r| r.name() == "type_coercion")
         .unwrap_or(0);
-    rules.insert(at, Arc::new(GroupTextAsPlainText));
+    rules.insert(at, Arc::new(GroupTextById));
     rules
 }
 
@@ -67,14 +60,17 @@ pub fn session() -> datafusion::prelude::SessionContext {
     )
 }
 
-/// Groups dictionary-text keys as string views and hands plain text on
-/// (see the module). Plain text keys are left alone: casting them to views
-/// costs more per row than the views save (query 04 of the peer benchmark,
-/// grouping on a district joined from a lookup: 2.0 s against 1.4 s).
+/// Groups dictionary-text keys by number and hands plain text on (see the
+/// module). Other keys, plain text included, are left alone: numbering
+/// plain text would hash every row's text once more, which is the work the
+/// grouping does anyway.
+///
+/// Not for a cluster: its partitions run in other processes, which could
+/// not share one numbering.
 #[derive(Debug, Default)]
-pub struct GroupTextAsPlainText;
+pub struct GroupTextById;
 
-impl AnalyzerRule for GroupTextAsPlainText {
+impl AnalyzerRule for GroupTextById {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
         plan.transform_up_with_subqueries(|node| {
             let LogicalPlan::Aggregate(agg) = node else {
@@ -89,49 +85,41 @@ impl AnalyzerRule for GroupTextAsPlainText {
                 return Ok(Transformed::no(LogicalPlan::Aggregate(agg)));
             }
             let input = agg.input.schema();
-            // Keys all of few values are left as dictionaries (see the
-            // module): DataFusion's row grouping encodes each batch's
-            // dictionary values once, not every row's text.
-            let spread = agg
-                .group_expr
-                .iter()
-                .any(|e| e.get_type(input).is_ok_and(|t| many_values(&t)));
-            if !spread {
-                return Ok(Transformed::no(LogicalPlan::Aggregate(agg)));
-            }
-            let mut viewed = Vec::with_capacity(agg.group_expr.len());
+            let dictionary = crate::schema::read_as_dictionary();
+            let mut numbered: Vec<Option<Arc<TextIds>>> = Vec::with_capacity(agg.group_expr.len());
             let group_expr: Vec<Expr> = agg
                 .group_expr
                 .iter()
                 .map(|e| {
                     // A key whose type cannot be told yet is type
                     // coercion's to report, not this rule's.
-                    let view = e.get_type(input).is_ok_and(|t| is_text_dictionary(&t));
-                    viewed.push(view);
-                    if !view {
+                    if !e.get_type(input).is_ok_and(|t| t == dictionary) {
+                        numbered.push(None);
                         return e.clone();
                     }
+                    let ids = Arc::new(TextIds::default());
                     let (qualifier, name) = e.qualified_name();
-                    cast(e.clone(), DataType::Utf8View).alias_qualified(qualifier, name)
+                    let key = text_ids::to_id(&ids, e.clone()).alias_qualified(qualifier, name);
+                    numbered.push(Some(ids));
+                    key
                 })
                 .collect();
-            if !viewed.contains(&true) {
+            if numbered.iter().all(Option::is_none) {
                 return Ok(Transformed::no(LogicalPlan::Aggregate(agg)));
             }
             let grouped = Aggregate::try_new(agg.input.clone(), group_expr, agg.aggr_expr.clone())?;
             // Above the grouping, the keys are plain text again, under the
-            // same names, so nothing above sees a view.
+            // same names, so nothing above sees a number.
             let columns: Vec<Expr> = grouped
                 .schema
                 .iter()
                 .enumerate()
                 .map(|(i, (qualifier, field))| {
                     let column = Expr::Column(Column::new(qualifier.cloned(), field.name()));
-                    if viewed.get(i).copied().unwrap_or(false) {
-                        cast(column, DataType::Utf8)
-                            .alias_qualified(qualifier.cloned(), field.name())
-                    } else {
-                        column
+                    match numbered.get(i) {
+                        Some(Some(ids)) => text_ids::to_text(ids, column)
+                            .alias_qualified(qualifier.cloned(), field.name()),
+                        _ => column,
                     }
                 })
                 .collect();
@@ -143,27 +131,8 @@ impl AnalyzerRule for GroupTextAsPlainText {
     }
 
     fn name(&self) -> &str {
-        "safer_group_text_as_plain_text"
+        "safer_group_text_by_id"
     }
-}
-
-/// Types whose keys usually spread over many groups: free text (a
-/// location) and measurements (coordinates).
-fn many_values(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Utf8
-            | DataType::LargeUtf8
-            | DataType::Utf8View
-            | DataType::Float16
-            | DataType::Float32
-            | DataType::Float64
-    )
-}
-
-fn is_text_dictionary(t: &DataType) -> bool {
-    matches!(t, DataType::Dictionary(_, v)
-        if matches!(v.as_ref(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View))
 }
 
 #[cfg(test)]
@@ -171,32 +140,44 @@ mod tests {
     use super::*;
     use crate::engine::test_text as text;
     use datafusion::arrow::array::{
-        Array, ArrayRef, DictionaryArray, Int64Array, RecordBatch, StringArray,
+        ArrayRef, DictionaryArray, Int64Array, RecordBatch, StringArray,
     };
-    use datafusion::arrow::datatypes::{Field, Int32Type, Schema};
+    use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema};
     use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::datasource::MemTable;
 
-    /// A crime type as a dictionary, a place as plain text, a count.
+    /// A crime type as a dictionary, a place as plain text, a count: two
+    /// partitions whose dictionaries list the crime types in different
+    /// orders, one with a NULL crime type.
     fn session() -> datafusion::prelude::SessionContext {
-        let ct: DictionaryArray<Int32Type> =
-            vec!["Burglary", "Shoplifting", "Burglary", "Burglary"]
-                .into_iter()
-                .collect();
         let schema = Arc::new(Schema::new(vec![
-            Field::new("ct", ct.data_type().clone(), false),
+            Field::new("ct", crate::schema::read_as_dictionary(), true),
             Field::new("place", DataType::Utf8, false),
             Field::new("n", DataType::Int64, false),
         ]));
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(ct),
-            Arc::new(StringArray::from(vec![
-                "High St", "High St", "Mill Rd", "High St",
-            ])),
-            Arc::new(Int64Array::from(vec![1, 2, 3, 4])),
-        ];
-        let batch = RecordBatch::try_new(schema, cols).unwrap();
+        let batch = |ct: Vec<Option<&str>>, place: Vec<&str>, n: Vec<i64>| {
+            let ct: DictionaryArray<Int32Type> = ct.into_iter().collect();
+            let cols: Vec<ArrayRef> = vec![
+                Arc::new(ct),
+                Arc::new(StringArray::from(place)),
+                Arc::new(Int64Array::from(n)),
+            ];
+            RecordBatch::try_new(Arc::clone(&schema), cols).unwrap()
+        };
+        let first = batch(
+            vec![Some("Burglary"), Some("Shoplifting"), Some("Burglary")],
+            vec!["High St", "High St", "Mill Rd"],
+            vec![1, 2, 3],
+        );
+        let second = batch(
+            vec![Some("Shoplifting"), Some("Burglary"), None],
+            vec!["Mill Rd", "High St", "High St"],
+            vec![10, 4, 20],
+        );
+        let table =
+            MemTable::try_new(Arc::clone(&schema), vec![vec![first], vec![second]]).unwrap();
         let ctx = super::session();
-        ctx.register_batch("t", batch).unwrap();
+        ctx.register_table("t", Arc::new(table)).unwrap();
         ctx
     }
 
@@ -218,34 +199,42 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn keys_of_few_values_stay_dictionaries_and_free_text_groups_as_views() {
+    async fn dictionary_keys_are_grouped_as_numbers_and_handed_on_as_text() {
         let ctx = session();
-        // Only a dictionary key: left for the row grouping, as written.
         let sql = "SELECT ct, sum(n) AS n FROM t GROUP BY ct ORDER BY ct";
-        let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-        assert_eq!(key_types(&ctx, sql).await, vec![dict]);
-        // Burglary 1 + 3 + 4, Shoplifting 2.
-        let got = text(&ctx, sql).await;
-        assert!(got.contains("| Burglary    | 8 |"), "{got}");
-        assert!(got.contains("| Shoplifting | 2 |"), "{got}");
-
-        // Beside a key of free text: the dictionary key is grouped as a view
-        // and handed on as plain text.
-        let sql = "SELECT ct, place, sum(n) AS n FROM t GROUP BY ct, place ORDER BY ct, place";
-        assert_eq!(
-            key_types(&ctx, sql).await,
-            vec![DataType::Utf8View, DataType::Utf8]
-        );
+        assert_eq!(key_types(&ctx, sql).await, vec![DataType::UInt32]);
         let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
         assert_eq!(batches[0].schema().field(0).data_type(), &DataType::Utf8);
-        // Burglary at High St 1 + 4, at Mill Rd 3; Shoplifting at High St 2.
+        assert_eq!(batches[0].schema().field(0).name(), "ct");
+        // Burglary 1 + 3 + 4, Shoplifting 2 + 10, NULL 20 (last, ascending).
         let got = text(&ctx, sql).await;
-        for line in [
-            "| Burglary    | High St | 5 |",
-            "| Burglary    | Mill Rd | 3 |",
-            "| Shoplifting | High St | 2 |",
-        ] {
+        let want = [
+            "| ct          | n  |",
+            "| Burglary    | 8  |",
+            "| Shoplifting | 12 |",
+            "|             | 20 |",
+        ];
+        for line in want {
             assert!(got.contains(line), "{line} not in {got}");
         }
+
+        // Beside a key of plain text, which is left alone.
+        let sql = "SELECT t.ct, place, count(*) AS rows, sum(n) AS n FROM t \
+                   GROUP BY t.ct, place HAVING t.ct <> 'Shoplifting' ORDER BY ct, place";
+        assert_eq!(
+            key_types(&ctx, sql).await,
+            vec![DataType::UInt32, DataType::Utf8]
+        );
+        // Burglary at High St 1 + 4, at Mill Rd 3; NULL at High St 20 is
+        // dropped by the HAVING, as is Shoplifting.
+        let got = text(&ctx, sql).await;
+        let want = "\
++----------+---------+------+---+
+| ct       | place   | rows | n |
++----------+---------+------+---+
+| Burglary | High St | 2    | 5 |
+| Burglary | Mill Rd | 1    | 3 |
++----------+---------+------+---+";
+        assert_eq!(got, want);
     }
 }

@@ -35,6 +35,7 @@ pub mod grouping;
 pub mod guard;
 pub mod per_value;
 pub mod shared;
+pub mod text_ids;
 pub mod worker;
 
 /// Whether queries go to a cluster rather than run here.
