@@ -84,18 +84,12 @@ fn query_files(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-fn lookup(table: &str, columns: &[(&str, ColumnType, bool)]) -> CsvSource {
+fn lookup(table: &str, columns: Vec<Column>) -> CsvSource {
     CsvSource {
         name: table.into(),
         path: PathBuf::new(),
         table: table.into(),
-        columns: columns
-            .iter()
-            .map(|(name, ty, required)| {
-                let c = Column::new(name, *ty);
-                if *required { c.required() } else { c }
-            })
-            .collect(),
+        columns,
         partition_by: None,
         null_values: Vec::new(),
         ignore_extra_columns: false,
@@ -135,11 +129,13 @@ pub async fn run(data: &Path, queries: &Path, out: &Path) -> anyhow::Result<Peer
     for (file, src) in [
         (
             "lsoa_district.csv",
+            // As a project would declare them: a district repeats (456
+            // of them over 40,000 LSOAs), so it is read as a dictionary.
             lookup(
                 "lsoa_district",
-                &[
-                    ("lsoa_code", ColumnType::String, true),
-                    ("district", ColumnType::String, false),
+                vec![
+                    Column::new("lsoa_code", ColumnType::String).required(),
+                    Column::new("district", ColumnType::String).few_values(),
                 ],
             ),
         ),
@@ -147,10 +143,10 @@ pub async fn run(data: &Path, queries: &Path, out: &Path) -> anyhow::Result<Peer
             "population.csv",
             lookup(
                 "population",
-                &[
-                    ("district", ColumnType::String, true),
-                    ("year", ColumnType::Int, false),
-                    ("population", ColumnType::Int, false),
+                vec![
+                    Column::new("district", ColumnType::String).required(),
+                    Column::new("year", ColumnType::Int),
+                    Column::new("population", ColumnType::Int),
                 ],
             ),
         ),

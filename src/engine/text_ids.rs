@@ -24,9 +24,9 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use datafusion::arrow::array::{
-    Array, ArrayData, ArrayRef, AsArray, DictionaryArray, StringArray, StringBuilder, UInt32Array,
+    Array, ArrayData, ArrayRef, AsArray, DictionaryArray, StringArray, UInt32Array,
 };
-use datafusion::arrow::compute::take;
+use datafusion::arrow::compute::{max, take};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int32Type, UInt32Type};
 use datafusion::common::{Result, ScalarValue, exec_err, internal_err};
 use datafusion::logical_expr::{
@@ -52,6 +52,9 @@ struct Table {
     /// dictionary keeps its buffers alive, so a pointer match is the same
     /// dictionary and never a new one at a freed one's address.
     recent: VecDeque<(ArrayData, UInt32Array)>,
+    /// Every text in number order, for turning numbers back into text with
+    /// one `take`; made again only after a text is added.
+    all: Option<StringArray>,
 }
 
 impl fmt::Debug for TextIds {
@@ -70,6 +73,7 @@ impl Table {
         };
         let text: Arc<str> = Arc::from(text);
         self.texts.push(Arc::clone(&text));
+        self.all = None;
         self.ids.insert(text, id);
         Ok(id)
     }
@@ -110,23 +114,22 @@ impl TextIds {
 
     /// Each number's text, NULL for NULL.
     pub fn to_text(&self, ids: &UInt32Array) -> Result<StringArray> {
-        let table = self.lock();
-        let text = |id: u32| match table.texts.get(id as usize) {
-            Some(t) => Ok(t.as_ref()),
-            None => internal_err!("text id {id} was never given out"),
-        };
-        let mut bytes = 0;
-        for id in ids.iter().flatten() {
-            bytes += text(id)?.len();
-        }
-        let mut out = StringBuilder::with_capacity(ids.len(), bytes);
-        for id in ids {
-            match id {
-                Some(id) => out.append_value(text(id)?),
-                None => out.append_null(),
+        let all = {
+            let mut table = self.lock();
+            match &table.all {
+                Some(all) => all.clone(),
+                None => {
+                    let all = StringArray::from_iter_values(table.texts.iter());
+                    table.all = Some(all.clone());
+                    all
+                }
             }
+        };
+        if let Some(id) = max(ids).filter(|id| *id as usize >= all.len()) {
+            return internal_err!("text id {id} was never given out");
         }
-        Ok(out.finish())
+        let text = take(&all, ids, None)?;
+        Ok(text.as_string::<i32>().clone())
     }
 }
 

@@ -42,19 +42,18 @@ async fn text_of_few_values_is_read_as_a_dictionary_and_answered_as_text() {
         .path()
         .join("lake/police_uk_street")
         .join(&m.files["year=2024"].path);
-    // The hint: the crime type, force and LSOA as dictionaries; the unique
-    // Crime ID and the varied location as plain text.
+    // The hint: the crime type, force, LSOA and location as dictionaries;
+    // the unique Crime ID as plain text.
     for c in [
         "crime_type",
         "falls_within",
         "lsoa_code",
         "last_outcome_category",
+        "location",
     ] {
         assert_eq!(hinted_type(&file, c), dictionary(), "{c}");
     }
-    for c in ["crime_id", "location"] {
-        assert_eq!(hinted_type(&file, c), DataType::Utf8, "{c}");
-    }
+    assert_eq!(hinted_type(&file, "crime_id"), DataType::Utf8);
     // The Parquet column underneath is plain UTF-8 either way: a reader
     // that ignores the hint reads text.
     let plain = ParquetRecordBatchReaderBuilder::try_new_with_options(
@@ -146,6 +145,25 @@ async fn text_of_few_values_is_read_as_a_dictionary_and_answered_as_text() {
         )
         .await,
         "3"
+    );
+    // The location is a dictionary too: King Street in 2012 and Church
+    // Street, Ormskirk in 2024; the two ASB rows share one map point.
+    assert_eq!(
+        scalar(
+            &lake,
+            "SELECT count(*) FROM police_uk_street WHERE location LIKE '%Street%'"
+        )
+        .await,
+        "2"
+    );
+    assert_eq!(
+        rows(
+            &lake,
+            "SELECT location, count(*) AS n FROM police_uk_street \
+             GROUP BY location HAVING count(*) > 1 ORDER BY location"
+        )
+        .await,
+        vec![vec!["On or near Parking Area".to_string(), "2".to_string()]]
     );
 
     // What the engine hands on is plain text, whatever it read.
