@@ -72,6 +72,10 @@ pub struct GroupTextById;
 
 impl AnalyzerRule for GroupTextById {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        // One numbering for the whole query: every key of every grouping in
+        // it. Two copies of one summary (a CTE read twice) then stay equal,
+        // so `shared` can work it out once.
+        let ids = Arc::new(TextIds::default());
         plan.transform_up_with_subqueries(|node| {
             let LogicalPlan::Aggregate(agg) = node else {
                 return Ok(Transformed::no(node));
@@ -86,25 +90,23 @@ impl AnalyzerRule for GroupTextById {
             }
             let input = agg.input.schema();
             let dictionary = crate::schema::read_as_dictionary();
-            let mut numbered: Vec<Option<Arc<TextIds>>> = Vec::with_capacity(agg.group_expr.len());
+            let mut numbered = Vec::with_capacity(agg.group_expr.len());
             let group_expr: Vec<Expr> = agg
                 .group_expr
                 .iter()
                 .map(|e| {
                     // A key whose type cannot be told yet is type
                     // coercion's to report, not this rule's.
-                    if !e.get_type(input).is_ok_and(|t| t == dictionary) {
-                        numbered.push(None);
+                    let number = e.get_type(input).is_ok_and(|t| t == dictionary);
+                    numbered.push(number);
+                    if !number {
                         return e.clone();
                     }
-                    let ids = Arc::new(TextIds::default());
                     let (qualifier, name) = e.qualified_name();
-                    let key = text_ids::to_id(&ids, e.clone()).alias_qualified(qualifier, name);
-                    numbered.push(Some(ids));
-                    key
+                    text_ids::to_id(&ids, e.clone()).alias_qualified(qualifier, name)
                 })
                 .collect();
-            if numbered.iter().all(Option::is_none) {
+            if !numbered.contains(&true) {
                 return Ok(Transformed::no(LogicalPlan::Aggregate(agg)));
             }
             let grouped = Aggregate::try_new(agg.input.clone(), group_expr, agg.aggr_expr.clone())?;
@@ -116,10 +118,11 @@ impl AnalyzerRule for GroupTextById {
                 .enumerate()
                 .map(|(i, (qualifier, field))| {
                     let column = Expr::Column(Column::new(qualifier.cloned(), field.name()));
-                    match numbered.get(i) {
-                        Some(Some(ids)) => text_ids::to_text(ids, column)
-                            .alias_qualified(qualifier.cloned(), field.name()),
-                        _ => column,
+                    if numbered.get(i).copied().unwrap_or(false) {
+                        text_ids::to_text(&ids, column)
+                            .alias_qualified(qualifier.cloned(), field.name())
+                    } else {
+                        column
                     }
                 })
                 .collect();

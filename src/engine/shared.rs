@@ -257,6 +257,31 @@ mod tests {
         ctx
     }
 
+    /// The same crimes with the area as a dictionary, in a session that
+    /// groups it by number (`grouping::GroupTextById`).
+    fn dictionary_context() -> SessionContext {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("area", crate::schema::read_as_dictionary(), false),
+            Field::new("year", DataType::Int64, false),
+            Field::new("n", DataType::Int64, false),
+        ]));
+        let area: datafusion::arrow::array::DictionaryArray<
+            datafusion::arrow::datatypes::Int32Type,
+        > = vec!["A", "A", "B", "B", "B", "C"].into_iter().collect();
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(area),
+                Arc::new(Int64Array::from(vec![2023, 2024, 2023, 2024, 2024, 2024])),
+                Arc::new(Int64Array::from(vec![3, 5, 2, 1, 1, 4])),
+            ],
+        )
+        .unwrap();
+        let ctx = crate::engine::grouping::session();
+        ctx.register_batch("crimes", batch).unwrap();
+        ctx
+    }
+
     const THIS_YEAR_AGAINST_LAST: &str = "WITH yearly AS (
             SELECT area, year, sum(n) AS total FROM crimes GROUP BY area, year)
         SELECT cur.area, cur.total, prev.total AS last_year
@@ -340,6 +365,12 @@ mod tests {
         // worked out as written, with the same answer.
         let (tables, same) = run(&ctx, both, 0).await;
         assert_eq!(tables, vec!["crimes".to_string(), "crimes".to_string()]);
+        assert_eq!(same, expected);
+
+        // Grouped by number, the two copies share one numbering, so they
+        // are still the same summary, worked out once, with the same answer.
+        let (tables, same) = run(&dictionary_context(), both, 1 << 20).await;
+        assert_eq!(tables, vec!["safer_shared_0"; 2], "{tables:?}");
         assert_eq!(same, expected);
     }
 

@@ -12,11 +12,11 @@
 //! - a group holds four bytes for the key instead of a copy of the text
 //!   and its offset or view.
 //!
-//! The numbers are shared by every partition of one grouping, so the same
-//! text has the same number wherever it is read, and the partitions'
-//! groups merge as the text's would. They mean nothing outside the query
-//! and never leave it; the text they stand for is held once, and is no more
-//! than the column's distinct values.
+//! The numbers are shared by every partition of every grouping in a query,
+//! so the same text has the same number wherever it is read, and the
+//! partitions' groups merge as the text's would. They mean nothing outside
+//! the query and never leave it; the text they stand for is held once, and
+//! is no more than the keys' distinct values.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -34,11 +34,14 @@ use datafusion::logical_expr::{
     Volatility,
 };
 
-/// How many dictionaries' numberings are kept: a few per partition, as
-/// two partitions' batches arrive interleaved from different row groups.
-const RECENT: usize = 16;
+/// How many dictionaries' numberings are kept: one per key column per
+/// partition is in use at a time, as partitions' batches arrive
+/// interleaved from different row groups.
+const RECENT: usize = 32;
 
-/// The numbering of one grouping's text key: text to number and back.
+/// The numbering of one query's text keys: text to number and back. Keys
+/// of different columns may share it: the same text gets the same number,
+/// different texts different numbers, whichever column they come from.
 #[derive(Default)]
 pub struct TextIds {
     table: Mutex<Table>,
