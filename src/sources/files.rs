@@ -675,6 +675,7 @@ pub fn land(
     let t = Instant::now();
     let summary = landing.commit()?;
     report.profile.commit_s = t.elapsed().as_secs_f64();
+    crate::lake::give_back_freed_memory();
     report.total_rows = summary.total_rows;
     tracing::debug!(
         dataset,

@@ -561,6 +561,7 @@ impl<'a> Pull<'a> {
         );
         landing.quarantine(self.quarantine);
         let summary = landing.commit()?;
+        crate::lake::give_back_freed_memory();
         report.inputs_landed = 1;
         report.total_rows = summary.total_rows;
         Ok(report)
