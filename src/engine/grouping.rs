@@ -9,12 +9,13 @@
 //! three such keys cost about 100 ns a row (query 06).
 //!
 //! This rule hands each such key to the grouping as a number instead
-//! (`text_ids`): one per distinct text, shared by the grouping's
-//! partitions, and turned back into plain text by a projection just above
-//! the grouping, under the key's own name. DataFusion groups numbers
-//! column by column, and a group holds four bytes for the key. The values,
-//! the order and the answer's column names are unchanged; type coercion,
-//! which runs next, brings every node above into line.
+//! (`text_ids`): one per distinct text, shared by every grouping of the
+//! query and their partitions, and turned back into plain text by a
+//! projection just above the grouping, under the key's own name.
+//! DataFusion groups numbers column by column, and a group holds four
+//! bytes for the key. The values, the order and the answer's column names
+//! are unchanged; type coercion, which runs next, brings every node above
+//! into line.
 //!
 //! Nothing above the grouping sees a number. It sees plain text, not the
 //! dictionary it read: a TopK or sort over dictionaries or string views
