@@ -670,7 +670,11 @@ impl Engine {
             Ok::<_, Error>(out)
         };
         let mut task = tokio::spawn(run);
-        match tokio::time::timeout(self.limits.timeout, &mut task).await {
+        let answer = tokio::time::timeout(self.limits.timeout, &mut task).await;
+        // What the query freed goes back to the system before the next one
+        // (`lake::give_back_freed_memory`).
+        crate::lake::give_back_freed_memory();
+        match answer {
             Ok(Ok(r)) => r.map(|b| (schema, b)),
             Ok(Err(join)) => Err(Error::Sql {
                 message: format!("internal error in the SQL engine (this is a bug): {join}"),
