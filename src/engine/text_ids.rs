@@ -15,8 +15,9 @@
 //! The numbers are shared by every partition of every grouping in a query,
 //! so the same text has the same number wherever it is read, and the
 //! partitions' groups merge as the text's would. They mean nothing outside
-//! the query and never leave it; the text they stand for is held once, and
-//! is no more than the keys' distinct values.
+//! the query and never leave it. The text they stand for is no more than
+//! the keys' distinct values, held twice: once to look numbers up, once as
+//! an array to turn them back.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
