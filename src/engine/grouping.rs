@@ -57,6 +57,7 @@ pub fn session() -> datafusion::prelude::SessionContext {
             .with_analyzer_rules(analyzer_rules())
             .with_physical_optimizer_rule(Arc::new(super::filters::CheapConditionsFirst))
             .with_physical_optimizer_rule(Arc::new(super::per_value::EvaluateOncePerValue))
+            .with_physical_optimizer_rule(Arc::new(super::join_bounds::NoBoundsOnDictionaryKeys))
             .build(),
     )
 }

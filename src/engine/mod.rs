@@ -33,6 +33,7 @@ pub mod cluster;
 pub mod filters;
 pub mod grouping;
 pub mod guard;
+pub mod join_bounds;
 pub mod per_value;
 pub mod shared;
 pub mod text_ids;
@@ -410,6 +411,7 @@ impl Engine {
                     .with_analyzer_rules(grouping::analyzer_rules())
                     .with_physical_optimizer_rule(Arc::new(filters::CheapConditionsFirst))
                     .with_physical_optimizer_rule(Arc::new(per_value::EvaluateOncePerValue))
+                    .with_physical_optimizer_rule(Arc::new(join_bounds::NoBoundsOnDictionaryKeys))
                     .build(),
             ),
             crate::config::QueryEngine::Ballista { host, port } => {
